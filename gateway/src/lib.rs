@@ -1,0 +1,7 @@
+//! hookgate: a WebAssembly-extensible webhook gateway.
+//!
+//! This crate is the gateway: the plugin host ([`plugin`]) and the command
+//! line ([`cli`]). See `ARCHITECTURE.md` at the repository root for the map.
+
+pub mod cli;
+pub mod plugin;

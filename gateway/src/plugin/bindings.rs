@@ -1,0 +1,12 @@
+//! The host's generated bindings for the `hookgate:plugin` world.
+//!
+//! **Invariant:** this is the only place that runs `bindgen!`; everything else
+//! goes through [`super::PluginHost`] and the types re-exported from here.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "plugin",
+    anyhow: false,
+});
+
+pub(crate) use hookgate::plugin::types as wit;

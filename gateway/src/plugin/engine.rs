@@ -1,0 +1,93 @@
+//! The process-wide wasmtime engine: pooling allocator, epoch interruption,
+//! and the thread that advances the epoch.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::{Error, Limits};
+
+/// How often the epoch advances; the timeout's resolution.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Core instances, memories and tables one component may have. Rust
+/// components built for wasm32-wasip2 use a few core instances (the module
+/// and its shims), one memory and a few tables.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
+const MEMORIES_PER_COMPONENT: u32 = 2;
+const TABLES_PER_COMPONENT: u32 = 8;
+
+/// Linear memory kept resident (reset with memset rather than madvise)
+/// between uses of a pool slot: enough for a small plugin's working set.
+const MEMORY_KEEP_RESIDENT: usize = 1 << 20;
+const TABLE_KEEP_RESIDENT: usize = 64 << 10;
+
+/// Builds the engine for `slots` concurrent instances under `limits`.
+pub(crate) fn build(limits: &Limits, slots: u32) -> Result<Engine, Error> {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(slots)
+        .total_core_instances(slots * CORE_INSTANCES_PER_COMPONENT)
+        .total_memories(slots * MEMORIES_PER_COMPONENT)
+        .total_tables(slots * TABLES_PER_COMPONENT)
+        .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+        .max_memories_per_component(MEMORIES_PER_COMPONENT)
+        .max_tables_per_component(TABLES_PER_COMPONENT)
+        .max_memory_size(limits.memory_bytes)
+        .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT.min(limits.memory_bytes))
+        .table_keep_resident(TABLE_KEEP_RESIDENT);
+
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config).map_err(|e| Error::Engine(format!("{e:#}")))
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+#[derive(Debug)]
+pub(crate) struct EpochTicker {
+    /// Set on drop to end the thread.
+    stop: Arc<AtomicBool>,
+    /// Joined on drop so the thread never outlives the host.
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    pub(crate) fn start(engine: Engine) -> Result<Self, Error> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("hookgate-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .map_err(|e| Error::Engine(format!("cannot start the epoch thread: {e}")))?;
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Ticks for a wall-time limit: one more than the quotient, so the deadline
+/// never comes before the limit however the first tick falls.
+pub(crate) fn deadline_ticks(wall_time: Duration) -> u64 {
+    let ticks = wall_time.as_nanos() / EPOCH_TICK.as_nanos();
+    u64::try_from(ticks).unwrap_or(u64::MAX - 1) + 1
+}

@@ -1,0 +1,184 @@
+//! [`PluginHost`]: the engine, the linker, and loading components into
+//! pre-instantiated, validated [`LoadedPlugin`]s.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use wasmtime::Engine;
+use wasmtime::component::{HasSelf, Linker};
+
+use super::bindings::{Plugin, PluginPre};
+use super::engine::{self, EpochTicker};
+use super::imports::{self, Interface};
+use super::state::HostState;
+use super::{Error, Limits, cache};
+
+/// How the host is set up; the server's config fills it.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Limits applied to every invocation.
+    pub limits: Limits,
+    /// Invocations that may run at once; also the size of the instance pool.
+    pub pool_size: u32,
+    /// How long a caller waits for a free slot before giving up.
+    pub queue_timeout: Duration,
+    /// Where compiled components are cached; `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            pool_size: 16,
+            queue_timeout: Duration::from_secs(10),
+            cache_dir: None,
+        }
+    }
+}
+
+/// Loads and runs plugins. Cheap to clone; all clones share one engine.
+#[derive(Clone)]
+pub struct PluginHost {
+    pub(super) inner: Arc<Inner>,
+}
+
+pub(super) struct Inner {
+    /// The one engine of the process (pooling allocator, epochs).
+    pub(super) engine: Engine,
+    /// WASI p2 (no preopens, env or network) and the plugin imports.
+    linker: Linker<HostState>,
+    /// The configuration this host was built with.
+    pub(super) config: HostConfig,
+    /// One permit per pool slot; an invocation holds one until it ends.
+    pub(super) slots: Arc<Semaphore>,
+    /// Advances the epoch so deadlines fire; stops when the host is dropped.
+    _ticker: EpochTicker,
+}
+
+impl std::fmt::Debug for PluginHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginHost")
+            .field("config", &self.inner.config)
+            .field("free_slots", &self.free_slots())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A validated, compiled and pre-instantiated plugin component.
+pub struct LoadedPlugin {
+    /// Hex SHA-256 of the component bytes.
+    hash: String,
+    /// Size of the component in bytes.
+    size: usize,
+    /// What it imports and exports.
+    interface: Interface,
+    /// Pre-instantiated with the host's linker: instantiating is cheap.
+    pub(super) pre: PluginPre<HostState>,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("hash", &self.hash)
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoadedPlugin {
+    /// Hex SHA-256 of the component bytes.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// Size of the component in bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// What the component imports and exports.
+    pub fn interface(&self) -> &Interface {
+        &self.interface
+    }
+}
+
+impl PluginHost {
+    /// Builds the engine and linker and starts the epoch thread.
+    pub fn new(config: HostConfig) -> Result<Self, Error> {
+        let slots = config.pool_size.max(1);
+        let engine = engine::build(&config.limits, slots)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| Error::Engine(format!("cannot link WASI: {e:#}")))?;
+        Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
+            .map_err(|e| Error::Engine(format!("cannot link the plugin imports: {e:#}")))?;
+        let ticker = EpochTicker::start(engine.clone())?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                slots: Arc::new(Semaphore::new(slots as usize)),
+                config,
+                _ticker: ticker,
+            }),
+        })
+    }
+
+    /// The limits every invocation runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.config.limits
+    }
+
+    /// Pool slots not in use right now.
+    pub fn free_slots(&self) -> usize {
+        self.inner.slots.available_permits()
+    }
+
+    /// The number of pool slots.
+    pub fn pool_size(&self) -> usize {
+        self.inner.config.pool_size.max(1) as usize
+    }
+
+    /// Validates, compiles (or loads from the cache) and pre-instantiates a
+    /// component.
+    pub fn load(&self, bytes: &[u8]) -> Result<LoadedPlugin, Error> {
+        if !wasmparser::Parser::is_component(bytes) {
+            let why = if wasmparser::Parser::is_core_wasm(bytes) {
+                "this is a core WebAssembly module; build a component, for example with `--target wasm32-wasip2`"
+            } else {
+                "the bytes do not start with the WebAssembly magic number and component version"
+            };
+            return Err(Error::NotAComponent(why.into()));
+        }
+        let hash = cache::content_hash(bytes);
+        let engine = &self.inner.engine;
+        let component =
+            cache::load_or_compile(engine, bytes, &hash, self.inner.config.cache_dir.as_deref())?;
+        let interface = imports::describe(&component, engine);
+        imports::check(&interface)?;
+        let instance_pre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| Error::WrongWorld(format!("{e:#}")))?;
+        let pre = PluginPre::new(instance_pre).map_err(|e| Error::WrongWorld(format!("{e:#}")))?;
+        Ok(LoadedPlugin {
+            hash,
+            size: bytes.len(),
+            interface,
+            pre,
+        })
+    }
+
+    /// Reads and loads a component file.
+    pub fn load_file(&self, path: &Path) -> Result<LoadedPlugin, Error> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.load(&bytes)
+    }
+}

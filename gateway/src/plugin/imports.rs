@@ -1,0 +1,130 @@
+//! What a component imports and exports, and the sandbox's allow-list.
+//!
+//! The allow-list is by interface: WASI's cli, clocks, io, random and
+//! filesystem (useless without preopens, but Rust's std links it), plus
+//! `hookgate:plugin@0.1`. Sockets, HTTP and anything else are refused at load
+//! time, every offending import listed.
+
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use super::Error;
+
+/// Interface prefixes a plugin may import; each is followed by `/` and an
+/// interface name.
+const ALLOWED_PACKAGES: &[&str] = &[
+    "wasi:cli/",
+    "wasi:clocks/",
+    "wasi:io/",
+    "wasi:random/",
+    "wasi:filesystem/",
+];
+
+/// Our own package, at a version this host implements.
+const OWN_PACKAGE: &str = "hookgate:plugin/";
+const OWN_VERSION_PREFIX: &str = "0.1.";
+
+/// A component's interface, as `hookgate plugin check` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Interface {
+    /// Imported names, for example `wasi:io/streams@0.2.6`.
+    pub imports: Vec<String>,
+    /// Exported names, for example `handle`.
+    pub exports: Vec<String>,
+}
+
+/// Lists a component's imports and exports.
+pub(crate) fn describe(component: &Component, engine: &Engine) -> Interface {
+    let ty = component.component_type();
+    Interface {
+        imports: ty
+            .imports(engine)
+            .map(|(name, _)| name.to_owned())
+            .collect(),
+        exports: ty
+            .exports(engine)
+            .map(|(name, _)| name.to_owned())
+            .collect(),
+    }
+}
+
+/// Refuses a component whose imports leave the sandbox.
+pub(crate) fn check(interface: &Interface) -> Result<(), Error> {
+    let forbidden: Vec<String> = interface
+        .imports
+        .iter()
+        .filter(|name| !allowed(name))
+        .cloned()
+        .collect();
+    if forbidden.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::ForbiddenImports { imports: forbidden })
+    }
+}
+
+fn allowed(import: &str) -> bool {
+    let (interface, version) = import.split_once('@').unwrap_or((import, ""));
+    if let Some(rest) = interface.strip_prefix(OWN_PACKAGE) {
+        return !rest.is_empty() && version.starts_with(OWN_VERSION_PREFIX);
+    }
+    ALLOWED_PACKAGES.iter().any(|p| {
+        interface
+            .strip_prefix(p)
+            .is_some_and(|rest| !rest.is_empty())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn interface(imports: &[&str]) -> Interface {
+        Interface {
+            imports: imports.iter().map(|s| s.to_string()).collect(),
+            exports: vec!["handle".into()],
+        }
+    }
+
+    #[test]
+    fn wasi_basics_and_our_package_are_allowed() {
+        let ok = interface(&[
+            "wasi:cli/environment@0.2.6",
+            "wasi:io/streams@0.2.0",
+            "wasi:clocks/wall-clock@0.2.6",
+            "wasi:random/random@0.2.6",
+            "wasi:filesystem/preopens@0.2.6",
+            "hookgate:plugin/log@0.1.0",
+        ]);
+        assert!(check(&ok).is_ok());
+    }
+
+    #[test]
+    fn every_forbidden_import_is_listed() {
+        let bad = interface(&[
+            "wasi:io/streams@0.2.6",
+            "wasi:sockets/tcp@0.2.6",
+            "wasi:http/outgoing-handler@0.2.6",
+            "hookgate:plugin/log@0.2.0",
+            "acme:evil/thing",
+        ]);
+        match check(&bad) {
+            Err(Error::ForbiddenImports { imports }) => assert_eq!(
+                imports,
+                [
+                    "wasi:sockets/tcp@0.2.6",
+                    "wasi:http/outgoing-handler@0.2.6",
+                    "hookgate:plugin/log@0.2.0",
+                    "acme:evil/thing"
+                ]
+            ),
+            other => panic!("expected forbidden imports, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_prefix_alone_is_not_an_interface() {
+        assert!(!allowed("wasi:cli/"));
+        assert!(!allowed("wasi:clix/foo"));
+    }
+}

@@ -1,0 +1,260 @@
+//! What a plugin decided, as plain host types, and the checks that make a
+//! guest's raw answer trustworthy before anyone acts on it.
+
+use super::Error;
+use super::bindings::wit;
+
+/// One HTTP header as a name/value pair; names may repeat.
+pub type Header = (String, String);
+
+/// An event as the plugin host passes it to a plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// The gateway's message id.
+    pub id: String,
+    /// The source the event was posted to.
+    pub source: String,
+    /// The event type, possibly empty.
+    pub event_type: String,
+    /// When it was accepted, in milliseconds since the Unix epoch.
+    pub received_at: u64,
+    /// Request headers in order.
+    pub headers: Vec<Header>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// A validated plugin decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Deliver nothing.
+    Drop {
+        /// Why, as the plugin said.
+        reason: String,
+    },
+    /// Go on with these changes applied.
+    Continue(Rewrite),
+    /// Deliver to exactly these endpoints.
+    Deliver(Vec<Target>),
+}
+
+/// Changes a plugin made to an event; `None` keeps the current value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rewrite {
+    /// New event type.
+    pub event_type: Option<String>,
+    /// New complete header list.
+    pub headers: Option<Vec<Header>>,
+    /// New body.
+    pub body: Option<Vec<u8>>,
+}
+
+impl Rewrite {
+    /// Applies the changes to an event.
+    pub fn apply(self, event: &mut Event) {
+        if let Some(event_type) = self.event_type {
+            event.event_type = event_type;
+        }
+        if let Some(headers) = self.headers {
+            event.headers = headers;
+        }
+        if let Some(body) = self.body {
+            event.body = body;
+        }
+    }
+}
+
+/// One delivery a plugin chose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// A known endpoint's name.
+    pub endpoint: String,
+    /// Body to send instead of the event's.
+    pub body: Option<Vec<u8>>,
+    /// Extra headers for this delivery.
+    pub headers: Vec<Header>,
+}
+
+impl From<&Event> for wit::Event {
+    fn from(event: &Event) -> Self {
+        Self {
+            id: event.id.clone(),
+            source: event.source.clone(),
+            event_type: event.event_type.clone(),
+            received_at: event.received_at,
+            headers: event.headers.iter().map(wit_header).collect(),
+            body: event.body.clone(),
+        }
+    }
+}
+
+fn wit_header((name, value): &Header) -> wit::Header {
+    wit::Header {
+        name: name.clone(),
+        value: value.clone(),
+    }
+}
+
+impl From<wit::PluginError> for super::PluginError {
+    fn from(error: wit::PluginError) -> Self {
+        match error {
+            wit::PluginError::InvalidEvent(m) => Self::InvalidEvent(m),
+            wit::PluginError::InvalidConfig(m) => Self::InvalidConfig(m),
+            wit::PluginError::Failed(m) => Self::Failed(m),
+        }
+    }
+}
+
+/// Turns the guest's raw action into an [`Outcome`], checking the output
+/// size, that targets name known endpoints and that headers are valid HTTP.
+pub(crate) fn validate(
+    action: wit::Action,
+    is_endpoint: impl Fn(&str) -> bool,
+    output_limit: usize,
+) -> Result<Outcome, Error> {
+    let outcome = match action {
+        wit::Action::Drop(reason) => Outcome::Drop { reason },
+        wit::Action::Continue(rewrite) => Outcome::Continue(Rewrite {
+            event_type: rewrite.event_type,
+            headers: rewrite.headers.map(headers).transpose()?,
+            body: rewrite.body,
+        }),
+        wit::Action::Deliver(targets) => Outcome::Deliver(
+            targets
+                .into_iter()
+                .map(|t| {
+                    if !is_endpoint(&t.endpoint) {
+                        return Err(Error::InvalidResult(format!(
+                            "target names unknown endpoint {:?}",
+                            t.endpoint
+                        )));
+                    }
+                    Ok(Target {
+                        endpoint: t.endpoint,
+                        body: t.body,
+                        headers: headers(t.headers)?,
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    };
+    let size = output_size(&outcome);
+    if size > output_limit {
+        return Err(Error::OutputTooLarge {
+            size,
+            limit: output_limit,
+        });
+    }
+    Ok(outcome)
+}
+
+fn output_size(outcome: &Outcome) -> usize {
+    match outcome {
+        Outcome::Drop { .. } => 0,
+        Outcome::Continue(rewrite) => rewrite.body.as_ref().map_or(0, Vec::len),
+        Outcome::Deliver(targets) => targets
+            .iter()
+            .map(|t| t.body.as_ref().map_or(0, Vec::len))
+            .sum(),
+    }
+}
+
+fn headers(headers: Vec<wit::Header>) -> Result<Vec<Header>, Error> {
+    headers
+        .into_iter()
+        .map(|h| {
+            http::HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| {
+                Error::InvalidResult(format!("{:?} is not a valid header name", h.name))
+            })?;
+            http::HeaderValue::from_str(&h.value).map_err(|_| {
+                Error::InvalidResult(format!(
+                    "the value of header {:?} is not a valid header value",
+                    h.name
+                ))
+            })?;
+            Ok((h.name, h.value))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known(name: &str) -> bool {
+        ["crm", "billing"].contains(&name)
+    }
+
+    fn target(endpoint: &str, body: Option<Vec<u8>>) -> wit::Target {
+        wit::Target {
+            endpoint: endpoint.into(),
+            body,
+            headers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn unknown_target_endpoint_is_an_invalid_result_naming_it() {
+        let action = wit::Action::Deliver(vec![target("crm", None), target("nope", None)]);
+        let err = validate(action, known, 100).unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidResult(ref m) if m.contains("\"nope\"")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn output_size_counts_every_target_body() {
+        let action = wit::Action::Deliver(vec![
+            target("crm", Some(vec![0; 60])),
+            target("billing", Some(vec![0; 60])),
+        ]);
+        let err = validate(action, known, 100).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::OutputTooLarge {
+                    size: 120,
+                    limit: 100
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn header_with_newline_is_rejected() {
+        let action = wit::Action::Continue(wit::Rewrite {
+            event_type: None,
+            headers: Some(vec![wit::Header {
+                name: "x-a".into(),
+                value: "1\r\nx-b: 2".into(),
+            }]),
+            body: None,
+        });
+        assert!(matches!(
+            validate(action, known, 100),
+            Err(Error::InvalidResult(_))
+        ));
+    }
+
+    #[test]
+    fn rewrite_applies_only_what_changed() {
+        let mut event = Event {
+            id: "msg_1".into(),
+            source: "s".into(),
+            event_type: "a".into(),
+            received_at: 1,
+            headers: vec![("x".into(), "1".into())],
+            body: b"{}".to_vec(),
+        };
+        Rewrite {
+            event_type: Some("b".into()),
+            ..Rewrite::default()
+        }
+        .apply(&mut event);
+        assert_eq!(event.event_type, "b");
+        assert_eq!(event.body, b"{}");
+        assert_eq!(event.headers.len(), 1);
+    }
+}

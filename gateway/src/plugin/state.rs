@@ -1,0 +1,109 @@
+//! The per-invocation store data and the host side of the plugin's imports
+//! (log, config, endpoints).
+//!
+//! **Invariant:** a `HostState` lives for exactly one invocation; nothing in
+//! it is shared with another event except the read-only [`PluginContext`].
+
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::hookgate::plugin::{config, endpoints, log, types};
+use super::context::PluginContext;
+use super::limits::MemoryLimiter;
+use super::logs::{Level, LogSink, Stream};
+
+/// Store data for one invocation.
+pub(crate) struct HostState {
+    /// WASI with no preopens, no environment, no network; stdio to `logs`.
+    wasi: WasiCtx,
+    /// WASI resources (streams) the guest holds.
+    table: ResourceTable,
+    /// Enforces the memory limit and remembers when it bit.
+    pub(crate) limiter: MemoryLimiter,
+    /// Everything the guest logs.
+    pub(crate) logs: LogSink,
+    /// The panic message the SDK's hook reported, if any.
+    pub(crate) panic: Option<String>,
+    /// Configuration and endpoints, shared read-only.
+    context: Arc<PluginContext>,
+}
+
+impl HostState {
+    pub(crate) fn new(context: Arc<PluginContext>, memory_bytes: usize, log_bytes: usize) -> Self {
+        let logs = LogSink::new(log_bytes);
+        let wasi = WasiCtx::builder()
+            .stdout(logs.stream(Stream::Stdout))
+            .stderr(logs.stream(Stream::Stderr))
+            .allow_blocking_current_thread(true)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        Self {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter::new(memory_bytes),
+            logs,
+            panic: None,
+            context,
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for HostState {}
+
+impl log::Host for HostState {
+    fn log(&mut self, level: log::Level, message: String) {
+        let level = match level {
+            log::Level::Trace => Level::Trace,
+            log::Level::Debug => Level::Debug,
+            log::Level::Info => Level::Info,
+            log::Level::Warn => Level::Warn,
+            log::Level::Error => Level::Error,
+        };
+        self.logs.push(level, Stream::Log, &message);
+    }
+
+    fn report_panic(&mut self, message: String) {
+        self.panic.get_or_insert(message);
+    }
+}
+
+impl config::Host for HostState {
+    fn get(&mut self, key: String) -> Option<String> {
+        self.context.config().get(&key).cloned()
+    }
+
+    fn entries(&mut self) -> Vec<(String, String)> {
+        self.context
+            .config()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+impl endpoints::Host for HostState {
+    fn all(&mut self) -> Vec<endpoints::Endpoint> {
+        self.context
+            .endpoints()
+            .iter()
+            .map(|e| endpoints::Endpoint {
+                name: e.name.clone(),
+                event_types: e.event_types.clone(),
+                tags: e.tags.clone(),
+            })
+            .collect()
+    }
+}
