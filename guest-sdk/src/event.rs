@@ -188,6 +188,7 @@ impl Event {
         }
     }
 
+    #[cfg(target_arch = "wasm32")]
     pub(crate) fn into_parts(self) -> (String, Vec<(String, String)>, Vec<u8>, Changed) {
         (self.event_type, self.headers, self.body, self.changed)
     }

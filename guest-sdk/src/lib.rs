@@ -34,6 +34,7 @@
 //! [hookgate]: https://github.com/hookgate/hookgate
 #![deny(missing_docs)]
 
+#[cfg(target_arch = "wasm32")]
 extern crate self as hookgate_sdk;
 
 pub mod config;
@@ -42,6 +43,7 @@ mod error;
 mod event;
 mod host;
 mod log;
+mod matching;
 mod outcome;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
@@ -53,6 +55,7 @@ pub use endpoint::{Endpoint, endpoints};
 pub use error::Error;
 pub use event::Event;
 pub use log::{Level, log};
+pub use matching::event_type_matches;
 pub use outcome::{Outcome, Target};
 
 /// A hookgate plugin: one function from an event to what should happen to it.
