@@ -221,7 +221,7 @@ mod tests {
     #[test]
     fn json_errors_are_invalid_event_errors_naming_the_problem() {
         let event = Event::new("t", "{\"a\": 1");
-        let err = event.json::<serde_json::Value>().unwrap_err();
+        let err = event.json::<serde_json::Value>().expect_err("fails");
         assert!(
             matches!(err, Error::InvalidEvent(ref m) if m.contains("EOF")),
             "{err}"
@@ -231,7 +231,9 @@ mod tests {
     #[test]
     fn set_json_sets_body_and_content_type() {
         let mut event = Event::new("t", "");
-        event.set_json(&serde_json::json!({"a": 1})).unwrap();
+        event
+            .set_json(&serde_json::json!({"a": 1}))
+            .expect("succeeds");
         assert_eq!(event.body(), b"{\"a\":1}");
         assert_eq!(event.header("Content-Type"), Some("application/json"));
         assert!(event.changed.body && event.changed.headers && !event.changed.event_type);

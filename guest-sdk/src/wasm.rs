@@ -7,7 +7,7 @@ use crate::{Endpoint, Error, Event, Level, Outcome, Plugin};
 pub use wit_bindgen;
 
 /// The generated bindings; only this module runs `generate!`.
-#[allow(missing_docs, unreachable_pub)]
+#[allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",

@@ -1,6 +1,11 @@
 //! `hookgate plugin check` and `hookgate plugin run`: the local runner for
 //! plugin authors, using the same host and limits as the server.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "printing the report is what these commands do"
+)]
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -9,4 +9,4 @@ wasmtime::component::bindgen!({
     anyhow: false,
 });
 
-pub(crate) use hookgate::plugin::types as wit;
+pub(crate) use self::hookgate::plugin::types as wit;

@@ -196,7 +196,7 @@ mod tests {
     #[test]
     fn unknown_target_endpoint_is_an_invalid_result_naming_it() {
         let action = wit::Action::Deliver(vec![target("crm", None), target("nope", None)]);
-        let err = validate(action, known, 100).unwrap_err();
+        let err = validate(action, known, 100).expect_err("fails");
         assert!(
             matches!(err, Error::InvalidResult(ref m) if m.contains("\"nope\"")),
             "{err}"
@@ -209,7 +209,7 @@ mod tests {
             target("crm", Some(vec![0; 60])),
             target("billing", Some(vec![0; 60])),
         ]);
-        let err = validate(action, known, 100).unwrap_err();
+        let err = validate(action, known, 100).expect_err("fails");
         assert!(
             matches!(
                 err,

@@ -59,12 +59,12 @@ impl Rules {
             }
         };
         let min_duration = config::parse::<f64>("min_duration")?;
-        if let Some(min) = min_duration {
-            if !min.is_finite() || min < 0.0 {
-                return Err(Error::invalid_config(format!(
-                    "config key `min_duration` must be a non-negative number of seconds, not {min}"
-                )));
-            }
+        if let Some(min) = min_duration
+            && (!min.is_finite() || min < 0.0)
+        {
+            return Err(Error::invalid_config(format!(
+                "config key `min_duration` must be a non-negative number of seconds, not {min}"
+            )));
         }
         Ok(Self {
             event_types: config::list("event_types"),

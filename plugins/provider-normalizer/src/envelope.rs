@@ -229,7 +229,7 @@ mod tests {
     #[test]
     fn a_forced_provider_reports_the_missing_field() {
         let payload = json!({"event": "x", "data": {}});
-        let err = normalize(&payload, Some(Provider::Roark), None, "m").unwrap_err();
+        let err = normalize(&payload, Some(Provider::Roark), None, "m").expect_err("fails");
         assert_eq!(
             err,
             Error::invalid_event("timestamp is missing or not a string")

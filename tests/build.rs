@@ -1,0 +1,43 @@
+//! Builds every plugin the tests and benchmarks use, example and hostile, into
+//! wasm32-wasip2 components, and tells the tests where they are through
+//! `HOOKGATE_WASM_DIR`.
+//!
+//! The nested build uses a target directory of its own beside the outer one,
+//! so it never waits on the outer build's lock.
+
+use std::path::{Path, PathBuf};
+
+fn main() {
+    let tests = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let workspace = tests
+        .parent()
+        .expect("tests/ is inside the workspace")
+        .to_owned();
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("set by cargo"));
+    // OUT_DIR is <target>/<profile>/build/<pkg>-<hash>/out.
+    let target_dir = out_dir
+        .ancestors()
+        .nth(4)
+        .map_or_else(|| out_dir.join("wasm"), |t| t.join("wasm-plugins"));
+    let cargo = PathBuf::from(std::env::var_os("CARGO").expect("set by cargo"));
+
+    let mut crates = Vec::new();
+    for folder in ["plugins", "tests/plugins"] {
+        let folder = workspace.join(folder);
+        crates.extend(xtask::plugin_crates(&folder).expect("plugin folders are readable"));
+    }
+    let wasm_dir = xtask::build_plugins(&cargo, &workspace, &target_dir, &crates)
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    for watched in ["wit", "guest-sdk", "plugins", "tests/plugins", "Cargo.lock"] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace.join(watched).display()
+        );
+    }
+    println!("cargo:rustc-env=HOOKGATE_WASM_DIR={}", display(&wasm_dir));
+}
+
+fn display(path: &Path) -> String {
+    path.to_str().expect("the target path is UTF-8").to_owned()
+}

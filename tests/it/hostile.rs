@@ -1,0 +1,171 @@
+//! Hostile plugins: each is stopped and classified, and a normal plugin still
+//! runs on the same host afterwards.
+
+use std::time::Duration;
+
+use hookgate::plugin::{Error, HostConfig, Outcome, PluginHost};
+
+use crate::harness::{event, host, load, run, wasm};
+
+/// How far past the deadline a timeout may be reported: the epoch thread's
+/// scheduling on a busy two-core machine, plus instantiation.
+const TIMEOUT_SLACK: Duration = Duration::from_millis(100);
+
+fn assert_normal_plugin_still_runs(host: &PluginHost) {
+    let noop = load(host, "noop");
+    let invocation = run(host, &noop, &event("t", "{}"));
+    assert!(
+        matches!(invocation.result, Ok(Outcome::Continue(_))),
+        "noop after a hostile plugin: {:?}",
+        invocation.result
+    );
+}
+
+#[test]
+fn an_infinite_loop_ends_in_a_timeout_close_to_the_deadline() {
+    let host = host(HostConfig::default());
+    let plugin = load(&host, "infinite-loop");
+    let invocation = run(&host, &plugin, &event("t", "{}"));
+    let limit = host.limits().wall_time;
+    match invocation.result {
+        Err(Error::Timeout {
+            limit: reported,
+            elapsed,
+        }) => {
+            assert_eq!(reported, limit);
+            assert!(
+                elapsed >= limit,
+                "stopped at {elapsed:?}, before the {limit:?} limit"
+            );
+            assert!(
+                elapsed < limit + TIMEOUT_SLACK,
+                "stopped only at {elapsed:?}"
+            );
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert_normal_plugin_still_runs(&host);
+}
+
+#[test]
+fn a_memory_bomb_hits_the_memory_limit() {
+    let host = host(HostConfig::default());
+    let plugin = load(&host, "memory-bomb");
+    match run(&host, &plugin, &event("t", "{}")).result {
+        Err(Error::MemoryLimit { limit }) => assert_eq!(limit, 32 << 20),
+        other => panic!("expected a memory-limit error, got {other:?}"),
+    }
+    assert_normal_plugin_still_runs(&host);
+}
+
+#[test]
+fn a_panic_carries_its_message_and_location() {
+    let host = host(HostConfig::default());
+    let plugin = load(&host, "panicker");
+    match run(&host, &plugin, &event("call.completed", "{}")).result {
+        Err(Error::Panic { message }) => {
+            assert!(
+                message.starts_with("refusing event msg_test_1 of type call.completed (at "),
+                "{message}"
+            );
+            assert!(message.contains("src/lib.rs"), "{message}");
+        }
+        other => panic!("expected a panic error, got {other:?}"),
+    }
+    assert_normal_plugin_still_runs(&host);
+}
+
+#[test]
+fn an_abort_is_a_trap_with_a_wasm_backtrace() {
+    let host = host(HostConfig::default());
+    let plugin = load(&host, "panicker");
+    match run(&host, &plugin, &event("abort", "{}")).result {
+        Err(Error::Trap { message, backtrace }) => {
+            assert!(message.contains("unreachable"), "{message}");
+            let backtrace = backtrace.expect("a backtrace was captured");
+            assert!(backtrace.contains("handle"), "{backtrace}");
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    assert_normal_plugin_still_runs(&host);
+}
+
+#[test]
+fn an_oversized_output_is_refused() {
+    let host = host(HostConfig::default());
+    let plugin = load(&host, "oversized-output");
+    match run(&host, &plugin, &event("t", "{}")).result {
+        Err(Error::OutputTooLarge { size, limit }) => {
+            assert_eq!(size, 11 << 20);
+            assert_eq!(limit, 10 << 20);
+        }
+        other => panic!("expected an output-limit error, got {other:?}"),
+    }
+    assert_normal_plugin_still_runs(&host);
+}
+
+#[test]
+fn a_component_importing_sockets_is_refused_at_load_with_each_import_listed() {
+    let host = host(HostConfig::default());
+    match host.load_file(&wasm("socket-import")) {
+        Err(Error::ForbiddenImports { imports }) => {
+            assert!(!imports.is_empty());
+            assert!(
+                imports.iter().all(|i| i.starts_with("wasi:sockets/")),
+                "{imports:?}"
+            );
+            assert!(
+                imports.iter().any(|i| i.starts_with("wasi:sockets/tcp@")),
+                "{imports:?}"
+            );
+        }
+        other => panic!("expected forbidden imports, got {other:?}"),
+    }
+    assert_normal_plugin_still_runs(&host);
+}
+
+#[test]
+fn a_core_module_or_garbage_is_not_a_component() {
+    let host = host(HostConfig::default());
+    let core_module = b"\0asm\x01\0\0\0";
+    match host.load(core_module) {
+        Err(Error::NotAComponent(why)) => assert!(why.contains("core WebAssembly module"), "{why}"),
+        other => panic!("expected not-a-component, got {other:?}"),
+    }
+    assert!(matches!(
+        host.load(b"{\"json\": true}"),
+        Err(Error::NotAComponent(_))
+    ));
+}
+
+#[test]
+fn the_compile_cache_is_reused_and_a_corrupt_entry_is_recompiled() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = HostConfig {
+        cache_dir: Some(dir.path().to_owned()),
+        ..HostConfig::default()
+    };
+    let host = host(config);
+    let first = load(&host, "noop");
+    let entries: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("cache dir exists")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let name = entries[0]
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("name");
+    assert!(
+        name.starts_with(first.hash()),
+        "{name} is keyed by content hash"
+    );
+
+    std::fs::write(&entries[0], b"torn write").expect("corrupt the entry");
+    let again = load(&host, "noop");
+    assert_eq!(again.hash(), first.hash());
+    let invocation = run(&host, &again, &event("t", "{}"));
+    assert!(invocation.result.is_ok(), "{:?}", invocation.result);
+    let rewritten = std::fs::read(&entries[0]).expect("entry rewritten");
+    assert!(rewritten.len() > 1000, "the corrupt entry was replaced");
+}

@@ -1,0 +1,9 @@
+//! hookgate's integration tests: one binary, a shared harness, one module
+//! per area. Plugins are the real components the build script compiled from
+//! `plugins/` and `tests/plugins/`.
+
+mod cli;
+mod harness;
+mod hostile;
+mod plugins;
+mod pool;

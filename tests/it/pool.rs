@@ -1,0 +1,99 @@
+//! Concurrency: many invocations at once across tokio tasks, bounded waiting
+//! for pool slots, and no slot ever leaked.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hookgate::plugin::{Error, HostConfig, Outcome};
+
+use crate::harness::{context, event, fixture, host, load};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_concurrent_invocations_all_succeed_and_return_their_slots() {
+    let host = host(HostConfig {
+        pool_size: 4,
+        ..HostConfig::default()
+    });
+    let plugin = load(&host, "livekit-summary");
+    let ctx = context("summary", &[], &[]);
+    let event = Arc::new(event(
+        "call_finalized",
+        fixture("voicekit/call_finalized.json"),
+    ));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..1_000 {
+        let (host, plugin, ctx, event) = (host.clone(), plugin.clone(), ctx.clone(), event.clone());
+        tasks.spawn(async move { host.invoke(plugin, ctx, event).await });
+    }
+    let mut succeeded = 0;
+    while let Some(joined) = tasks.join_next().await {
+        let invocation = joined.expect("task completes");
+        assert!(
+            matches!(invocation.result, Ok(Outcome::Continue(_))),
+            "{:?}",
+            invocation.result
+        );
+        succeeded += 1;
+    }
+    assert_eq!(succeeded, 1_000);
+    assert_eq!(host.free_slots(), host.pool_size(), "every slot returned");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_wait_for_a_busy_pool_instead_of_failing() {
+    let host = host(HostConfig {
+        pool_size: 1,
+        queue_timeout: Duration::from_secs(5),
+        ..HostConfig::default()
+    });
+    let looping = load(&host, "infinite-loop");
+    let noop = load(&host, "noop");
+    let ctx = context("t", &[], &[]);
+    let hog = tokio::spawn({
+        let (host, ctx) = (host.clone(), ctx.clone());
+        async move { host.invoke(looping, ctx, Arc::new(event("t", "{}"))).await }
+    });
+    while host.free_slots() > 0 {
+        tokio::task::yield_now().await;
+    }
+    let waited = host.invoke(noop, ctx, Arc::new(event("t", "{}"))).await;
+    assert!(
+        matches!(waited.result, Ok(Outcome::Continue(_))),
+        "{:?}",
+        waited.result
+    );
+    let hog = hog.await.expect("task completes");
+    assert!(
+        matches!(hog.result, Err(Error::Timeout { .. })),
+        "{:?}",
+        hog.result
+    );
+    assert_eq!(host.free_slots(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_gives_up_after_the_queue_timeout() {
+    let queue_timeout = Duration::from_millis(5);
+    let host = host(HostConfig {
+        pool_size: 1,
+        queue_timeout,
+        ..HostConfig::default()
+    });
+    let looping = load(&host, "infinite-loop");
+    let noop = load(&host, "noop");
+    let ctx = context("t", &[], &[]);
+    let hog = tokio::spawn({
+        let (host, ctx) = (host.clone(), ctx.clone());
+        async move { host.invoke(looping, ctx, Arc::new(event("t", "{}"))).await }
+    });
+    while host.free_slots() > 0 {
+        tokio::task::yield_now().await;
+    }
+    let refused = host.invoke(noop, ctx, Arc::new(event("t", "{}"))).await;
+    match refused.result {
+        Err(Error::PoolExhausted(waited)) => assert_eq!(waited, queue_timeout),
+        other => panic!("expected pool exhausted, got {other:?}"),
+    }
+    hog.await.expect("task completes");
+    assert_eq!(host.free_slots(), 1, "the hog's slot came back");
+}

@@ -1,0 +1,56 @@
+//! `cargo xtask`: project tasks that need more than one cargo command.
+//!
+//! `cargo xtask build` builds the example plugins for wasm32-wasip2 and the
+//! gateway in release mode, and prints where each landed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let task = std::env::args().nth(1);
+    match task.as_deref() {
+        Some("build") => match build() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("xtask build: {error}");
+                ExitCode::FAILURE
+            }
+        },
+        _ => {
+            eprintln!(
+                "usage: cargo xtask build    build the example plugins (wasm32-wasip2) and the gateway (release)"
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn build() -> std::io::Result<()> {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_default();
+    let cargo = PathBuf::from(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"));
+    let plugins = xtask::plugin_crates(&workspace.join("plugins"))?;
+    let folder = xtask::build_plugins(&cargo, &workspace, &target_dir, &plugins)?;
+    let status = Command::new(&cargo)
+        .current_dir(&workspace)
+        .args(["build", "--release", "-p", "hookgate"])
+        .status()?;
+    if !status.success() {
+        return Err(std::io::Error::other(format!(
+            "building the gateway failed ({status})"
+        )));
+    }
+    #[allow(clippy::print_stdout)]
+    {
+        println!("gateway: {}", target_dir.join("release/hookgate").display());
+        for name in &plugins {
+            println!("plugin:  {}", xtask::wasm_file(&folder, name).display());
+        }
+    }
+    Ok(())
+}
