@@ -4,4 +4,6 @@
 //! line ([`cli`]). See `ARCHITECTURE.md` at the repository root for the map.
 
 pub mod cli;
+pub mod config;
 pub mod plugin;
+pub mod signing;

@@ -85,3 +85,12 @@ fn plugin_run_exits_non_zero_with_the_classified_error() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn plugin_check_refuses_a_component_that_is_not_a_plugin() {
+    let file = wasm("not-a-plugin");
+    let out = hookgate(&["plugin", "check", file.to_str().expect("UTF-8 path")]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("is not a hookgate plugin"), "{stderr}");
+}

@@ -169,3 +169,12 @@ fn the_compile_cache_is_reused_and_a_corrupt_entry_is_recompiled() {
     let rewritten = std::fs::read(&entries[0]).expect("entry rewritten");
     assert!(rewritten.len() > 1000, "the corrupt entry was replaced");
 }
+
+#[test]
+fn a_component_that_does_not_implement_the_world_is_refused_at_load() {
+    let host = host(HostConfig::default());
+    match host.load_file(&wasm("not-a-plugin")) {
+        Err(Error::WrongWorld(why)) => assert!(why.contains("handle"), "{why}"),
+        other => panic!("expected a wrong-world error, got {other:?}"),
+    }
+}

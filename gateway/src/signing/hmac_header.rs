@@ -69,7 +69,13 @@ mod tests {
             value,
             "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
         );
-        assert!(verify(&[secret()], b"Hello, World!", &value, Encoding::Hex, "sha256="));
+        assert!(verify(
+            &[secret()],
+            b"Hello, World!",
+            &value,
+            Encoding::Hex,
+            "sha256="
+        ));
     }
 
     #[test]
@@ -78,7 +84,13 @@ mod tests {
         assert!(verify(&[secret()], b"body", &value, Encoding::Base64, ""));
         assert!(!verify(&[secret()], b"bodY", &value, Encoding::Base64, ""));
         assert!(!verify(&[secret()], b"body", &value, Encoding::Hex, ""));
-        assert!(!verify(&[secret()], b"body", &value, Encoding::Base64, "sha256="));
+        assert!(!verify(
+            &[secret()],
+            b"body",
+            &value,
+            Encoding::Base64,
+            "sha256="
+        ));
     }
 
     #[test]

@@ -76,7 +76,10 @@ mod tests {
         assert_eq!(whsec.to_whsec(), "whsec_aGVsbG8=");
         let raw = SigningSecret::parse("shared-secret").expect("parses");
         assert_eq!(raw.key(), b"shared-secret");
-        assert_eq!(SigningSecret::parse("whsec_!!"), Err(SecretError::NotBase64));
+        assert_eq!(
+            SigningSecret::parse("whsec_!!"),
+            Err(SecretError::NotBase64)
+        );
         assert_eq!(SigningSecret::parse(""), Err(SecretError::Empty));
     }
 

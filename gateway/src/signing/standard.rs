@@ -21,7 +21,13 @@ pub const TOLERANCE_SECS: i64 = 5 * 60;
 pub fn sign(secret: &SigningSecret, msg_id: &str, timestamp: i64, payload: &[u8]) -> String {
     let mac = hmac_sha256(
         secret.key(),
-        &[msg_id.as_bytes(), b".", timestamp.to_string().as_bytes(), b".", payload],
+        &[
+            msg_id.as_bytes(),
+            b".",
+            timestamp.to_string().as_bytes(),
+            b".",
+            payload,
+        ],
     );
     format!("v1,{}", STANDARD.encode(mac))
 }
@@ -59,7 +65,10 @@ pub fn verify(
     payload: &[u8],
     now: i64,
 ) -> Result<(), VerifyError> {
-    let ts: i64 = timestamp.trim().parse().map_err(|_| VerifyError::BadTimestamp)?;
+    let ts: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| VerifyError::BadTimestamp)?;
     let skew = (now - ts).abs();
     if skew > TOLERANCE_SECS {
         return Err(VerifyError::StaleTimestamp(skew));
@@ -72,11 +81,21 @@ pub fn verify(
     let matched = secrets.iter().any(|secret| {
         let expected = hmac_sha256(
             secret.key(),
-            &[msg_id.as_bytes(), b".", ts.to_string().as_bytes(), b".", payload],
+            &[
+                msg_id.as_bytes(),
+                b".",
+                ts.to_string().as_bytes(),
+                b".",
+                payload,
+            ],
         );
         candidates.iter().any(|c| constant_time_eq(c, &expected))
     });
-    if matched { Ok(()) } else { Err(VerifyError::NoMatch) }
+    if matched {
+        Ok(())
+    } else {
+        Err(VerifyError::NoMatch)
+    }
 }
 
 #[cfg(test)]
@@ -103,7 +122,14 @@ mod tests {
             let payload = field(&v, "payload").as_bytes();
             let msg_id = field(&v, "msg_id");
             assert_eq!(sign(&secret, msg_id, ts, payload), field(&v, "signature"));
-            let verdict = verify(&[secret], msg_id, &ts.to_string(), field(&v, "signature"), payload, ts);
+            let verdict = verify(
+                &[secret],
+                msg_id,
+                &ts.to_string(),
+                field(&v, "signature"),
+                payload,
+                ts,
+            );
             assert_eq!(verdict, Ok(()));
         }
     }
@@ -136,14 +162,31 @@ mod tests {
 
     #[test]
     fn timestamps_outside_five_minutes_are_refused() {
-        let secret = SigningSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("parses");
+        let secret =
+            SigningSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("parses");
         let signature = sign(&secret, "m", 1000, b"x");
-        let at = |now| verify(&[secret.clone()], "m", "1000", &signature, b"x", now);
+        let at = |now| {
+            verify(
+                std::slice::from_ref(&secret),
+                "m",
+                "1000",
+                &signature,
+                b"x",
+                now,
+            )
+        };
         assert_eq!(at(1300), Ok(()));
         assert_eq!(at(700), Ok(()));
         assert_eq!(at(1301), Err(VerifyError::StaleTimestamp(301)));
         assert_eq!(
-            verify(&[secret.clone()], "m", "soon", &signature, b"x", 1000),
+            verify(
+                std::slice::from_ref(&secret),
+                "m",
+                "soon",
+                &signature,
+                b"x",
+                1000
+            ),
             Err(VerifyError::BadTimestamp)
         );
     }

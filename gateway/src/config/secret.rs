@@ -1,0 +1,51 @@
+//! Secrets in configuration: written inline or taken from an environment
+//! variable, and never printed.
+
+use std::fmt;
+
+use serde::Deserialize;
+
+/// A secret string. `Debug` prints `***`, so it never reaches a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret's text.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How a secret is written in the file: `"literal"` or `{ env = "NAME" }`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Raw {
+    Literal(String),
+    Env {
+        /// The environment variable holding the secret.
+        env: String,
+    },
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Raw::deserialize(deserializer)? {
+            Raw::Literal(text) if text.is_empty() => {
+                Err(serde::de::Error::custom("a secret cannot be empty"))
+            }
+            Raw::Literal(text) => Ok(Self(text)),
+            Raw::Env { env } => match std::env::var(&env) {
+                Ok(text) if !text.is_empty() => Ok(Self(text)),
+                _ => Err(serde::de::Error::custom(format!(
+                    "environment variable {env} is not set (or empty)"
+                ))),
+            },
+        }
+    }
+}

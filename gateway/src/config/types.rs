@@ -1,0 +1,307 @@
+//! The configuration's shape: what each section holds, with serde defaults.
+//! Checks that span sections live in `validate.rs`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::Secret;
+use crate::plugin::Limits;
+use crate::signing::hmac_header::Encoding;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Listening, storage, logging, shutdown and target rules.
+    pub server: ServerConfig,
+    /// The plugin host's pool and limits.
+    pub plugin_host: PluginHostConfig,
+    /// Where events come from.
+    #[serde(default, rename = "source")]
+    pub sources: Vec<SourceConfig>,
+    /// Deployed plugins.
+    #[serde(default, rename = "plugin")]
+    pub plugins: Vec<PluginConfig>,
+    /// Where events go.
+    #[serde(default, rename = "endpoint")]
+    pub endpoints: Vec<EndpointConfig>,
+    /// Which plugins each source's events run through.
+    #[serde(default, rename = "route")]
+    pub routes: Vec<RouteConfig>,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Directory for the store and the plugin cache.
+    pub data_dir: PathBuf,
+    /// Log output format.
+    pub log_format: LogFormat,
+    /// How long in-flight attempts may take to finish on shutdown.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    /// Which delivery targets are allowed.
+    pub targets: TargetPolicy,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[server.targets]`: what a delivery URL may point at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetPolicy {
+    /// Allow `http://` (otherwise only `https://`).
+    pub allow_http: bool,
+    /// Allow loopback addresses (127.0.0.0/8, ::1).
+    pub allow_loopback: bool,
+    /// Allow private, link-local, unique-local and metadata addresses.
+    pub allow_private: bool,
+}
+
+/// `[plugin_host]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginHostConfig {
+    /// Invocations that may run at once.
+    pub pool_size: u32,
+    /// How long an event waits for a slot.
+    #[serde(with = "humantime_serde")]
+    pub queue_timeout: Duration,
+    /// Per-invocation limits.
+    pub limits: Limits,
+}
+
+/// `[[source]]`: an ingest path, `POST /v1/ingest/{name}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// The path segment and the name in logs and metrics.
+    pub name: String,
+    /// Largest accepted body.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// Whether bodies must be JSON (malformed JSON gets 400).
+    #[serde(default = "yes")]
+    pub json: bool,
+    /// Where the event type is.
+    #[serde(default)]
+    pub event_type: Option<Extract>,
+    /// Where the idempotency key is; repeats within the window are not
+    /// processed twice.
+    #[serde(default)]
+    pub idempotency_key: Option<Extract>,
+    /// How long an idempotency key is remembered.
+    #[serde(default = "default_dedup_window", with = "humantime_serde")]
+    pub dedup_window: Duration,
+    /// How requests are authenticated.
+    #[serde(default)]
+    pub auth: SourceAuth,
+    /// Client addresses allowed (CIDR); empty allows all.
+    #[serde(default)]
+    pub allow_ips: Vec<ipnet::IpNet>,
+    /// Where a per-message target URL is (CallCov's `webhook_url`); unset
+    /// means messages cannot choose their target.
+    #[serde(default)]
+    pub target_url: Option<Extract>,
+}
+
+/// Where a value is taken from: a JSON pointer into the body, or a header.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "lowercase")]
+pub enum Extract {
+    /// A JSON pointer, for example `/event_type`.
+    Pointer(String),
+    /// A header name, for example `Idempotency-Key`.
+    Header(String),
+}
+
+/// `[source.auth]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum SourceAuth {
+    /// No authentication.
+    #[default]
+    None,
+    /// HMAC-SHA256 of the raw body in a header.
+    Hmac {
+        /// The header, for example `X-Callintel-Signature`.
+        header: String,
+        /// Hex or base64.
+        #[serde(default)]
+        encoding: Encoding,
+        /// Text before the MAC, for example `sha256=`.
+        #[serde(default)]
+        prefix: String,
+        /// Accepted secrets (several during rotation).
+        secrets: Vec<Secret>,
+    },
+    /// Standard Webhooks headers.
+    StandardWebhooks {
+        /// `whsec_` secrets accepted.
+        secrets: Vec<Secret>,
+    },
+    /// A key in a header.
+    ApiKey {
+        /// The header, for example `X-Api-Key`.
+        header: String,
+        /// Accepted keys.
+        keys: Vec<Secret>,
+    },
+    /// `Authorization: Bearer <token>`.
+    Bearer {
+        /// Accepted tokens.
+        tokens: Vec<Secret>,
+    },
+    /// `Authorization: Basic ...`.
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password.
+        password: Secret,
+    },
+}
+
+/// `[[plugin]]`: a component and its configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginConfig {
+    /// The name routes refer to.
+    pub name: String,
+    /// The component file, relative to the config file's directory.
+    pub file: PathBuf,
+    /// Key/value configuration the plugin reads.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+}
+
+/// `[[route]]`: a source's plugin chain.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// The source.
+    pub source: String,
+    /// Plugins in order.
+    pub plugins: Vec<String>,
+}
+
+/// `[[endpoint]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointConfig {
+    /// Unique name.
+    pub name: String,
+    /// Where deliveries go.
+    pub url: url::Url,
+    /// Subscribed event types (`call.*`, `*`).
+    #[serde(default)]
+    pub event_types: Vec<String>,
+    /// Tags for routing plugins.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Inactive endpoints receive nothing.
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// Per-attempt timeout.
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Attempts to this endpoint in flight at once.
+    #[serde(default = "default_in_flight")]
+    pub max_in_flight: usize,
+    /// How requests are signed.
+    #[serde(default)]
+    pub signing: EndpointSigning,
+    /// Static headers (API keys, bearer tokens).
+    #[serde(default)]
+    pub headers: BTreeMap<String, Secret>,
+    /// When failed attempts are retried.
+    #[serde(default)]
+    pub retry: RetryConfig,
+}
+
+/// `[endpoint.signing]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(tag = "scheme", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum EndpointSigning {
+    /// Standard Webhooks; with no secrets configured, requests go unsigned
+    /// headers aside (`webhook-id`, `webhook-timestamp`).
+    StandardWebhooks {
+        /// Active `whsec_` secrets; each signs.
+        #[serde(default)]
+        secrets: Vec<Secret>,
+    },
+    /// A provider-style HMAC header.
+    Hmac {
+        /// The header.
+        header: String,
+        /// Hex or base64.
+        #[serde(default)]
+        encoding: Encoding,
+        /// Text before the MAC.
+        #[serde(default)]
+        prefix: String,
+        /// The secret.
+        secret: Secret,
+    },
+    /// No signature.
+    #[default]
+    None,
+}
+
+/// `[endpoint.retry]`: an explicit schedule or exponential backoff.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryConfig {
+    /// Delays before each retry, for example `["1m", "10m", "1h"]`.
+    #[serde(default)]
+    pub schedule: Option<Vec<HumanDuration>>,
+    /// Exponential: the first retry's delay.
+    #[serde(default, with = "humantime_serde::option")]
+    pub initial_delay: Option<Duration>,
+    /// Exponential: the factor between delays.
+    #[serde(default)]
+    pub multiplier: Option<f64>,
+    /// Exponential: the longest delay.
+    #[serde(default, with = "humantime_serde::option")]
+    pub max_delay: Option<Duration>,
+    /// Exponential: attempts in all, the first included.
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
+}
+
+/// A duration written like `5m` or `10s`.
+pub type HumanDuration = humantime_serde::Serde<Duration>;
+
+fn yes() -> bool {
+    true
+}
+
+fn default_max_body() -> usize {
+    10 << 20
+}
+
+fn default_dedup_window() -> Duration {
+    Duration::from_secs(24 * 3600)
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_in_flight() -> usize {
+    16
+}
