@@ -7,3 +7,4 @@ pub mod cli;
 pub mod config;
 pub mod plugin;
 pub mod signing;
+pub mod store;

@@ -1,0 +1,133 @@
+//! Durable state: messages, the pipeline queue, deliveries with their attempt
+//! history, and the delivery schedule.
+//!
+//! Ingest, pipeline and delivery talk only to the [`Store`] trait, whose
+//! operations are coarse and transactional (one call = one commit), so that a
+//! networked backend shared by several gateway nodes (PostgreSQL) can be added
+//! beside [`SledStore`] without touching them. Only sled is built.
+//!
+//! **Invariant:** [`Store::ingest`] returns only after the message is on disk
+//! (fsync'd); concurrent ingests share one fsync (group commit).
+//! **Invariant:** a delivery stays in the schedule until an attempt's outcome
+//! is recorded; claiming it only moves it a lease into the future, so a crash
+//! mid-attempt means it is sent again (at-least-once).
+
+mod commit;
+mod keys;
+mod model;
+mod sled_store;
+#[cfg(test)]
+mod tests;
+
+pub use model::{
+    Attempt, Delivery, DeliveryState, Ingested, Message, MessageStatus, NewDelivery, NewMessage,
+    NextStep,
+};
+pub use sled_store::SledStore;
+
+use std::time::Duration;
+
+/// A storage failure. Never a client's fault: the HTTP layer answers 5xx
+/// and logs the detail.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The embedded database failed.
+    #[error("database: {0}")]
+    Sled(#[from] sled::Error),
+    /// A transaction failed.
+    #[error("transaction: {0}")]
+    Transaction(String),
+    /// A stored record could not be decoded (corruption or a newer format).
+    #[error("cannot decode stored {what}: {source}")]
+    Decode {
+        /// Which record kind.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: postcard::Error,
+    },
+    /// A record could not be encoded.
+    #[error("cannot encode {what}: {source}")]
+    Encode {
+        /// Which record kind.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: postcard::Error,
+    },
+    /// The group-commit task is gone (the store is shutting down).
+    #[error("the store is shutting down")]
+    Closed,
+    /// A referenced record does not exist.
+    #[error("{what} {id} does not exist")]
+    NotFound {
+        /// Which record kind.
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
+}
+
+/// The storage interface of the gateway core. Times are Unix milliseconds,
+/// passed in by the caller: the store reads no clock.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores a new message durably and queues it for the pipeline, unless
+    /// its idempotency key was seen within `dedup_window`, in which case the
+    /// first message's id is returned and nothing is stored.
+    async fn ingest(&self, message: NewMessage, dedup_window: Duration) -> Result<Ingested, Error>;
+
+    /// Up to `limit` messages waiting for the pipeline, oldest first.
+    async fn pipeline_batch(&self, limit: usize) -> Result<Vec<Message>, Error>;
+
+    /// Records the pipeline's outcome for a message and creates its
+    /// deliveries, due at `now`, in one transaction; removes it from the
+    /// pipeline queue.
+    async fn complete_pipeline(
+        &self,
+        message_id: &str,
+        status: MessageStatus,
+        deliveries: Vec<NewDelivery>,
+        now: u64,
+    ) -> Result<Vec<String>, Error>;
+
+    /// Claims up to `limit` deliveries due at or before `now`: each is moved
+    /// `lease` into the future, so it is not handed out twice while its
+    /// attempt runs, and comes back by itself if the process dies.
+    async fn claim_due(
+        &self,
+        now: u64,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, Error>;
+
+    /// The time of the earliest scheduled delivery, if any.
+    async fn next_due(&self) -> Result<Option<u64>, Error>;
+
+    /// Records an attempt and what happens next: delivered, retried at a
+    /// time, or dead-lettered.
+    async fn record_attempt(
+        &self,
+        delivery_id: &str,
+        attempt: Attempt,
+        next: NextStep,
+    ) -> Result<Delivery, Error>;
+
+    /// One message.
+    async fn message(&self, id: &str) -> Result<Option<Message>, Error>;
+
+    /// One delivery.
+    async fn delivery(&self, id: &str) -> Result<Option<Delivery>, Error>;
+
+    /// A message's deliveries.
+    async fn deliveries_of(&self, message_id: &str) -> Result<Vec<Delivery>, Error>;
+
+    /// Deliveries waiting in the schedule (pending or being attempted).
+    async fn scheduled_count(&self) -> Result<usize, Error>;
+
+    /// Messages waiting for the pipeline.
+    async fn pipeline_count(&self) -> Result<usize, Error>;
+
+    /// Makes everything written so far durable.
+    async fn flush(&self) -> Result<(), Error>;
+}

@@ -1,0 +1,159 @@
+//! The stored records. Times are Unix milliseconds.
+
+use serde::{Deserialize, Serialize};
+
+/// A message as ingest hands it to the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewMessage {
+    /// The source it was posted to.
+    pub source: String,
+    /// Its event type (may be empty).
+    pub event_type: String,
+    /// When it was accepted.
+    pub received_at: u64,
+    /// Request headers in order.
+    pub headers: Vec<(String, String)>,
+    /// The raw body.
+    pub body: Vec<u8>,
+    /// The idempotency key, if the source extracts one.
+    pub idempotency_key: Option<String>,
+    /// A per-message target URL, if the source allows one.
+    pub target_url: Option<String>,
+}
+
+/// What ingest got back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ingested {
+    /// Stored, with this id.
+    New(String),
+    /// A repeat of this earlier message; nothing was stored.
+    Duplicate(String),
+}
+
+impl Ingested {
+    /// The message id either way.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::New(id) | Self::Duplicate(id) => id,
+        }
+    }
+}
+
+/// A stored message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// `msg_` + a ULID: unique and ordered by time.
+    pub id: String,
+    /// What was received.
+    pub received: NewMessage,
+    /// Where the message is in its life.
+    pub status: MessageStatus,
+}
+
+/// Where a message is in its life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MessageStatus {
+    /// Waiting for the plugin pipeline.
+    Pending,
+    /// A plugin dropped it.
+    Dropped {
+        /// The plugin.
+        plugin: String,
+        /// Its reason.
+        reason: String,
+    },
+    /// A plugin failed on it; it is in the dead letter.
+    Failed {
+        /// The plugin.
+        plugin: String,
+        /// The error's stable kind (`timeout`, `plugin_error`, ...).
+        kind: String,
+        /// The error's message.
+        error: String,
+    },
+    /// The pipeline ended and deliveries were created.
+    Routed {
+        /// The event type after the plugins.
+        event_type: String,
+        /// The body after the plugins, if they changed it.
+        body: Option<Vec<u8>>,
+        /// How many deliveries were created (zero: no endpoint matched).
+        deliveries: u32,
+    },
+}
+
+/// A delivery the pipeline decided on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewDelivery {
+    /// The endpoint's name.
+    pub endpoint: String,
+    /// A per-message URL replacing the endpoint's, if the source allows it.
+    pub url: Option<String>,
+    /// The body to send; `None` sends the message's (processed) body.
+    pub body: Option<Vec<u8>>,
+    /// Extra headers chosen by a plugin.
+    pub headers: Vec<(String, String)>,
+}
+
+/// A stored delivery: one message to one endpoint, with every attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// `dlv_` + a ULID.
+    pub id: String,
+    /// The message delivered.
+    pub message_id: String,
+    /// What was decided.
+    pub plan: NewDelivery,
+    /// Where it stands.
+    pub state: DeliveryState,
+    /// Every attempt, oldest first.
+    pub attempts: Vec<Attempt>,
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeliveryState {
+    /// In the schedule, due at this time.
+    Scheduled {
+        /// When it is due (or when its claim lapses).
+        at: u64,
+    },
+    /// Accepted by the endpoint.
+    Delivered {
+        /// When.
+        at: u64,
+    },
+    /// Given up on; in the dead letter.
+    Dead {
+        /// When.
+        at: u64,
+        /// Why (exhausted retries, endpoint gone, ...).
+        reason: String,
+    },
+}
+
+/// One attempt to deliver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// When it started.
+    pub at: u64,
+    /// The response status, if a response came.
+    pub status: Option<u16>,
+    /// How long it took, in milliseconds.
+    pub latency_ms: u64,
+    /// The response body, truncated to 4 KiB.
+    pub response_body: String,
+    /// What went wrong without a response (timeout, connection refused).
+    pub error: Option<String>,
+}
+
+/// What follows an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextStep {
+    /// Done: the endpoint accepted it.
+    Delivered,
+    /// Try again at this time.
+    RetryAt(u64),
+    /// Stop and dead-letter it, for this reason.
+    Dead(String),
+}

@@ -1,0 +1,322 @@
+//! The embedded store: sled trees on local disk, one process.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use super::commit::GroupCommit;
+use super::keys::{self, decode, encode};
+use super::{
+    Attempt, Delivery, DeliveryState, Error, Ingested, Message, MessageStatus, NewDelivery,
+    NewMessage, NextStep, Store,
+};
+
+/// The sled-backed [`Store`].
+#[derive(Debug)]
+pub struct SledStore {
+    /// Kept so every tree shares one database and one log.
+    db: sled::Db,
+    /// id → [`Message`].
+    messages: sled::Tree,
+    /// ids of messages waiting for the pipeline.
+    pipeline: sled::Tree,
+    /// `source \0 key` → (first id, received-at).
+    dedup: sled::Tree,
+    /// id → [`Delivery`].
+    deliveries: sled::Tree,
+    /// `message \0 delivery` → ().
+    by_message: sled::Tree,
+    /// `due delivery` → (): what is scheduled, by time.
+    schedule: sled::Tree,
+    /// The fsync batcher; dropped last, after the trees are idle.
+    commit: GroupCommit,
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<Error>>;
+
+fn abort<T>(error: Error) -> TxResult<T> {
+    Err(ConflictableTransactionError::Abort(error))
+}
+
+fn tx_error(error: TransactionError<Error>) -> Error {
+    match error {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => Error::Sled(e),
+    }
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, Error> {
+        let db = sled::Config::new().path(dir).open()?;
+        Ok(Self {
+            messages: db.open_tree(keys::MESSAGES)?,
+            pipeline: db.open_tree(keys::PIPELINE)?,
+            dedup: db.open_tree(keys::DEDUP)?,
+            deliveries: db.open_tree(keys::DELIVERIES)?,
+            by_message: db.open_tree(keys::BY_MESSAGE)?,
+            schedule: db.open_tree(keys::SCHEDULE)?,
+            commit: GroupCommit::start(db.clone())?,
+            db,
+        })
+    }
+
+    fn load_delivery(&self, id: &str) -> Result<Option<Delivery>, Error> {
+        self.deliveries
+            .get(id.as_bytes())?
+            .map(|bytes| decode("delivery", &bytes))
+            .transpose()
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SledStore {
+    async fn ingest(&self, message: NewMessage, dedup_window: Duration) -> Result<Ingested, Error> {
+        let id = keys::new_id("msg", message.received_at);
+        let received_at = message.received_at;
+        let dedup_key = message
+            .idempotency_key
+            .as_deref()
+            .map(|key| keys::dedup_key(&message.source, key));
+        let window = u64::try_from(dedup_window.as_millis()).unwrap_or(u64::MAX);
+        let record = encode(
+            "message",
+            &Message {
+                id: id.clone(),
+                received: message,
+                status: MessageStatus::Pending,
+            },
+        )?;
+        let seen = encode("dedup entry", &(id.as_str(), received_at))?;
+        let outcome = (&self.messages, &self.pipeline, &self.dedup)
+            .transaction(|(messages, pipeline, dedup)| {
+                if let Some(key) = &dedup_key {
+                    if let Some(first) = dedup.get(key.as_slice())? {
+                        let (first_id, first_at): (String, u64) =
+                            match decode("dedup entry", &first) {
+                                Ok(entry) => entry,
+                                Err(e) => return abort(e),
+                            };
+                        if received_at.saturating_sub(first_at) < window {
+                            return Ok(Ingested::Duplicate(first_id));
+                        }
+                    }
+                    dedup.insert(key.as_slice(), seen.as_slice())?;
+                }
+                messages.insert(id.as_bytes(), record.as_slice())?;
+                pipeline.insert(id.as_bytes(), &[])?;
+                Ok(Ingested::New(id.clone()))
+            })
+            .map_err(tx_error)?;
+        // A duplicate waits too: its first message may not be durable yet.
+        self.commit.durable().await?;
+        Ok(outcome)
+    }
+
+    async fn pipeline_batch(&self, limit: usize) -> Result<Vec<Message>, Error> {
+        let mut batch = Vec::new();
+        for entry in self.pipeline.iter().take(limit) {
+            let (id, _) = entry?;
+            if let Some(bytes) = self.messages.get(&id)? {
+                batch.push(decode("message", &bytes)?);
+            }
+        }
+        Ok(batch)
+    }
+
+    async fn complete_pipeline(
+        &self,
+        message_id: &str,
+        status: MessageStatus,
+        deliveries: Vec<NewDelivery>,
+        now: u64,
+    ) -> Result<Vec<String>, Error> {
+        let mut records = Vec::with_capacity(deliveries.len());
+        for plan in deliveries {
+            let delivery = Delivery {
+                id: keys::new_id("dlv", now),
+                message_id: message_id.to_owned(),
+                plan,
+                state: DeliveryState::Scheduled { at: now },
+                attempts: Vec::new(),
+            };
+            records.push((delivery.id.clone(), encode("delivery", &delivery)?));
+        }
+        let trees = (
+            &self.messages,
+            &self.pipeline,
+            &self.deliveries,
+            &self.by_message,
+            &self.schedule,
+        );
+        trees
+            .transaction(|(messages, pipeline, deliveries, by_message, schedule)| {
+                let Some(bytes) = messages.get(message_id.as_bytes())? else {
+                    return abort(Error::NotFound {
+                        what: "message",
+                        id: message_id.to_owned(),
+                    });
+                };
+                let mut message: Message = match decode("message", &bytes) {
+                    Ok(m) => m,
+                    Err(e) => return abort(e),
+                };
+                message.status = status.clone();
+                let encoded = match encode("message", &message) {
+                    Ok(bytes) => bytes,
+                    Err(e) => return abort(e),
+                };
+                messages.insert(message_id.as_bytes(), encoded)?;
+                pipeline.remove(message_id.as_bytes())?;
+                for (id, record) in &records {
+                    deliveries.insert(id.as_bytes(), record.as_slice())?;
+                    by_message.insert(keys::by_message_key(message_id, id), &[])?;
+                    schedule.insert(keys::schedule_key(now, id), &[])?;
+                }
+                Ok(())
+            })
+            .map_err(tx_error)?;
+        Ok(records.into_iter().map(|(id, _)| id).collect())
+    }
+
+    async fn claim_due(
+        &self,
+        now: u64,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, Error> {
+        let until = now.saturating_add(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX));
+        let due: Vec<(u64, String)> = self
+            .schedule
+            .range(..keys::schedule_key(now.saturating_add(1), ""))
+            .keys()
+            .take(limit)
+            .filter_map(|key| key.ok().and_then(|k| keys::parse_schedule_key(&k)))
+            .collect();
+        let mut claimed = Vec::with_capacity(due.len());
+        for (at, id) in due {
+            let delivery = (&self.deliveries, &self.schedule)
+                .transaction(|(deliveries, schedule)| {
+                    if schedule.remove(keys::schedule_key(at, &id))?.is_none() {
+                        return Ok(None);
+                    }
+                    let Some(bytes) = deliveries.get(id.as_bytes())? else {
+                        return Ok(None);
+                    };
+                    let mut delivery: Delivery = match decode("delivery", &bytes) {
+                        Ok(d) => d,
+                        Err(e) => return abort(e),
+                    };
+                    delivery.state = DeliveryState::Scheduled { at: until };
+                    let encoded = match encode("delivery", &delivery) {
+                        Ok(bytes) => bytes,
+                        Err(e) => return abort(e),
+                    };
+                    deliveries.insert(id.as_bytes(), encoded)?;
+                    schedule.insert(keys::schedule_key(until, &id), &[])?;
+                    Ok(Some(delivery))
+                })
+                .map_err(tx_error)?;
+            claimed.extend(delivery);
+        }
+        Ok(claimed)
+    }
+
+    async fn next_due(&self) -> Result<Option<u64>, Error> {
+        Ok(self
+            .schedule
+            .first()?
+            .and_then(|(key, _)| keys::parse_schedule_key(&key))
+            .map(|(at, _)| at))
+    }
+
+    async fn record_attempt(
+        &self,
+        delivery_id: &str,
+        attempt: Attempt,
+        next: NextStep,
+    ) -> Result<Delivery, Error> {
+        let at = attempt.at;
+        let delivery = (&self.deliveries, &self.schedule)
+            .transaction(|(deliveries, schedule)| {
+                let Some(bytes) = deliveries.get(delivery_id.as_bytes())? else {
+                    return abort(Error::NotFound {
+                        what: "delivery",
+                        id: delivery_id.to_owned(),
+                    });
+                };
+                let mut delivery: Delivery = match decode("delivery", &bytes) {
+                    Ok(d) => d,
+                    Err(e) => return abort(e),
+                };
+                if let DeliveryState::Scheduled { at } = delivery.state {
+                    schedule.remove(keys::schedule_key(at, delivery_id))?;
+                }
+                delivery.attempts.push(attempt.clone());
+                delivery.state = match &next {
+                    NextStep::Delivered => DeliveryState::Delivered { at },
+                    NextStep::RetryAt(when) => {
+                        schedule.insert(keys::schedule_key(*when, delivery_id), &[])?;
+                        DeliveryState::Scheduled { at: *when }
+                    }
+                    NextStep::Dead(reason) => DeliveryState::Dead {
+                        at,
+                        reason: reason.clone(),
+                    },
+                };
+                let encoded = match encode("delivery", &delivery) {
+                    Ok(bytes) => bytes,
+                    Err(e) => return abort(e),
+                };
+                deliveries.insert(delivery_id.as_bytes(), encoded)?;
+                Ok(delivery)
+            })
+            .map_err(tx_error)?;
+        self.commit.durable().await?;
+        Ok(delivery)
+    }
+
+    async fn message(&self, id: &str) -> Result<Option<Message>, Error> {
+        self.messages
+            .get(id.as_bytes())?
+            .map(|bytes| decode("message", &bytes))
+            .transpose()
+    }
+
+    async fn delivery(&self, id: &str) -> Result<Option<Delivery>, Error> {
+        self.load_delivery(id)
+    }
+
+    async fn deliveries_of(&self, message_id: &str) -> Result<Vec<Delivery>, Error> {
+        let prefix = keys::by_message_key(message_id, "");
+        let mut found = Vec::new();
+        for key in self.by_message.scan_prefix(&prefix).keys() {
+            let key = key?;
+            let id = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+            found.extend(self.load_delivery(&id)?);
+        }
+        Ok(found)
+    }
+
+    async fn scheduled_count(&self) -> Result<usize, Error> {
+        Ok(self.schedule.len())
+    }
+
+    async fn pipeline_count(&self) -> Result<usize, Error> {
+        Ok(self.pipeline.len())
+    }
+
+    async fn flush(&self) -> Result<(), Error> {
+        self.commit.durable().await
+    }
+}
+
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        // Best effort: the group-commit thread flushes what callers waited
+        // for; this covers the rest (leases, pipeline outcomes).
+        let _ = self.db.flush();
+    }
+}
