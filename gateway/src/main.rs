@@ -1,16 +1,10 @@
-//! The `hookgate` binary: parses the command line, starts tracing and hands
-//! over to [`hookgate::cli::run`].
+//! The `hookgate` binary: parses the command line and hands over to
+//! [`hookgate::cli::run`], which loads config, starts tracing and runs.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let cli = hookgate::cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
-    hookgate::cli::run(cli)
+    hookgate::cli::run(hookgate::cli::Cli::parse())
 }

@@ -5,5 +5,6 @@
 mod cli;
 mod harness;
 mod hostile;
+mod ingest;
 mod plugins;
 mod pool;

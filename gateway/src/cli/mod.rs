@@ -1,14 +1,17 @@
 //! The `hookgate` command line: argument definitions and the subcommands that
 //! are not the server.
 //!
-//! `main.rs` parses, starts tracing and dispatches here; each subcommand
-//! returns the process exit code.
+//! `main.rs` parses and dispatches here; each subcommand starts tracing as
+//! it needs (the server in the format its config says) and returns the
+//! process exit code.
 
 mod plugin;
+mod serve;
 
 use clap::{Parser, Subcommand};
 
 pub use plugin::PluginCommand;
+pub use serve::ServeArgs;
 
 /// A WebAssembly-extensible webhook gateway.
 #[derive(Debug, Parser)]
@@ -22,6 +25,8 @@ pub struct Cli {
 /// The top-level subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the gateway.
+    Serve(ServeArgs),
     /// Work with plugin components locally: check and run them.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -30,6 +35,25 @@ pub enum Command {
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> std::process::ExitCode {
     match cli.command {
-        Command::Plugin(command) => plugin::run(command),
+        Command::Serve(args) => serve::run(args),
+        Command::Plugin(command) => {
+            init_tracing(false, "warn");
+            plugin::run(command)
+        }
+    }
+}
+
+/// Starts logging to stderr, filtered by `RUST_LOG` (else `default`), as
+/// text or JSON lines.
+fn init_tracing(json: bool, default: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
     }
 }

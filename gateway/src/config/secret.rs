@@ -10,6 +10,11 @@ use serde::Deserialize;
 pub struct Secret(String);
 
 impl Secret {
+    /// A secret from text (for values built from other secrets).
+    pub fn new(text: String) -> Self {
+        Self(text)
+    }
+
     /// The secret's text.
     pub fn expose(&self) -> &str {
         &self.0

@@ -1,0 +1,88 @@
+//! `hookgate serve`: load the config, start tracing, bind, and run the
+//! gateway until SIGTERM or Ctrl-C.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, LogFormat};
+
+/// Arguments of `hookgate serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The config file (TOML). Without one, the built-in defaults: listen on
+    /// 127.0.0.1:8080, store in ./hookgate-data, one open source `default`.
+    #[arg(long, env = "HOOKGATE_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// Runs the server; returns the exit code.
+pub(super) fn run(args: ServeArgs) -> ExitCode {
+    match serve(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::defaults()?,
+    };
+    super::init_tracing(config.server.log_format == LogFormat::Json, "info");
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+        let addr = listener.local_addr()?;
+        let shutdown = CancellationToken::new();
+        tokio::spawn(stop_on_signal(shutdown.clone()));
+        let sources: Vec<String> = config.sources.iter().map(|s| s.name.clone()).collect();
+        tracing::info!(%addr, data_dir = %config.server.data_dir.display(), "hookgate listening");
+        #[allow(
+            clippy::print_stdout,
+            reason = "telling the user where to post is the point"
+        )]
+        {
+            println!("hookgate listening on http://{addr}");
+            for source in &sources {
+                println!("  post events to http://{addr}/v1/ingest/{source}");
+            }
+        }
+        crate::server::run(config, listener, shutdown).await?;
+        tracing::info!("hookgate stopped");
+        Ok(())
+    })
+}
+
+/// Fires `shutdown` on SIGTERM or Ctrl-C.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM; Ctrl-C still stops");
+                    let _ = ctrl_c.await;
+                    shutdown.cancel();
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}

@@ -1,0 +1,223 @@
+//! HTTP ingest: `POST /v1/ingest/{source}`.
+//!
+//! A request is checked in this order, and nothing is stored unless it passes
+//! every step: known source (404), client address (403), size (413),
+//! authentication (401), JSON (400), per-message target URL (422). Then the
+//! event type and idempotency key are extracted, the message is stored and
+//! fsync'd, and only then is `202 {"id": ...}` sent.
+//!
+//! **Invariant:** ingest answers 2xx only after the event is on disk.
+
+mod auth;
+mod extract;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::routing::post;
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+use crate::api::ApiError;
+use crate::config::{SourceConfig, TargetPolicy};
+use crate::store::{Ingested, NewMessage, Store};
+use crate::targets;
+
+use auth::Auth;
+
+/// Headers never stored with a message: credentials that plugins and the
+/// delivery log have no business seeing.
+const DROPPED_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie"];
+
+/// A source ready to take requests.
+#[derive(Debug)]
+struct Source {
+    /// Its configuration.
+    config: SourceConfig,
+    /// Its authentication with parsed secrets.
+    auth: Auth,
+}
+
+/// What the ingest routes share.
+#[derive(Clone)]
+pub struct IngestState {
+    /// Where messages go.
+    store: Arc<dyn Store>,
+    /// Sources by name.
+    sources: Arc<HashMap<String, Source>>,
+    /// Rules for per-message target URLs.
+    targets: TargetPolicy,
+    /// Woken after each new message, so the pipeline starts at once.
+    new_message: Arc<Notify>,
+}
+
+impl std::fmt::Debug for IngestState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IngestState")
+            .field("sources", &self.sources.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl IngestState {
+    /// Prepares the sources; fails on a secret that does not parse.
+    pub fn new(
+        store: Arc<dyn Store>,
+        sources: &[SourceConfig],
+        targets: TargetPolicy,
+        new_message: Arc<Notify>,
+    ) -> Result<Self, String> {
+        let sources = sources
+            .iter()
+            .map(|config| {
+                let auth = Auth::from_config(&config.auth)
+                    .map_err(|e| format!("source {}: {e}", config.name))?;
+                Ok((
+                    config.name.clone(),
+                    Source {
+                        config: config.clone(),
+                        auth,
+                    },
+                ))
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Self {
+            store,
+            sources: Arc::new(sources),
+            targets,
+            new_message,
+        })
+    }
+}
+
+/// The ingest routes.
+pub fn routes(state: IngestState) -> axum::Router {
+    axum::Router::new()
+        .route("/v1/ingest/{source}", post(ingest))
+        .with_state(state)
+}
+
+async fn ingest(
+    State(state): State<IngestState>,
+    Path(source_name): Path<String>,
+    request: Request<Body>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let source = state.sources.get(&source_name).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_source",
+            format!("no source is named {source_name:?}"),
+        )
+    })?;
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    auth::ip_allowed(&source.config.allow_ips, client)?;
+
+    let (parts, body) = request.into_parts();
+    let limit = source.config.max_body_bytes;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body is larger than this source's limit of {limit} bytes"),
+        )
+    };
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(too_large());
+    }
+    let body = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())?;
+
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let now_secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    source.auth.check(&parts.headers, &body, now_secs)?;
+
+    let json = if source.config.json {
+        Some(serde_json::from_slice::<Value>(&body).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                format!("the body is not valid JSON: {e}"),
+            )
+        })?)
+    } else {
+        None
+    };
+    let pick = |rule: &Option<crate::config::Extract>| {
+        rule.as_ref()
+            .and_then(|r| extract::extract(r, &parts.headers, json.as_ref()))
+    };
+    let target_url = match pick(&source.config.target_url) {
+        Some(raw) => {
+            let url = targets::check_url(&raw, state.targets).map_err(target_refused)?;
+            targets::resolve(&url, state.targets)
+                .await
+                .map_err(target_refused)?;
+            Some(url.to_string())
+        }
+        None => None,
+    };
+    let message = NewMessage {
+        source: source_name.clone(),
+        event_type: pick(&source.config.event_type).unwrap_or_default(),
+        received_at: u64::try_from(now.as_millis()).unwrap_or(u64::MAX),
+        headers: stored_headers(&parts.headers, source.auth.credential_header()),
+        body: body.to_vec(),
+        idempotency_key: pick(&source.config.idempotency_key),
+        target_url,
+    };
+    let ingested = state
+        .store
+        .ingest(message, source.config.dedup_window)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let duplicate = matches!(ingested, Ingested::Duplicate(_));
+    if !duplicate {
+        state.new_message.notify_one();
+    }
+    tracing::debug!(source = %source_name, id = ingested.id(), duplicate, "ingested");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"id": ingested.id(), "duplicate": duplicate})),
+    ))
+}
+
+fn target_refused(error: targets::TargetError) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "target_not_allowed",
+        format!("the message's target URL is refused: {error}"),
+    )
+}
+
+fn stored_headers(headers: &HeaderMap, credential: Option<&str>) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| {
+            !DROPPED_HEADERS.contains(&name.as_str())
+                && credential.is_none_or(|c| !name.as_str().eq_ignore_ascii_case(c))
+        })
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,225 @@
+//! Which URLs the gateway may send to: `https://` only and public addresses
+//! only, unless the configuration allows plain HTTP, loopback or private
+//! networks (tests and local demos allow loopback explicitly).
+//!
+//! Used at ingest (a per-message target URL is refused before anything is
+//! stored) and before every delivery attempt (the host is resolved and each
+//! address checked).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use crate::config::TargetPolicy;
+
+/// Why a target was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    /// Not http(s), or not a valid URL.
+    #[error("{0}")]
+    Malformed(String),
+    /// Plain http without permission.
+    #[error("plain http:// targets are not allowed; use https://")]
+    PlainHttp,
+    /// The host resolves to an address of a forbidden class.
+    #[error("{host} resolves to {addr}, a {class} address, which is not allowed as a target")]
+    Forbidden {
+        /// The URL's host.
+        host: String,
+        /// The offending address.
+        addr: IpAddr,
+        /// Loopback, private, link-local, ...
+        class: &'static str,
+    },
+    /// The host did not resolve.
+    #[error("cannot resolve {0}")]
+    Unresolved(String),
+}
+
+/// Checks the scheme and, for a literal IP host, the address class.
+pub fn check_url(raw: &str, policy: TargetPolicy) -> Result<url::Url, TargetError> {
+    let url = url::Url::parse(raw)
+        .map_err(|e| TargetError::Malformed(format!("{raw:?} is not a URL: {e}")))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if policy.allow_http => {}
+        "http" => return Err(TargetError::PlainHttp),
+        other => {
+            return Err(TargetError::Malformed(format!(
+                "the scheme {other}:// is not allowed; use https://"
+            )));
+        }
+    }
+    let host = url
+        .host_str()
+        .ok_or_else(|| TargetError::Malformed(format!("{raw:?} has no host")))?;
+    if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
+        check_ip(host, ip, policy)?;
+    }
+    Ok(url)
+}
+
+/// Resolves the URL's host and checks every address; returns them, so the
+/// caller connects to exactly what was checked.
+pub async fn resolve(url: &url::Url, policy: TargetPolicy) -> Result<Vec<SocketAddr>, TargetError> {
+    let host = url
+        .host_str()
+        .ok_or_else(|| TargetError::Malformed("the URL has no host".into()))?;
+    let port = url.port_or_known_default().unwrap_or(443);
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
+        .await
+        .map_err(|_| TargetError::Unresolved(host.to_owned()))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(TargetError::Unresolved(host.to_owned()));
+    }
+    for addr in &addrs {
+        check_ip(host, addr.ip(), policy)?;
+    }
+    Ok(addrs)
+}
+
+fn check_ip(host: &str, addr: IpAddr, policy: TargetPolicy) -> Result<(), TargetError> {
+    let forbidden = |class| {
+        Err(TargetError::Forbidden {
+            host: host.to_owned(),
+            addr,
+            class,
+        })
+    };
+    let addr = addr.to_canonical();
+    match classify(addr) {
+        Class::Public => Ok(()),
+        Class::Loopback if policy.allow_loopback => Ok(()),
+        Class::Loopback => forbidden("loopback"),
+        Class::Private(_) if policy.allow_private => Ok(()),
+        Class::Private(class) => forbidden(class),
+        Class::Never(class) => forbidden(class),
+    }
+}
+
+enum Class {
+    Public,
+    Loopback,
+    /// Private-network classes, allowed with `allow_private`.
+    Private(&'static str),
+    /// Never a valid target (unspecified, multicast, broadcast, metadata).
+    Never(&'static str),
+}
+
+const METADATA_V4: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
+
+fn classify(addr: IpAddr) -> Class {
+    match addr {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            if v4.is_loopback() {
+                Class::Loopback
+            } else if v4 == METADATA_V4 {
+                Class::Never("cloud metadata")
+            } else if v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast() {
+                Class::Never("unspecified, broadcast or multicast")
+            } else if v4.is_private() {
+                Class::Private("private")
+            } else if v4.is_link_local() {
+                Class::Private("link-local")
+            } else if a == 100 && (64..128).contains(&b) {
+                Class::Private("shared (CGNAT)")
+            } else {
+                Class::Public
+            }
+        }
+        IpAddr::V6(v6) => {
+            if v6.is_loopback() {
+                Class::Loopback
+            } else if v6.is_unspecified() || v6.is_multicast() {
+                Class::Never("unspecified or multicast")
+            } else if v6 == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) {
+                Class::Never("cloud metadata")
+            } else if v6.is_unique_local() {
+                Class::Private("unique-local")
+            } else if v6.is_unicast_link_local() {
+                Class::Private("link-local")
+            } else {
+                Class::Public
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STRICT: TargetPolicy = TargetPolicy {
+        allow_http: false,
+        allow_loopback: false,
+        allow_private: false,
+    };
+
+    #[test]
+    fn https_to_a_public_address_is_allowed() {
+        assert!(check_url("https://93.184.216.34/hook", STRICT).is_ok());
+        assert!(check_url("https://hooks.example.com/x", STRICT).is_ok());
+    }
+
+    #[test]
+    fn plain_http_needs_permission() {
+        assert_eq!(
+            check_url("http://example.com/", STRICT),
+            Err(TargetError::PlainHttp)
+        );
+        let lax = TargetPolicy {
+            allow_http: true,
+            ..STRICT
+        };
+        assert!(check_url("http://example.com/", lax).is_ok());
+    }
+
+    #[test]
+    fn internal_addresses_are_refused_by_class() {
+        for (url, class) in [
+            ("https://127.0.0.1/", "loopback"),
+            ("https://[::1]/", "loopback"),
+            ("https://10.1.2.3/", "private"),
+            ("https://192.168.0.1/", "private"),
+            ("https://169.254.169.254/latest/meta-data", "cloud metadata"),
+            ("https://169.254.1.1/", "link-local"),
+            ("https://[fd12::1]/", "unique-local"),
+            ("https://0.0.0.0/", "unspecified, broadcast or multicast"),
+            ("https://[::ffff:127.0.0.1]/", "loopback"),
+        ] {
+            match check_url(url, STRICT) {
+                Err(TargetError::Forbidden { class: got, .. }) => assert_eq!(got, class, "{url}"),
+                other => panic!("{url}: expected forbidden, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn loopback_can_be_allowed_but_metadata_never() {
+        let local = TargetPolicy {
+            allow_loopback: true,
+            allow_private: true,
+            ..STRICT
+        };
+        assert!(check_url("https://127.0.0.1:9/", local).is_ok());
+        assert!(check_url("https://169.254.169.254/", local).is_err());
+    }
+
+    #[tokio::test]
+    async fn resolution_checks_every_address() {
+        let url = url::Url::parse("https://localhost:1/").expect("URL");
+        assert!(matches!(
+            resolve(&url, STRICT).await,
+            Err(TargetError::Forbidden {
+                class: "loopback",
+                ..
+            })
+        ));
+        let local = TargetPolicy {
+            allow_loopback: true,
+            ..STRICT
+        };
+        let addrs = resolve(&url, local).await.expect("resolves");
+        assert!(addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 1));
+    }
+}

@@ -1,0 +1,337 @@
+//! `POST /v1/ingest/{source}` over real HTTP: each provider's authentication,
+//! every bad input with its 4xx and nothing stored, dedup, and durability of
+//! what was acknowledged.
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use hookgate::store::Store;
+use serde_json::Value;
+use sha2::Sha256;
+
+use crate::harness::{TestGateway, fixture};
+
+const CALLINTEL_SECRET: &str = "callintel-shared-secret";
+const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+const CONFIG: &str = r#"
+[[source]]
+name = "callintel"
+event_type = { pointer = "/event_type" }
+idempotency_key = { pointer = "/webhook_id" }
+auth = { type = "hmac", header = "X-Callintel-Signature", secrets = ["callintel-shared-secret"] }
+
+[[source]]
+name = "github-style"
+max_body_bytes = 64
+auth = { type = "hmac", header = "X-Hub-Signature-256", prefix = "sha256=", secrets = ["gh"] }
+
+[[source]]
+name = "standard"
+idempotency_key = { header = "webhook-id" }
+auth = { type = "standard-webhooks", secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] }
+
+[[source]]
+name = "keyed"
+auth = { type = "api-key", header = "X-Api-Key", keys = ["k-123"] }
+
+[[source]]
+name = "bearer"
+auth = { type = "bearer", tokens = ["t-456"] }
+
+[[source]]
+name = "basic"
+auth = { type = "basic", username = "roark", password = "pw" }
+
+[[source]]
+name = "office-only"
+allow_ips = ["10.0.0.0/8"]
+
+[[source]]
+name = "callcov"
+target_url = { pointer = "/webhook_url" }
+
+[[source]]
+name = "raw"
+json = false
+
+[[source]]
+name = "open"
+"#;
+
+/// Hex HMAC-SHA256, computed here independently of the gateway's signer.
+fn hmac_hex(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64
+}
+
+async fn stored(gateway: &TestGateway) -> usize {
+    gateway.store().pipeline_count().await.expect("counts")
+}
+
+#[tokio::test]
+async fn health_check_answers_ok() {
+    let gateway = TestGateway::start(CONFIG).await;
+    let response = reqwest::get(format!("{}/healthz", gateway.url))
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["status"], "ok");
+}
+
+#[tokio::test]
+async fn every_callintel_fixture_is_accepted_with_its_signature_and_stored_durably() {
+    let gateway = TestGateway::start(CONFIG).await;
+    let mut ids = Vec::new();
+    for name in ["call.completed", "call.transcript_ready", "batch.completed"] {
+        let body = fixture(&format!("callintel/{name}.json"));
+        let signature = hmac_hex(CALLINTEL_SECRET, &body);
+        let (status, json) = gateway
+            .post("callintel", body, &[("X-Callintel-Signature", &signature)])
+            .await;
+        assert_eq!(status, 202, "{name}: {json}");
+        assert_eq!(json["duplicate"], false);
+        ids.push((name, json["id"].as_str().expect("an id").to_owned()));
+    }
+    // Acknowledged means on disk: reopen the data directory and look.
+    let gateway = gateway.restart().await;
+    for (name, id) in ids {
+        let message = gateway
+            .store()
+            .message(&id)
+            .await
+            .expect("reads")
+            .expect("stored");
+        assert_eq!(message.received.event_type, name);
+        assert_eq!(message.received.source, "callintel");
+        assert_eq!(
+            message.received.body,
+            fixture(&format!("callintel/{name}.json"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn wrong_or_missing_signatures_get_401_and_store_nothing() {
+    let gateway = TestGateway::start(CONFIG).await;
+    let body = fixture("callintel/call.completed.json");
+    let wrong = hmac_hex("another-secret", &body);
+    let (status, json) = gateway
+        .post(
+            "callintel",
+            body.clone(),
+            &[("X-Callintel-Signature", &wrong)],
+        )
+        .await;
+    assert_eq!(
+        (status, json["code"].as_str()),
+        (401, Some("invalid_signature"))
+    );
+    let (status, json) = gateway.post("callintel", body, &[]).await;
+    assert_eq!(
+        (status, json["code"].as_str()),
+        (401, Some("missing_signature"))
+    );
+    assert!(
+        json["message"]
+            .as_str()
+            .expect("message")
+            .contains("X-Callintel-Signature"),
+        "{json}"
+    );
+    assert_eq!(stored(&gateway).await, 0);
+}
+
+#[tokio::test]
+async fn github_style_prefixed_signatures_are_verified() {
+    let gateway = TestGateway::start(CONFIG).await;
+    let body = br#"{"zen":"keep it simple"}"#.to_vec();
+    let signature = format!("sha256={}", hmac_hex("gh", &body));
+    let (status, _) = gateway
+        .post(
+            "github-style",
+            body.clone(),
+            &[("X-Hub-Signature-256", &signature)],
+        )
+        .await;
+    assert_eq!(status, 202);
+    let unprefixed = hmac_hex("gh", &body);
+    let (status, _) = gateway
+        .post(
+            "github-style",
+            body,
+            &[("X-Hub-Signature-256", &unprefixed)],
+        )
+        .await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn standard_webhooks_signatures_are_verified_with_a_five_minute_tolerance() {
+    let gateway = TestGateway::start(CONFIG).await;
+    let signer = standardwebhooks::Webhook::new(WHSEC).expect("secret");
+    let body = fixture("roark/call.analysis.completed.json");
+    let send = |id: &'static str, ts: i64| {
+        let signature = signer.sign(id, ts, &body).expect("signs");
+        let ts = ts.to_string();
+        let body = body.clone();
+        let gateway = &gateway;
+        async move {
+            gateway
+                .post(
+                    "standard",
+                    body,
+                    &[
+                        ("webhook-id", id),
+                        ("webhook-timestamp", &ts),
+                        ("webhook-signature", &signature),
+                    ],
+                )
+                .await
+        }
+    };
+    let (status, json) = send("msg_fresh", now()).await;
+    assert_eq!(status, 202, "{json}");
+    let (status, json) = send("msg_stale", now() - 301).await;
+    assert_eq!(
+        (status, json["code"].as_str()),
+        (401, Some("stale_timestamp"))
+    );
+    let (status, json) = send("msg_future", now() + 301).await;
+    assert_eq!(
+        (status, json["code"].as_str()),
+        (401, Some("stale_timestamp"))
+    );
+    assert_eq!(stored(&gateway).await, 1);
+}
+
+#[tokio::test]
+async fn api_keys_bearer_tokens_and_basic_auth_are_checked() {
+    let gateway = TestGateway::start(CONFIG).await;
+    let body = "{}";
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("roark:pw")
+    );
+    let wrong_basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("roark:nope")
+    );
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16);
+    let cases: [Case<'_>; 7] = [
+        ("keyed", vec![("X-Api-Key", "k-123")], 202),
+        ("keyed", vec![("X-Api-Key", "k-999")], 401),
+        ("keyed", vec![], 401),
+        ("bearer", vec![("Authorization", "Bearer t-456")], 202),
+        ("bearer", vec![("Authorization", "Bearer t-457")], 401),
+        ("basic", vec![("Authorization", basic.as_str())], 202),
+        ("basic", vec![("Authorization", wrong_basic.as_str())], 401),
+    ];
+    for (source, headers, expected) in cases {
+        let (status, json) = gateway.post(source, body, &headers).await;
+        assert_eq!(status, expected, "{source} {headers:?}: {json}");
+    }
+    assert_eq!(stored(&gateway).await, 3);
+}
+
+#[tokio::test]
+async fn credentials_are_not_stored_with_the_message() {
+    let gateway = TestGateway::start(CONFIG).await;
+    let (_, json) = gateway
+        .post("keyed", "{}", &[("X-Api-Key", "k-123"), ("X-Trace", "t1")])
+        .await;
+    let id = json["id"].as_str().expect("id");
+    let message = gateway
+        .store()
+        .message(id)
+        .await
+        .expect("reads")
+        .expect("stored");
+    let names: Vec<&str> = message
+        .received
+        .headers
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert!(names.contains(&"x-trace"), "{names:?}");
+    assert!(!names.contains(&"x-api-key"), "{names:?}");
+}
+
+#[tokio::test]
+async fn a_client_outside_the_allow_list_gets_403() {
+    let gateway = TestGateway::start(CONFIG).await;
+    let (status, json) = gateway.post("office-only", "{}", &[]).await;
+    assert_eq!(
+        (status, json["code"].as_str()),
+        (403, Some("ip_not_allowed"))
+    );
+    assert_eq!(stored(&gateway).await, 0);
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_4xx_errors_and_store_nothing() {
+    let gateway = TestGateway::start(CONFIG).await;
+    let (status, json) = gateway.post("nope", "{}", &[]).await;
+    assert_eq!(
+        (status, json["code"].as_str()),
+        (404, Some("unknown_source"))
+    );
+
+    let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(100));
+    let signature = format!("sha256={}", hmac_hex("gh", big.as_bytes()));
+    let (status, json) = gateway
+        .post("github-style", big, &[("X-Hub-Signature-256", &signature)])
+        .await;
+    assert_eq!(
+        (status, json["code"].as_str()),
+        (413, Some("payload_too_large"))
+    );
+
+    let (status, json) = gateway.post("open", "{\"a\": ", &[]).await;
+    assert_eq!((status, json["code"].as_str()), (400, Some("invalid_json")));
+    assert!(
+        json["message"].as_str().expect("message").contains("EOF"),
+        "{json}"
+    );
+
+    let body = r#"{"id":"a1","webhook_url":"https://169.254.169.254/latest/meta-data"}"#;
+    let (status, json) = gateway.post("callcov", body, &[]).await;
+    assert_eq!(
+        (status, json["code"].as_str()),
+        (422, Some("target_not_allowed"))
+    );
+    let body = r#"{"id":"a2","webhook_url":"http://example.com/hook"}"#;
+    let (status, json) = gateway.post("callcov", body, &[]).await;
+    assert_eq!(
+        (status, json["code"].as_str()),
+        (422, Some("target_not_allowed"))
+    );
+
+    assert_eq!(stored(&gateway).await, 0);
+    // Raw sources take anything.
+    let (status, _) = gateway.post("raw", "not json at all", &[]).await;
+    assert_eq!(status, 202);
+}
+
+#[tokio::test]
+async fn a_repeated_idempotency_key_answers_with_the_first_id_and_is_stored_once() {
+    let gateway = TestGateway::start(CONFIG).await;
+    let body = fixture("callintel/call.completed.json");
+    let signature = hmac_hex(CALLINTEL_SECRET, &body);
+    let headers = [("X-Callintel-Signature", signature.as_str())];
+    let (status, first) = gateway.post("callintel", body.clone(), &headers).await;
+    assert_eq!(status, 202);
+    let (status, again) = gateway.post("callintel", body, &headers).await;
+    assert_eq!(status, 202);
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(stored(&gateway).await, 1);
+}
