@@ -1,12 +1,17 @@
 //! hookgate: a WebAssembly-extensible webhook gateway.
 //!
-//! This crate is the gateway: the plugin host ([`plugin`]) and the command
-//! line ([`cli`]). See `ARCHITECTURE.md` at the repository root for the map.
+//! Events come in through [`ingest`], are stored in [`store`], run through
+//! plugins ([`plugin`]) by the [`pipeline`], and are signed ([`signing`]) and
+//! sent by [`delivery`]. [`server`] wires them together; [`cli`] is the
+//! command line. See `ARCHITECTURE.md` at the repository root for the map.
 
 pub mod api;
 pub mod cli;
+pub mod clock;
 pub mod config;
+pub mod delivery;
 pub mod ingest;
+pub mod pipeline;
 pub mod plugin;
 pub mod server;
 pub mod signing;

@@ -12,8 +12,14 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use std::collections::HashMap;
+
+use crate::clock::Clock;
 use crate::config::Config;
+use crate::delivery::{Deliverer, Endpoint};
 use crate::ingest::{self, IngestState};
+use crate::pipeline::{Pipeline, RouteTarget};
+use crate::plugin::{EndpointInfo, HostConfig, PluginContext, PluginHost, Step};
 use crate::store::{SledStore, Store};
 
 /// A failure to start or run the gateway.
@@ -43,8 +49,12 @@ pub struct Gateway {
     pub addr: SocketAddr,
     /// Its store, shared with the server.
     pub store: Arc<SledStore>,
+    /// The delivery worker, for tests that inject time.
+    pub deliverer: Arc<Deliverer>,
     /// The server task; ends after shutdown.
     server: JoinHandle<Result<(), Error>>,
+    /// The pipeline and delivery tasks; end after shutdown.
+    workers: Vec<JoinHandle<()>>,
 }
 
 impl Gateway {
@@ -62,9 +72,54 @@ impl Gateway {
                     source,
                 })?,
             );
+        let dyn_store = store.clone() as Arc<dyn Store>;
         let new_message = Arc::new(Notify::new());
+        let new_delivery = Arc::new(Notify::new());
+        let clock = Clock::new();
+
+        let host = PluginHost::new(HostConfig {
+            limits: config.plugin_host.limits,
+            pool_size: config.plugin_host.pool_size,
+            queue_timeout: config.plugin_host.queue_timeout,
+            cache_dir: Some(data_dir.join("plugin-cache")),
+        })
+        .map_err(|e| Error::Setup(e.to_string()))?;
+        let pipeline = Pipeline {
+            store: dyn_store.clone(),
+            chains: chains(&config, &host)?,
+            host,
+            endpoints: config
+                .endpoints
+                .iter()
+                .map(|e| RouteTarget {
+                    name: e.name.clone(),
+                    event_types: e.event_types.clone(),
+                    active: e.active,
+                })
+                .collect(),
+            new_message: new_message.clone(),
+            new_delivery: new_delivery.clone(),
+            clock,
+        };
+        let endpoints = config
+            .endpoints
+            .iter()
+            .map(Endpoint::from_config)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Error::Setup)?;
+        let deliverer = Arc::new(
+            Deliverer::new(
+                dyn_store.clone(),
+                endpoints,
+                config.server.targets,
+                clock,
+                new_delivery,
+            )
+            .map_err(Error::Setup)?,
+        );
+
         let ingest = IngestState::new(
-            store.clone() as Arc<dyn Store>,
+            dyn_store,
             &config.sources,
             config.server.targets,
             new_message,
@@ -72,6 +127,11 @@ impl Gateway {
         .map_err(Error::Setup)?;
         let router = crate::api::health_routes().merge(ingest::routes(ingest));
         let addr = listener.local_addr().map_err(Error::Serve)?;
+        let grace = config.server.shutdown_grace;
+        let workers = vec![
+            tokio::spawn(pipeline.run(shutdown.clone())),
+            tokio::spawn(deliverer.clone().run(shutdown.clone(), grace)),
+        ];
         let server = tokio::spawn(async move {
             axum::serve(
                 listener,
@@ -84,7 +144,9 @@ impl Gateway {
         Ok(Self {
             addr,
             store,
+            deliverer,
             server,
+            workers,
         })
     }
 
@@ -95,6 +157,11 @@ impl Gateway {
             .server
             .await
             .map_err(|e| Error::Setup(format!("the server task failed: {e}")))?;
+        for worker in self.workers {
+            worker
+                .await
+                .map_err(|e| Error::Setup(format!("a worker task failed: {e}")))?;
+        }
         self.store.flush().await.map_err(|source| Error::Store {
             path: std::path::PathBuf::new(),
             source,
@@ -113,4 +180,48 @@ pub async fn run(
         .await?
         .stopped()
         .await
+}
+
+/// Loads every configured plugin and builds each source's chain.
+fn chains(config: &Config, host: &PluginHost) -> Result<HashMap<String, Vec<Step>>, Error> {
+    let endpoints: Vec<EndpointInfo> = config
+        .endpoints
+        .iter()
+        .map(|e| EndpointInfo {
+            name: e.name.clone(),
+            event_types: e.event_types.clone(),
+            tags: e.tags.clone(),
+        })
+        .collect();
+    let mut loaded = HashMap::new();
+    for plugin in &config.plugins {
+        let component = host.load_file(&plugin.file).map_err(|e| {
+            Error::Setup(format!(
+                "plugin {} ({}): {e}",
+                plugin.name,
+                plugin.file.display()
+            ))
+        })?;
+        let step = Step {
+            plugin: Arc::new(component),
+            context: Arc::new(PluginContext::new(
+                plugin.name.clone(),
+                plugin.config.clone(),
+                endpoints.clone(),
+            )),
+        };
+        loaded.insert(plugin.name.clone(), step);
+    }
+    Ok(config
+        .routes
+        .iter()
+        .map(|route| {
+            let steps = route
+                .plugins
+                .iter()
+                .filter_map(|name| loaded.get(name).cloned())
+                .collect();
+            (route.source.clone(), steps)
+        })
+        .collect())
 }

@@ -128,6 +128,11 @@ impl TestGateway {
         &self.gateway.as_ref().expect("running").store
     }
 
+    /// The delivery worker, to run due deliveries at an injected time.
+    pub(crate) fn deliverer(&self) -> &hookgate::delivery::Deliverer {
+        &self.gateway.as_ref().expect("running").deliverer
+    }
+
     /// Stops the gateway gracefully and returns its data directory.
     pub(crate) async fn stop(mut self) -> tempfile::TempDir {
         self.shutdown.cancel();
@@ -161,5 +166,129 @@ impl TestGateway {
         let status = response.status().as_u16();
         let json = response.json().await.unwrap_or(serde_json::Value::Null);
         (status, json)
+    }
+}
+
+/// One request the test receiver got.
+#[derive(Debug, Clone)]
+pub(crate) struct Received {
+    /// Its headers.
+    pub(crate) headers: http::HeaderMap,
+    /// Its body.
+    pub(crate) body: Vec<u8>,
+}
+
+/// An HTTP receiver on `127.0.0.1:0` that records every request and answers
+/// with a status the test can flip (and an optional `Retry-After`).
+#[derive(Clone)]
+pub(crate) struct TestReceiver {
+    /// `http://127.0.0.1:PORT/hook`.
+    pub(crate) url: String,
+    /// What it got, in order.
+    received: Arc<std::sync::Mutex<Vec<Received>>>,
+    /// The status it answers with.
+    status: Arc<std::sync::atomic::AtomicU16>,
+    /// The `Retry-After` it sends, if any.
+    retry_after: Arc<std::sync::Mutex<Option<String>>>,
+    /// Woken on every request.
+    arrived: Arc<tokio::sync::Notify>,
+}
+
+impl TestReceiver {
+    /// Starts a receiver answering 200.
+    pub(crate) async fn start() -> Self {
+        let receiver = Self {
+            url: String::new(),
+            received: Arc::default(),
+            status: Arc::new(std::sync::atomic::AtomicU16::new(200)),
+            retry_after: Arc::default(),
+            arrived: Arc::default(),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let url = format!("http://{}/hook", listener.local_addr().expect("address"));
+        let state = receiver.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(
+                |axum::extract::State(state): axum::extract::State<TestReceiver>,
+                 headers: http::HeaderMap,
+                 body: axum::body::Bytes| async move {
+                    state.received.lock().expect("lock").push(Received {
+                        headers,
+                        body: body.to_vec(),
+                    });
+                    state.arrived.notify_waiters();
+                    let status = state.status.load(std::sync::atomic::Ordering::SeqCst);
+                    let mut response = http::Response::builder().status(status);
+                    if let Some(after) = state.retry_after.lock().expect("lock").clone() {
+                        response = response.header("retry-after", after);
+                    }
+                    response
+                        .body(axum::body::Body::from("ok"))
+                        .expect("response")
+                },
+            ),
+        );
+        tokio::spawn(async move {
+            axum::serve(listener, app.with_state(state))
+                .await
+                .expect("serves");
+        });
+        Self { url, ..receiver }
+    }
+
+    /// Answers with this status from now on.
+    pub(crate) fn answer(&self, status: u16) {
+        self.status
+            .store(status, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Sends this `Retry-After` from now on.
+    pub(crate) fn retry_after(&self, value: &str) {
+        *self.retry_after.lock().expect("lock") = Some(value.to_owned());
+    }
+
+    /// Everything received so far.
+    pub(crate) fn received(&self) -> Vec<Received> {
+        self.received.lock().expect("lock").clone()
+    }
+
+    /// Waits (up to 10 s) until at least `n` requests arrived.
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<Received> {
+        let waited = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            loop {
+                let notified = self.arrived.notified();
+                if self.received.lock().expect("lock").len() >= n {
+                    return;
+                }
+                notified.await;
+            }
+        })
+        .await;
+        let got = self.received();
+        assert!(waited.is_ok(), "expected {n} requests, got {}", got.len());
+        got
+    }
+}
+
+/// Waits (up to 10 s) until `check` yields a value, re-checking every few
+/// milliseconds: the store has no change notification to wait on.
+pub(crate) async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }

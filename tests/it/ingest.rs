@@ -73,7 +73,7 @@ fn now() -> i64 {
 }
 
 async fn stored(gateway: &TestGateway) -> usize {
-    gateway.store().pipeline_count().await.expect("counts")
+    gateway.store().message_count().await.expect("counts")
 }
 
 #[tokio::test]

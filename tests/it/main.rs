@@ -3,6 +3,7 @@
 //! `plugins/` and `tests/plugins/`.
 
 mod cli;
+mod delivery;
 mod harness;
 mod hostile;
 mod ingest;

@@ -128,6 +128,9 @@ pub trait Store: Send + Sync + 'static {
     /// Messages waiting for the pipeline.
     async fn pipeline_count(&self) -> Result<usize, Error>;
 
+    /// Messages stored.
+    async fn message_count(&self) -> Result<usize, Error>;
+
     /// Makes everything written so far durable.
     async fn flush(&self) -> Result<(), Error>;
 }

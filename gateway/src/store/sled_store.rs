@@ -308,6 +308,10 @@ impl Store for SledStore {
         Ok(self.pipeline.len())
     }
 
+    async fn message_count(&self) -> Result<usize, Error> {
+        Ok(self.messages.len())
+    }
+
     async fn flush(&self) -> Result<(), Error> {
         self.commit.durable().await
     }

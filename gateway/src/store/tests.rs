@@ -85,6 +85,7 @@ async fn a_repeated_key_within_the_window_returns_the_first_id_and_stores_nothin
         .expect("ingests");
     assert_eq!(again, Ingested::Duplicate(first.id().to_owned()));
     assert_eq!(store.pipeline_count().await.expect("counts"), 1);
+    assert_eq!(store.message_count().await.expect("counts"), 1);
 
     let other_source = store
         .ingest(message("t", Some("k"), 2_000), HOUR)

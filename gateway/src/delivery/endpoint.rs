@@ -1,0 +1,235 @@
+//! An endpoint ready to deliver to: URL, signing with parsed secrets, static
+//! headers, retry policy, and its own concurrency limit.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+use super::policy::RetryPolicy;
+use crate::config::{EndpointConfig, EndpointSigning};
+use crate::signing::{SigningSecret, hmac_header, standard};
+
+/// How requests to an endpoint are signed.
+#[derive(Debug, Clone)]
+pub enum Signing {
+    /// Standard Webhooks; every secret signs (rotation).
+    Standard(Vec<SigningSecret>),
+    /// A provider-style HMAC header.
+    Hmac {
+        /// The header name.
+        header: String,
+        /// Hex or base64.
+        encoding: hmac_header::Encoding,
+        /// Text before the MAC.
+        prefix: String,
+        /// The key.
+        secret: SigningSecret,
+    },
+    /// Unsigned.
+    None,
+}
+
+/// A configured endpoint at run time.
+#[derive(Debug)]
+pub struct Endpoint {
+    /// Its name.
+    pub name: String,
+    /// Where deliveries go (unless a message carries its own URL).
+    pub url: url::Url,
+    /// Per-attempt timeout.
+    pub timeout: Duration,
+    /// Request signing.
+    pub signing: Signing,
+    /// Static headers, applied before plugin headers and signatures.
+    pub headers: Vec<(String, String)>,
+    /// When to retry.
+    pub policy: RetryPolicy,
+    /// Attempts in flight at once: a slow endpoint only slows itself.
+    pub slots: Arc<Semaphore>,
+    /// Set when the endpoint answered 410 Gone or was disabled.
+    disabled: AtomicBool,
+}
+
+impl Endpoint {
+    /// From validated config.
+    pub fn from_config(config: &EndpointConfig) -> Result<Self, String> {
+        let parse = |text: &str| {
+            SigningSecret::parse(text).map_err(|e| format!("endpoint {}: {e}", config.name))
+        };
+        let signing = match &config.signing {
+            EndpointSigning::StandardWebhooks { secrets } => Signing::Standard(
+                secrets
+                    .iter()
+                    .map(|s| parse(s.expose()))
+                    .collect::<Result<_, _>>()?,
+            ),
+            EndpointSigning::Hmac {
+                header,
+                encoding,
+                prefix,
+                secret,
+            } => Signing::Hmac {
+                header: header.clone(),
+                encoding: *encoding,
+                prefix: prefix.clone(),
+                secret: parse(secret.expose())?,
+            },
+            EndpointSigning::None => Signing::None,
+        };
+        Ok(Self {
+            name: config.name.clone(),
+            url: config.url.clone(),
+            timeout: config.timeout,
+            signing,
+            headers: config
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.expose().to_owned()))
+                .collect(),
+            policy: RetryPolicy::from_config(&config.retry),
+            slots: Arc::new(Semaphore::new(config.max_in_flight)),
+            disabled: AtomicBool::new(!config.active),
+        })
+    }
+
+    /// Whether deliveries to it are stopped.
+    pub fn is_disabled(&self) -> bool {
+        self.disabled.load(Ordering::Relaxed)
+    }
+
+    /// Stops deliveries to it.
+    pub fn disable(&self) {
+        self.disabled.store(true, Ordering::Relaxed);
+    }
+
+    /// Header names the signature depends on: config and plugins cannot set
+    /// them.
+    fn protected(&self, name: &str) -> bool {
+        let signature_header = match &self.signing {
+            Signing::Hmac { header, .. } => Some(header.as_str()),
+            _ => None,
+        };
+        [standard::ID, standard::TIMESTAMP, standard::SIGNATURE]
+            .iter()
+            .copied()
+            .chain(signature_header)
+            .any(|p| p.eq_ignore_ascii_case(name))
+    }
+
+    /// The headers of one attempt: static headers, then the plugin's, then a
+    /// content type if none was set, then the signature headers, which
+    /// nothing before can override. Pure: the time is an argument.
+    pub fn request_headers(
+        &self,
+        message_id: &str,
+        timestamp: i64,
+        body: &[u8],
+        extra: &[(String, String)],
+        content_type: Option<&str>,
+    ) -> Vec<(String, String)> {
+        let mut headers: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .chain(extra)
+            .filter(|(name, _)| !self.protected(name))
+            .cloned()
+            .collect();
+        if !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        {
+            headers.push((
+                "content-type".into(),
+                content_type.unwrap_or("application/json").to_owned(),
+            ));
+        }
+        match &self.signing {
+            Signing::Standard(secrets) => {
+                headers.push((standard::ID.into(), message_id.to_owned()));
+                headers.push((standard::TIMESTAMP.into(), timestamp.to_string()));
+                if !secrets.is_empty() {
+                    headers.push((
+                        standard::SIGNATURE.into(),
+                        standard::sign_all(secrets, message_id, timestamp, body),
+                    ));
+                }
+            }
+            Signing::Hmac {
+                header,
+                encoding,
+                prefix,
+                secret,
+            } => headers.push((
+                header.clone(),
+                hmac_header::sign(secret, body, *encoding, prefix),
+            )),
+            Signing::None => {}
+        }
+        headers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(signing: Signing) -> Endpoint {
+        Endpoint {
+            name: "e".into(),
+            url: url::Url::parse("https://example.com/").expect("URL"),
+            timeout: Duration::from_secs(10),
+            signing,
+            headers: vec![
+                ("Authorization".into(), "Bearer x".into()),
+                ("webhook-id".into(), "forged".into()),
+            ],
+            policy: RetryPolicy::default(),
+            slots: Arc::new(Semaphore::new(1)),
+            disabled: AtomicBool::new(false),
+        }
+    }
+
+    fn get<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+        headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn standard_webhooks_headers_cannot_be_overridden_and_every_secret_signs() {
+        let secrets = vec![
+            SigningSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("parses"),
+            SigningSecret::parse("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD").expect("parses"),
+        ];
+        let e = endpoint(Signing::Standard(secrets));
+        let extra = vec![("webhook-signature".into(), "v1,forged".into())];
+        let headers = e.request_headers("msg_1", 1_700_000_000, b"{}", &extra, None);
+        assert_eq!(get(&headers, "webhook-id"), ["msg_1"]);
+        assert_eq!(get(&headers, "webhook-timestamp"), ["1700000000"]);
+        let signatures = get(&headers, "webhook-signature");
+        assert_eq!(signatures.len(), 1);
+        assert_eq!(signatures[0].split(' ').count(), 2);
+        assert_eq!(get(&headers, "authorization"), ["Bearer x"]);
+        assert_eq!(get(&headers, "content-type"), ["application/json"]);
+    }
+
+    #[test]
+    fn hmac_signing_protects_its_header() {
+        let e = endpoint(Signing::Hmac {
+            header: "X-CallCov-Signature".into(),
+            encoding: hmac_header::Encoding::Hex,
+            prefix: String::new(),
+            secret: SigningSecret::parse("k").expect("parses"),
+        });
+        let extra = vec![("x-callcov-signature".into(), "forged".into())];
+        let headers = e.request_headers("m", 1, b"body", &extra, Some("text/plain"));
+        let values = get(&headers, "X-CallCov-Signature");
+        assert_eq!(values.len(), 1);
+        assert_ne!(values[0], "forged");
+        assert_eq!(get(&headers, "content-type"), ["text/plain"]);
+    }
+}

@@ -1,0 +1,21 @@
+//! Delivery: signs each request, sends it, records the attempt, and decides
+//! what follows (delivered, retry at a time, dead letter), on a schedule
+//! kept in the store.
+//!
+//! **Invariant:** an attempt's outcome is recorded before the delivery can be
+//! handed out again; a crash in between re-sends it after the claim's lease
+//! (at-least-once; receivers de-duplicate on `webhook-id`, the message id).
+//! **Invariant:** each endpoint has its own concurrency limit, so a slow or
+//! dead endpoint never delays deliveries to others.
+
+mod attempt;
+mod endpoint;
+pub mod policy;
+mod worker;
+
+pub use endpoint::{Endpoint, Signing};
+pub use policy::RetryPolicy;
+pub use worker::Deliverer;
+
+/// Response bodies are kept up to this many bytes in the attempt log.
+pub const RESPONSE_BODY_LIMIT: usize = 4096;

@@ -1,0 +1,331 @@
+//! The delivery worker: claims due deliveries from the store, runs each
+//! attempt under its endpoint's concurrency limit, and records the outcome.
+//!
+//! [`Deliverer::deliver_due`] does one pass at a given time (tests inject
+//! time through it); [`Deliverer::run`] calls it with the clock, sleeping
+//! until the next delivery is due or new ones arrive.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::Endpoint;
+use super::attempt::{self, Response};
+use crate::clock::Clock;
+use crate::config::TargetPolicy;
+use crate::store::{Attempt, Delivery, MessageStatus, NextStep, Store};
+use crate::targets;
+
+/// Deliveries claimed per pass.
+const BATCH: usize = 256;
+/// How long a claimed delivery is held before it is handed out again; the
+/// endpoint's timeout is added.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
+/// The longest the loop sleeps without looking at the schedule.
+const MAX_IDLE: Duration = Duration::from_secs(1);
+
+/// Delivers messages to endpoints.
+pub struct Deliverer {
+    /// The schedule and the attempt log.
+    store: Arc<dyn Store>,
+    /// Endpoints by name.
+    endpoints: HashMap<String, Arc<Endpoint>>,
+    /// Shared connection pool; no redirects.
+    client: reqwest::Client,
+    /// Which target addresses are allowed.
+    targets: TargetPolicy,
+    /// Wall time.
+    clock: Clock,
+    /// Woken when deliveries are created.
+    wake: Arc<Notify>,
+    /// Deliveries with an attempt running in this process.
+    in_flight: Mutex<HashSet<String>>,
+}
+
+impl std::fmt::Debug for Deliverer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deliverer")
+            .field("endpoints", &self.endpoints.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deliverer {
+    /// A deliverer for these endpoints.
+    pub fn new(
+        store: Arc<dyn Store>,
+        endpoints: Vec<Endpoint>,
+        targets: TargetPolicy,
+        clock: Clock,
+        wake: Arc<Notify>,
+    ) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("hookgate/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Self {
+            store,
+            endpoints: endpoints
+                .into_iter()
+                .map(|e| (e.name.clone(), Arc::new(e)))
+                .collect(),
+            client,
+            targets,
+            clock,
+            wake,
+            in_flight: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// Runs until `shutdown` fires, then lets attempts in flight finish for
+    /// up to `grace`.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken, grace: Duration) {
+        let mut running = JoinSet::new();
+        loop {
+            let now = self.clock.now_millis();
+            match self.store.claim_due(now, self.lease(), BATCH).await {
+                Ok(claimed) => {
+                    for delivery in claimed {
+                        if self.start(&delivery.id) {
+                            let this = self.clone();
+                            running.spawn(async move { this.attempt(delivery).await });
+                        }
+                    }
+                }
+                Err(error) => tracing::error!(%error, "cannot read the delivery schedule"),
+            }
+            while running.try_join_next().is_some() {}
+            let idle = match self.store.next_due().await {
+                Ok(Some(at)) => Duration::from_millis(at.saturating_sub(self.clock.now_millis())),
+                _ => MAX_IDLE,
+            }
+            .min(MAX_IDLE);
+            tokio::select! {
+                () = tokio::time::sleep(idle) => {}
+                () = self.wake.notified() => {}
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+                () = shutdown.cancelled() => break,
+            }
+        }
+        let drained = tokio::time::timeout(grace, async {
+            while running.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                left = running.len(),
+                "attempts still running at shutdown; they will be sent again after restart"
+            );
+        }
+    }
+
+    /// One pass at time `now`: claims what is due and runs every attempt to
+    /// its recorded outcome. Returns how many attempts were made.
+    pub async fn deliver_due(&self, now: u64) -> Result<usize, crate::store::Error> {
+        let claimed = self.store.claim_due(now, self.lease(), BATCH).await?;
+        let mut attempts = 0;
+        let mut running = Vec::new();
+        for delivery in claimed {
+            if self.start(&delivery.id) {
+                attempts += 1;
+                running.push(self.attempt_at(delivery, now));
+            }
+        }
+        futures::future::join_all(running).await;
+        Ok(attempts)
+    }
+
+    fn lease(&self) -> Duration {
+        let slowest = self
+            .endpoints
+            .values()
+            .map(|e| e.timeout)
+            .max()
+            .unwrap_or_default();
+        slowest + LEASE_MARGIN
+    }
+
+    /// Marks a delivery in flight; false if it already was.
+    fn start(&self, id: &str) -> bool {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.to_owned())
+    }
+
+    fn finish(&self, id: &str) {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+    }
+
+    async fn attempt(&self, delivery: Delivery) {
+        let now = self.clock.now_millis();
+        self.attempt_at(delivery, now).await;
+    }
+
+    async fn attempt_at(&self, delivery: Delivery, now: u64) {
+        let id = delivery.id.clone();
+        if let Err(error) = self.try_attempt(delivery, now).await {
+            tracing::error!(delivery_id = %id, %error, "cannot record a delivery attempt");
+        }
+        self.finish(&id);
+        self.wake.notify_one();
+    }
+
+    async fn try_attempt(&self, delivery: Delivery, now: u64) -> Result<(), crate::store::Error> {
+        let Some(endpoint) = self.endpoints.get(&delivery.plan.endpoint).cloned() else {
+            let reason = format!("endpoint {:?} no longer exists", delivery.plan.endpoint);
+            return self.give_up(&delivery, now, reason).await;
+        };
+        if endpoint.is_disabled() {
+            let reason = format!("endpoint {} is disabled", endpoint.name);
+            return self.give_up(&delivery, now, reason).await;
+        }
+        let _slot = endpoint.slots.clone().acquire_owned().await;
+        let Some(message) = self.store.message(&delivery.message_id).await? else {
+            let reason = format!("message {} no longer exists", delivery.message_id);
+            return self.give_up(&delivery, now, reason).await;
+        };
+        let url = match delivery.plan.url.as_deref() {
+            Some(raw) => targets::check_url(raw, self.targets),
+            None => Ok(endpoint.url.clone()),
+        };
+        let checked = match url {
+            Ok(url) => targets::resolve(&url, self.targets).await.map(|_| url),
+            Err(e) => Err(e),
+        };
+        let url = match checked {
+            Ok(url) => url,
+            Err(error) => {
+                return self
+                    .give_up(&delivery, now, format!("target refused: {error}"))
+                    .await;
+            }
+        };
+        let body = match (&delivery.plan.body, &message.status) {
+            (Some(body), _) => body.clone(),
+            (
+                None,
+                MessageStatus::Routed {
+                    body: Some(body), ..
+                },
+            ) => body.clone(),
+            _ => message.received.body.clone(),
+        };
+        let content_type = message
+            .received
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.as_str());
+        let timestamp = i64::try_from(now / 1000).unwrap_or(i64::MAX);
+        let headers = endpoint.request_headers(
+            &message.id,
+            timestamp,
+            &body,
+            &delivery.plan.headers,
+            content_type,
+        );
+        let (response, latency) =
+            attempt::send(&self.client, &url, &headers, body, endpoint.timeout).await;
+        let attempts_made = u32::try_from(delivery.attempts.len() + 1).unwrap_or(u32::MAX);
+        let (record, next) = match response {
+            Response::Status {
+                code,
+                body,
+                retry_after,
+            } => {
+                let record = Attempt {
+                    at: now,
+                    status: Some(code),
+                    latency_ms: millis(latency),
+                    response_body: body,
+                    error: None,
+                };
+                let next = if (200..300).contains(&code) {
+                    NextStep::Delivered
+                } else if code == 410 {
+                    endpoint.disable();
+                    tracing::warn!(endpoint = %endpoint.name, "endpoint answered 410 Gone; disabled");
+                    NextStep::Dead(format!(
+                        "endpoint {} answered 410 Gone and was disabled",
+                        endpoint.name
+                    ))
+                } else {
+                    self.retry(
+                        &endpoint,
+                        attempts_made,
+                        now,
+                        retry_after,
+                        &format!("HTTP {code}"),
+                    )
+                };
+                (record, next)
+            }
+            Response::Failed(error) => {
+                let next = self.retry(&endpoint, attempts_made, now, None, &error);
+                let record = Attempt {
+                    at: now,
+                    status: None,
+                    latency_ms: millis(latency),
+                    response_body: String::new(),
+                    error: Some(error),
+                };
+                (record, next)
+            }
+        };
+        tracing::debug!(delivery_id = %delivery.id, endpoint = %endpoint.name, status = ?record.status, ?next, "attempt");
+        self.store
+            .record_attempt(&delivery.id, record, next)
+            .await?;
+        Ok(())
+    }
+
+    fn retry(
+        &self,
+        endpoint: &Endpoint,
+        attempts: u32,
+        now: u64,
+        retry_after: Option<Duration>,
+        last: &str,
+    ) -> NextStep {
+        let jitter = rand::random_range(-1.0..=1.0);
+        match endpoint.policy.next_delay(attempts, jitter, retry_after) {
+            Some(delay) => NextStep::RetryAt(now.saturating_add(millis(delay))),
+            None => NextStep::Dead(format!(
+                "gave up after {attempts} attempts; the last: {last}"
+            )),
+        }
+    }
+
+    async fn give_up(
+        &self,
+        delivery: &Delivery,
+        now: u64,
+        reason: String,
+    ) -> Result<(), crate::store::Error> {
+        tracing::warn!(delivery_id = %delivery.id, %reason, "delivery dead-lettered");
+        let record = Attempt {
+            at: now,
+            status: None,
+            latency_ms: 0,
+            response_body: String::new(),
+            error: Some(reason.clone()),
+        };
+        self.store
+            .record_attempt(&delivery.id, record, NextStep::Dead(reason))
+            .await?;
+        Ok(())
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,194 @@
+//! The pipeline: takes each stored message through its source's plugin chain
+//! and records what happened: dropped, failed (dead letter, with the
+//! classified error), or routed to deliveries.
+//!
+//! Default routing, when no plugin chose targets: the active endpoints
+//! subscribed to the (possibly rewritten) event type. A plugin's `deliver`
+//! overrides it. A message with a per-message target URL is sent there,
+//! with the settings of the endpoints it routes to.
+//!
+//! **Invariant:** a message leaves the pipeline queue only in the same
+//! transaction that records its outcome and creates its deliveries.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::plugin::{self, ChainOutcome, PluginHost, Step};
+use crate::store::{Message, MessageStatus, NewDelivery, Store};
+
+/// How many messages one pass takes from the queue.
+const BATCH: usize = 64;
+/// How long to wait before retrying after a store failure.
+const STORE_BACKOFF: Duration = Duration::from_millis(500);
+
+/// An endpoint as routing sees it.
+#[derive(Debug, Clone)]
+pub struct RouteTarget {
+    /// Its name.
+    pub name: String,
+    /// Subscribed event types (`call.*`, `*`).
+    pub event_types: Vec<String>,
+    /// Whether it takes deliveries.
+    pub active: bool,
+}
+
+/// The pipeline worker's parts.
+pub struct Pipeline {
+    /// Where messages are.
+    pub store: Arc<dyn Store>,
+    /// Runs the plugins.
+    pub host: PluginHost,
+    /// Each source's chain; a source without one has an empty chain.
+    pub chains: HashMap<String, Vec<Step>>,
+    /// Endpoints for default routing.
+    pub endpoints: Vec<RouteTarget>,
+    /// Woken by ingest after each new message.
+    pub new_message: Arc<Notify>,
+    /// Woken after deliveries are created.
+    pub new_delivery: Arc<Notify>,
+    /// Wall time.
+    pub clock: Clock,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("chains", &self.chains.keys().collect::<Vec<_>>())
+            .field("endpoints", &self.endpoints)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pipeline {
+    /// Processes messages until `shutdown` fires; the message being
+    /// processed when it fires is finished first.
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            let batch = match self.store.pipeline_batch(BATCH).await {
+                Ok(batch) => batch,
+                Err(error) => {
+                    tracing::error!(%error, "cannot read the pipeline queue");
+                    tokio::select! {
+                        () = tokio::time::sleep(STORE_BACKOFF) => continue,
+                        () = shutdown.cancelled() => return,
+                    }
+                }
+            };
+            if batch.is_empty() {
+                tokio::select! {
+                    () = self.new_message.notified() => continue,
+                    () = shutdown.cancelled() => return,
+                }
+            }
+            for message in batch {
+                if shutdown.is_cancelled() {
+                    return;
+                }
+                if let Err(error) = self.process(message).await {
+                    tracing::error!(%error, "cannot record a pipeline outcome");
+                }
+            }
+        }
+    }
+
+    async fn process(&self, message: Message) -> Result<(), crate::store::Error> {
+        let steps = self
+            .chains
+            .get(&message.received.source)
+            .map_or(&[][..], Vec::as_slice);
+        let event = plugin::Event {
+            id: message.id.clone(),
+            source: message.received.source.clone(),
+            event_type: message.received.event_type.clone(),
+            received_at: message.received.received_at,
+            headers: message.received.headers.clone(),
+            body: message.received.body.clone(),
+        };
+        let run = plugin::run_chain(&self.host, steps, event).await;
+        for step in &run.steps {
+            for line in &step.logs.lines {
+                tracing::info!(plugin = %step.plugin, message_id = %message.id, level = ?line.level, "{}", line.message);
+            }
+        }
+        let target_url = message.received.target_url.clone();
+        let plan =
+            |endpoint: &str, body: Option<Vec<u8>>, headers: Vec<(String, String)>| NewDelivery {
+                endpoint: endpoint.to_owned(),
+                url: target_url.clone(),
+                body,
+                headers,
+            };
+        let (status, deliveries) = match run.result {
+            Ok(ChainOutcome::Dropped { plugin, reason }) => {
+                (MessageStatus::Dropped { plugin, reason }, Vec::new())
+            }
+            Ok(ChainOutcome::Continued(event)) => {
+                let deliveries: Vec<NewDelivery> = self
+                    .endpoints
+                    .iter()
+                    .filter(|e| e.active && subscribed(e, &event.event_type))
+                    .map(|e| plan(&e.name, None, Vec::new()))
+                    .collect();
+                let changed = event.body != message.received.body;
+                (
+                    MessageStatus::Routed {
+                        event_type: event.event_type,
+                        body: changed.then_some(event.body),
+                        deliveries: count(&deliveries),
+                    },
+                    deliveries,
+                )
+            }
+            Ok(ChainOutcome::Deliver { event, targets, .. }) => {
+                let deliveries: Vec<NewDelivery> = targets
+                    .into_iter()
+                    .map(|t| plan(&t.endpoint, t.body, t.headers))
+                    .collect();
+                let changed = event.body != message.received.body;
+                (
+                    MessageStatus::Routed {
+                        event_type: event.event_type,
+                        body: changed.then_some(event.body),
+                        deliveries: count(&deliveries),
+                    },
+                    deliveries,
+                )
+            }
+            Err(failure) => {
+                tracing::warn!(message_id = %message.id, plugin = %failure.plugin, kind = failure.error.kind(), error = %failure.error, "plugin failed; message dead-lettered");
+                (
+                    MessageStatus::Failed {
+                        plugin: failure.plugin,
+                        kind: failure.error.kind().to_owned(),
+                        error: failure.error.to_string(),
+                    },
+                    Vec::new(),
+                )
+            }
+        };
+        let created = !deliveries.is_empty();
+        self.store
+            .complete_pipeline(&message.id, status, deliveries, self.clock.now_millis())
+            .await?;
+        if created {
+            self.new_delivery.notify_one();
+        }
+        Ok(())
+    }
+}
+
+fn subscribed(endpoint: &RouteTarget, event_type: &str) -> bool {
+    endpoint
+        .event_types
+        .iter()
+        .any(|pattern| hookgate_sdk::event_type_matches(pattern, event_type))
+}
+
+fn count(deliveries: &[NewDelivery]) -> u32 {
+    u32::try_from(deliveries.len()).unwrap_or(u32::MAX)
+}
