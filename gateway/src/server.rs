@@ -76,6 +76,19 @@ impl Gateway {
         let new_message = Arc::new(Notify::new());
         let new_delivery = Arc::new(Notify::new());
         let clock = Clock::new();
+        let released = dyn_store
+            .release_claims(clock.now_millis())
+            .await
+            .map_err(|source| Error::Store {
+                path: data_dir.clone(),
+                source,
+            })?;
+        if released > 0 {
+            tracing::info!(
+                released,
+                "deliveries in flight when the last run stopped are due again"
+            );
+        }
 
         let host = PluginHost::new(HostConfig {
             limits: config.plugin_host.limits,

@@ -3,6 +3,7 @@
 //! `plugins/` and `tests/plugins/`.
 
 mod cli;
+mod crash;
 mod delivery;
 mod harness;
 mod hostile;

@@ -45,20 +45,23 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(stop_on_signal(shutdown.clone()));
         let sources: Vec<String> = config.sources.iter().map(|s| s.name.clone()).collect();
         tracing::info!(%addr, data_dir = %config.server.data_dir.display(), "hookgate listening");
-        #[allow(
-            clippy::print_stdout,
-            reason = "telling the user where to post is the point"
-        )]
-        {
-            println!("hookgate listening on http://{addr}");
-            for source in &sources {
-                println!("  post events to http://{addr}/v1/ingest/{source}");
-            }
-        }
+        announce(addr, &sources);
         crate::server::run(config, listener, shutdown).await?;
         tracing::info!("hookgate stopped");
         Ok(())
     })
+}
+
+/// Tells the user where to post. A closed stdout must not stop a server, so
+/// write errors are ignored rather than panicking as `println!` would.
+fn announce(addr: std::net::SocketAddr, sources: &[String]) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "hookgate listening on http://{addr}");
+    for source in sources {
+        let _ = writeln!(out, "  post events to http://{addr}/v1/ingest/{source}");
+    }
+    let _ = out.flush();
 }
 
 /// Fires `shutdown` on SIGTERM or Ctrl-C.

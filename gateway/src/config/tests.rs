@@ -170,3 +170,19 @@ fn a_retry_policy_is_either_a_schedule_or_exponential() {
         ]
     );
 }
+
+#[test]
+fn the_example_config_in_the_repository_is_valid() {
+    let text = include_str!("../../../examples/hookgate.toml");
+    let config = Config::from_toml("examples/hookgate.toml", text, Path::new("examples"))
+        .expect("the example is valid");
+    assert_eq!(config.sources.len(), 4);
+    assert_eq!(config.routes.len(), 4);
+    assert_eq!(config.endpoints.len(), 2);
+    assert!(
+        config
+            .plugins
+            .iter()
+            .all(|p| p.file.starts_with("examples/../target"))
+    );
+}

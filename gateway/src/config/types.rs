@@ -233,12 +233,13 @@ pub struct EndpointConfig {
     pub retry: RetryConfig,
 }
 
-/// `[endpoint.signing]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `[endpoint.signing]`. The default is Standard Webhooks.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "scheme", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum EndpointSigning {
-    /// Standard Webhooks; with no secrets configured, requests go unsigned
-    /// headers aside (`webhook-id`, `webhook-timestamp`).
+    /// Standard Webhooks: `webhook-id` (the message id, stable across
+    /// retries) and `webhook-timestamp` always, and `webhook-signature` with
+    /// one signature per configured secret; with no secret, none.
     StandardWebhooks {
         /// Active `whsec_` secrets; each signs.
         #[serde(default)]
@@ -258,8 +259,15 @@ pub enum EndpointSigning {
         secret: Secret,
     },
     /// No signature.
-    #[default]
     None,
+}
+
+impl Default for EndpointSigning {
+    fn default() -> Self {
+        Self::StandardWebhooks {
+            secrets: Vec::new(),
+        }
+    }
 }
 
 /// `[endpoint.retry]`: an explicit schedule or exponential backoff.

@@ -15,6 +15,7 @@ pub(super) const DEDUP: &str = "dedup.v1";
 pub(super) const DELIVERIES: &str = "deliveries.v1";
 pub(super) const BY_MESSAGE: &str = "deliveries_by_message.v1";
 pub(super) const SCHEDULE: &str = "schedule.v1";
+pub(super) const CLAIMS: &str = "claims.v1";
 
 /// A new id with a prefix, ordered by `millis`.
 pub(super) fn new_id(prefix: &str, millis: u64) -> String {

@@ -101,6 +101,12 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<Delivery>, Error>;
 
+    /// Hands back every delivery a previous run claimed and never finished,
+    /// due at `now`. Called once at start, before any worker runs: nothing
+    /// of this process is in flight yet, so every claim is a dead one's.
+    /// Returns how many were released.
+    async fn release_claims(&self, now: u64) -> Result<usize, Error>;
+
     /// The time of the earliest scheduled delivery, if any.
     async fn next_due(&self) -> Result<Option<u64>, Error>;
 

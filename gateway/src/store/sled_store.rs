@@ -30,6 +30,8 @@ pub struct SledStore {
     by_message: sled::Tree,
     /// `due delivery` → (): what is scheduled, by time.
     schedule: sled::Tree,
+    /// delivery id → lease end (BE u64): deliveries claimed by a worker.
+    claims: sled::Tree,
     /// The fsync batcher; dropped last, after the trees are idle.
     commit: GroupCommit,
 }
@@ -58,6 +60,7 @@ impl SledStore {
             deliveries: db.open_tree(keys::DELIVERIES)?,
             by_message: db.open_tree(keys::BY_MESSAGE)?,
             schedule: db.open_tree(keys::SCHEDULE)?,
+            claims: db.open_tree(keys::CLAIMS)?,
             commit: GroupCommit::start(db.clone())?,
             db,
         })
@@ -197,8 +200,8 @@ impl Store for SledStore {
             .collect();
         let mut claimed = Vec::with_capacity(due.len());
         for (at, id) in due {
-            let delivery = (&self.deliveries, &self.schedule)
-                .transaction(|(deliveries, schedule)| {
+            let delivery = (&self.deliveries, &self.schedule, &self.claims)
+                .transaction(|(deliveries, schedule, claims)| {
                     if schedule.remove(keys::schedule_key(at, &id))?.is_none() {
                         return Ok(None);
                     }
@@ -216,12 +219,51 @@ impl Store for SledStore {
                     };
                     deliveries.insert(id.as_bytes(), encoded)?;
                     schedule.insert(keys::schedule_key(until, &id), &[])?;
+                    claims.insert(id.as_bytes(), &until.to_be_bytes())?;
                     Ok(Some(delivery))
                 })
                 .map_err(tx_error)?;
             claimed.extend(delivery);
         }
         Ok(claimed)
+    }
+
+    async fn release_claims(&self, now: u64) -> Result<usize, Error> {
+        let claimed: Vec<(String, u64)> = self
+            .claims
+            .iter()
+            .filter_map(|entry| {
+                let (id, until) = entry.ok()?;
+                let until = u64::from_be_bytes(until.as_ref().try_into().ok()?);
+                Some((String::from_utf8(id.to_vec()).ok()?, until))
+            })
+            .collect();
+        for (id, until) in &claimed {
+            (&self.deliveries, &self.schedule, &self.claims)
+                .transaction(|(deliveries, schedule, claims)| {
+                    claims.remove(id.as_bytes())?;
+                    if schedule.remove(keys::schedule_key(*until, id))?.is_none() {
+                        return Ok(());
+                    }
+                    let Some(bytes) = deliveries.get(id.as_bytes())? else {
+                        return Ok(());
+                    };
+                    let mut delivery: Delivery = match decode("delivery", &bytes) {
+                        Ok(d) => d,
+                        Err(e) => return abort(e),
+                    };
+                    delivery.state = DeliveryState::Scheduled { at: now };
+                    let encoded = match encode("delivery", &delivery) {
+                        Ok(bytes) => bytes,
+                        Err(e) => return abort(e),
+                    };
+                    deliveries.insert(id.as_bytes(), encoded)?;
+                    schedule.insert(keys::schedule_key(now, id), &[])?;
+                    Ok(())
+                })
+                .map_err(tx_error)?;
+        }
+        Ok(claimed.len())
     }
 
     async fn next_due(&self) -> Result<Option<u64>, Error> {
@@ -239,8 +281,9 @@ impl Store for SledStore {
         next: NextStep,
     ) -> Result<Delivery, Error> {
         let at = attempt.at;
-        let delivery = (&self.deliveries, &self.schedule)
-            .transaction(|(deliveries, schedule)| {
+        let delivery = (&self.deliveries, &self.schedule, &self.claims)
+            .transaction(|(deliveries, schedule, claims)| {
+                claims.remove(delivery_id.as_bytes())?;
                 let Some(bytes) = deliveries.get(delivery_id.as_bytes())? else {
                     return abort(Error::NotFound {
                         what: "delivery",

@@ -304,3 +304,36 @@ async fn random_operations_with_restarts_match_a_model() {
     let ids: Vec<&String> = batch.iter().map(|m| &m.id).collect();
     assert_eq!(ids, pending.keys().collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn a_restart_releases_the_claims_of_the_previous_run_at_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (id, delivered) = {
+        let store = SledStore::open(dir.path()).expect("opens");
+        let id = store
+            .ingest(message("s", None, 1_000), HOUR)
+            .await
+            .expect("ingests");
+        let ids = store
+            .complete_pipeline(id.id(), routed(), vec![plan("a"), plan("b")], 2_000)
+            .await
+            .expect("completes");
+        store.claim_due(2_000, HOUR, 10).await.expect("claims");
+        // One attempt finishes; the other is cut off by the "crash".
+        store
+            .record_attempt(&ids[0], attempt(2_100, 200), NextStep::Delivered)
+            .await
+            .expect("records");
+        (id, ids[0].clone())
+    };
+    let store = SledStore::open(dir.path()).expect("reopens");
+    assert_eq!(store.release_claims(3_000).await.expect("releases"), 1);
+    let due = store.claim_due(3_000, HOUR, 10).await.expect("claims");
+    assert_eq!(
+        due.len(),
+        1,
+        "the cut-off delivery is due at once, not after its lease"
+    );
+    assert_ne!(due[0].id, delivered);
+    assert_eq!(due[0].message_id, id.id());
+}

@@ -1,0 +1,183 @@
+//! The real binary under load, killed with SIGKILL mid-stream and started
+//! again on the same data directory: every id that got a 202 reaches the
+//! receiver at least once.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use hookgate::store::Store;
+
+use crate::harness::TestReceiver;
+
+/// Events acknowledged before the kill.
+const ACKED_BEFORE_KILL: usize = 300;
+/// Concurrent posting tasks.
+const WRITERS: usize = 8;
+
+/// A spawned gateway, killed when dropped, so a failing test leaves no
+/// server running.
+struct Server(Child);
+
+impl Server {
+    /// SIGKILL, and reap.
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Starts `hookgate serve` and returns it with its base URL, read from the
+/// line it prints on start.
+fn spawn(config: &Path) -> (Server, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hookgate-it"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the binary starts");
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("reads");
+    // Keep reading, so the child never writes into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let url = line
+        .trim()
+        .strip_prefix("hookgate listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    (Server(child), url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_event_is_delivered_after_a_kill_9() {
+    let receiver = TestReceiver::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("hookgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[server]
+listen = "127.0.0.1:0"
+data_dir = "{data}"
+
+[server.targets]
+allow_http = true
+allow_loopback = true
+
+[[source]]
+name = "load"
+idempotency_key = {{ pointer = "/n" }}
+
+[[endpoint]]
+name = "receiver"
+url = "{url}"
+event_types = ["*"]
+"#,
+            data = dir.path().join("data").display(),
+            url = receiver.url,
+        ),
+    )
+    .expect("writes the config");
+
+    let (mut first, url) = spawn(&config);
+    let acked: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let client = reqwest::Client::new();
+    let mut writers = tokio::task::JoinSet::new();
+    for writer in 0..WRITERS {
+        let (client, url, acked) = (client.clone(), url.clone(), acked.clone());
+        writers.spawn(async move {
+            for n in 0.. {
+                let body = format!("{{\"n\":\"{writer}-{n}\",\"pad\":\"{}\"}}", "x".repeat(900));
+                let Ok(response) = client
+                    .post(format!("{url}/v1/ingest/load"))
+                    .body(body)
+                    .send()
+                    .await
+                else {
+                    return; // the gateway is gone
+                };
+                if response.status() != 202 {
+                    return;
+                }
+                let Ok(json) = response.json::<serde_json::Value>().await else {
+                    return;
+                };
+                let id = json["id"].as_str().expect("an id").to_owned();
+                acked.lock().expect("lock").insert(id);
+            }
+        });
+    }
+    // Kill once enough events were acknowledged, with writers still going.
+    loop {
+        if acked.lock().expect("lock").len() >= ACKED_BEFORE_KILL {
+            break;
+        }
+        assert!(
+            !writers.is_empty(),
+            "the writers stopped before {ACKED_BEFORE_KILL} acks"
+        );
+        if let Ok(Some(_)) =
+            tokio::time::timeout(std::time::Duration::from_millis(1), writers.join_next()).await
+        {
+            panic!("a writer stopped while the gateway should be up");
+        }
+    }
+    first.kill();
+    while writers.join_next().await.is_some() {}
+    let acked = acked.lock().expect("lock").clone();
+    assert!(acked.len() >= ACKED_BEFORE_KILL);
+
+    let (mut second, _) = spawn(&config);
+    let delivered = || -> HashSet<String> {
+        receiver
+            .received()
+            .iter()
+            .filter_map(|r| {
+                r.headers
+                    .get("webhook-id")?
+                    .to_str()
+                    .ok()
+                    .map(str::to_owned)
+            })
+            .collect()
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !acked.is_subset(&delivered()) && tokio::time::Instant::now() < deadline {
+        let more = receiver.received().len() + 1;
+        let _ =
+            tokio::time::timeout(std::time::Duration::from_secs(5), receiver.wait_for(more)).await;
+    }
+    second.kill();
+    let missing: Vec<String> = acked.difference(&delivered()).cloned().collect();
+    if !missing.is_empty() {
+        let store = hookgate::store::SledStore::open(&dir.path().join("data").join("store"))
+            .expect("the store opens after the run");
+        let mut states = Vec::new();
+        for id in missing.iter().take(5) {
+            let message = store.message(id).await.expect("reads");
+            let deliveries = store.deliveries_of(id).await.expect("reads");
+            states.push(format!(
+                "{id}: {:?} / {:?}",
+                message.map(|m| m.status),
+                deliveries.iter().map(|d| &d.state).collect::<Vec<_>>()
+            ));
+        }
+        panic!(
+            "{} of {} acknowledged events never arrived: {states:#?}",
+            missing.len(),
+            acked.len()
+        );
+    }
+}
