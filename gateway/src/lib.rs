@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod ingest;
+pub mod metrics;
 pub mod pipeline;
 pub mod plugin;
 pub mod server;

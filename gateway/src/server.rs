@@ -18,6 +18,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::delivery::{Deliverer, Endpoint};
 use crate::ingest::{self, IngestState};
+use crate::metrics::{Metrics, MetricsState};
 use crate::pipeline::{Pipeline, RouteTarget};
 use crate::plugin::{EndpointInfo, HostConfig, PluginContext, PluginHost, Step};
 use crate::store::{SledStore, Store};
@@ -76,6 +77,7 @@ impl Gateway {
         let new_message = Arc::new(Notify::new());
         let new_delivery = Arc::new(Notify::new());
         let clock = Clock::new();
+        let metrics = Arc::new(Metrics::new());
         let released = dyn_store
             .release_claims(clock.now_millis())
             .await
@@ -113,6 +115,7 @@ impl Gateway {
             new_message: new_message.clone(),
             new_delivery: new_delivery.clone(),
             clock,
+            metrics: metrics.clone(),
         };
         let endpoints = config
             .endpoints
@@ -127,18 +130,26 @@ impl Gateway {
                 config.server.targets,
                 clock,
                 new_delivery,
+                metrics.clone(),
             )
             .map_err(Error::Setup)?,
         );
 
         let ingest = IngestState::new(
-            dyn_store,
+            dyn_store.clone(),
             &config.sources,
             config.server.targets,
             new_message,
+            metrics.clone(),
         )
         .map_err(Error::Setup)?;
-        let router = crate::api::health_routes().merge(ingest::routes(ingest));
+        let router = crate::api::health_routes()
+            .merge(ingest::routes(ingest))
+            .merge(crate::metrics::routes(MetricsState {
+                metrics,
+                store: dyn_store,
+                clock,
+            }));
         let addr = listener.local_addr().map_err(Error::Serve)?;
         let grace = config.server.shutdown_grace;
         let workers = vec![

@@ -376,3 +376,59 @@ async fn retries_pending_at_shutdown_are_delivered_after_a_restart() {
     ));
     assert_eq!(receiver.received().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_ingest_plugins_deliveries_and_queues() {
+    let receiver = TestReceiver::start().await;
+    let gateway = TestGateway::start(&config(&receiver, "")).await;
+    let body = fixture("callintel/call.completed.json");
+    let signature = hmac_hex("callintel-secret", &body);
+    let (status, _) = gateway
+        .post(
+            "callintel",
+            body.clone(),
+            &[("X-Callintel-Signature", &signature)],
+        )
+        .await;
+    assert_eq!(status, 202);
+    let (status, _) = gateway.post("callintel", body, &[]).await;
+    assert_eq!(status, 401);
+    let (status, _) = gateway.post("no-such-source", "{}", &[]).await;
+    assert_eq!(status, 404);
+    receiver.wait_for(1).await;
+    let store = gateway.store();
+    eventually("the attempt to be recorded", || async {
+        (store.scheduled_count().await.expect("counts") == 0).then_some(())
+    })
+    .await;
+
+    let text = reqwest::get(format!("{}/metrics", gateway.url))
+        .await
+        .expect("scrapes")
+        .text()
+        .await
+        .expect("text");
+    for line in [
+        "hookgate_ingested_total{source=\"callintel\"} 1",
+        "hookgate_ingest_rejected_total{source=\"callintel\",reason=\"missing_signature\"} 1",
+        "hookgate_ingest_rejected_total{source=\"(unknown)\",reason=\"unknown_source\"} 1",
+        "hookgate_plugin_invocations_total{plugin=\"normalizer\",outcome=\"ok\"} 1",
+        "hookgate_delivery_attempts_total{endpoint=\"receiver\",outcome=\"delivered\"} 1",
+        "hookgate_queue_depth{queue=\"pipeline\"} 0",
+        "hookgate_queue_depth{queue=\"deliveries\"} 0",
+        "hookgate_oldest_due_seconds 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("hookgate_delivery_attempt_seconds_bucket{"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hookgate_plugin_invocation_seconds_count{plugin=\"normalizer\"} 1"),
+        "{text}"
+    );
+}

@@ -17,6 +17,7 @@ use super::Endpoint;
 use super::attempt::{self, Response};
 use crate::clock::Clock;
 use crate::config::TargetPolicy;
+use crate::metrics::Metrics;
 use crate::store::{Attempt, Delivery, MessageStatus, NextStep, Store};
 use crate::targets;
 
@@ -44,6 +45,8 @@ pub struct Deliverer {
     wake: Arc<Notify>,
     /// Deliveries with an attempt running in this process.
     in_flight: Mutex<HashSet<String>>,
+    /// Attempt counts and latency.
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Deliverer {
@@ -62,6 +65,7 @@ impl Deliverer {
         targets: TargetPolicy,
         clock: Clock,
         wake: Arc<Notify>,
+        metrics: Arc<Metrics>,
     ) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -79,6 +83,7 @@ impl Deliverer {
             clock,
             wake,
             in_flight: Mutex::new(HashSet::new()),
+            metrics,
         })
     }
 
@@ -281,6 +286,12 @@ impl Deliverer {
                 (record, next)
             }
         };
+        let outcome = match next {
+            NextStep::Delivered => "delivered",
+            NextStep::RetryAt(_) => "retry",
+            NextStep::Dead(_) => "dead",
+        };
+        self.metrics.attempt(&endpoint.name, outcome, latency);
         tracing::debug!(delivery_id = %delivery.id, endpoint = %endpoint.name, status = ?record.status, ?next, "attempt");
         self.store
             .record_attempt(&delivery.id, record, next)

@@ -26,6 +26,7 @@ use tokio::sync::Notify;
 
 use crate::api::ApiError;
 use crate::config::{SourceConfig, TargetPolicy};
+use crate::metrics::Metrics;
 use crate::store::{Ingested, NewMessage, Store};
 use crate::targets;
 
@@ -55,6 +56,8 @@ pub struct IngestState {
     targets: TargetPolicy,
     /// Woken after each new message, so the pipeline starts at once.
     new_message: Arc<Notify>,
+    /// Accepted and refused counts.
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for IngestState {
@@ -72,6 +75,7 @@ impl IngestState {
         sources: &[SourceConfig],
         targets: TargetPolicy,
         new_message: Arc<Notify>,
+        metrics: Arc<Metrics>,
     ) -> Result<Self, String> {
         let sources = sources
             .iter()
@@ -92,6 +96,7 @@ impl IngestState {
             sources: Arc::new(sources),
             targets,
             new_message,
+            metrics,
         })
     }
 }
@@ -103,12 +108,35 @@ pub fn routes(state: IngestState) -> axum::Router {
         .with_state(state)
 }
 
+/// The label used for requests to sources that do not exist, so a request
+/// path can never create a new metric series.
+const UNKNOWN_SOURCE: &str = "(unknown)";
+
 async fn ingest(
     State(state): State<IngestState>,
     Path(source_name): Path<String>,
     request: Request<Body>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let source = state.sources.get(&source_name).ok_or_else(|| {
+    let result = accept(&state, &source_name, request).await;
+    let label = if state.sources.contains_key(&source_name) {
+        source_name.as_str()
+    } else {
+        UNKNOWN_SOURCE
+    };
+    match &result {
+        Ok((_, body)) if body["duplicate"] == false => state.metrics.ingested(label),
+        Ok(_) => {}
+        Err(error) => state.metrics.rejected(label, error.code),
+    }
+    result
+}
+
+async fn accept(
+    state: &IngestState,
+    source_name: &str,
+    request: Request<Body>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let source = state.sources.get(source_name).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_source",
@@ -174,7 +202,7 @@ async fn ingest(
         None => None,
     };
     let message = NewMessage {
-        source: source_name.clone(),
+        source: source_name.to_owned(),
         event_type: pick(&source.config.event_type).unwrap_or_default(),
         received_at: u64::try_from(now.as_millis()).unwrap_or(u64::MAX),
         headers: stored_headers(&parts.headers, source.auth.credential_header()),

@@ -18,6 +18,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
+use crate::metrics::Metrics;
 use crate::plugin::{self, ChainOutcome, PluginHost, Step};
 use crate::store::{Message, MessageStatus, NewDelivery, Store};
 
@@ -53,6 +54,8 @@ pub struct Pipeline {
     pub new_delivery: Arc<Notify>,
     /// Wall time.
     pub clock: Clock,
+    /// Plugin invocation counts and latency.
+    pub metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -110,7 +113,17 @@ impl Pipeline {
             body: message.received.body.clone(),
         };
         let run = plugin::run_chain(&self.host, steps, event).await;
+        let failed_plugin = run
+            .result
+            .as_ref()
+            .err()
+            .map(|f| (f.plugin.as_str(), f.error.kind()));
         for step in &run.steps {
+            let outcome = match failed_plugin {
+                Some((plugin, kind)) if plugin == step.plugin => kind,
+                _ => "ok",
+            };
+            self.metrics.plugin(&step.plugin, outcome, step.elapsed);
             for line in &step.logs.lines {
                 tracing::info!(plugin = %step.plugin, message_id = %message.id, level = ?line.level, "{}", line.message);
             }
