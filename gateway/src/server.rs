@@ -135,6 +135,19 @@ impl Gateway {
             .map_err(Error::Setup)?,
         );
 
+        let disabled = deliverer
+            .restore_disabled()
+            .await
+            .map_err(|source| Error::Store {
+                path: data_dir.clone(),
+                source,
+            })?;
+        if !disabled.is_empty() {
+            tracing::warn!(
+                ?disabled,
+                "endpoints disabled by an earlier run (410 Gone) stay disabled"
+            );
+        }
         let ingest = IngestState::new(
             dyn_store.clone(),
             &config.sources,

@@ -129,6 +129,18 @@ impl Deliverer {
         }
     }
 
+    /// Disables the endpoints the store recorded as disabled by an earlier
+    /// run. Returns their names.
+    pub async fn restore_disabled(&self) -> Result<Vec<String>, crate::store::Error> {
+        let names = self.store.disabled_endpoints().await?;
+        for name in &names {
+            if let Some(endpoint) = self.endpoints.get(name) {
+                endpoint.disable();
+            }
+        }
+        Ok(names)
+    }
+
     /// One pass at time `now`: claims what is due and runs every attempt to
     /// its recorded outcome. Returns how many attempts were made.
     pub async fn deliver_due(&self, now: u64) -> Result<usize, crate::store::Error> {
@@ -258,6 +270,9 @@ impl Deliverer {
                     NextStep::Delivered
                 } else if code == 410 {
                     endpoint.disable();
+                    self.store
+                        .disable_endpoint(&endpoint.name, now, "answered 410 Gone")
+                        .await?;
                     tracing::warn!(endpoint = %endpoint.name, "endpoint answered 410 Gone; disabled");
                     NextStep::Dead(format!(
                         "endpoint {} answered 410 Gone and was disabled",

@@ -16,6 +16,7 @@ pub(super) const DELIVERIES: &str = "deliveries.v1";
 pub(super) const BY_MESSAGE: &str = "deliveries_by_message.v1";
 pub(super) const SCHEDULE: &str = "schedule.v1";
 pub(super) const CLAIMS: &str = "claims.v1";
+pub(super) const DISABLED_ENDPOINTS: &str = "disabled_endpoints.v1";
 
 /// A new id with a prefix, ordered by `millis`.
 pub(super) fn new_id(prefix: &str, millis: u64) -> String {

@@ -119,6 +119,13 @@ pub trait Store: Send + Sync + 'static {
         next: NextStep,
     ) -> Result<Delivery, Error>;
 
+    /// Records that an endpoint was disabled (it answered 410 Gone), so it
+    /// stays disabled across restarts.
+    async fn disable_endpoint(&self, name: &str, at: u64, reason: &str) -> Result<(), Error>;
+
+    /// Endpoints recorded as disabled.
+    async fn disabled_endpoints(&self) -> Result<Vec<String>, Error>;
+
     /// One message.
     async fn message(&self, id: &str) -> Result<Option<Message>, Error>;
 

@@ -32,6 +32,8 @@ pub struct SledStore {
     schedule: sled::Tree,
     /// delivery id → lease end (BE u64): deliveries claimed by a worker.
     claims: sled::Tree,
+    /// endpoint name → (disabled at, reason).
+    disabled: sled::Tree,
     /// The fsync batcher; dropped last, after the trees are idle.
     commit: GroupCommit,
 }
@@ -61,6 +63,7 @@ impl SledStore {
             by_message: db.open_tree(keys::BY_MESSAGE)?,
             schedule: db.open_tree(keys::SCHEDULE)?,
             claims: db.open_tree(keys::CLAIMS)?,
+            disabled: db.open_tree(keys::DISABLED_ENDPOINTS)?,
             commit: GroupCommit::start(db.clone())?,
             db,
         })
@@ -319,6 +322,20 @@ impl Store for SledStore {
             .map_err(tx_error)?;
         self.commit.durable().await?;
         Ok(delivery)
+    }
+
+    async fn disable_endpoint(&self, name: &str, at: u64, reason: &str) -> Result<(), Error> {
+        self.disabled
+            .insert(name.as_bytes(), encode("endpoint state", &(at, reason))?)?;
+        self.commit.durable().await
+    }
+
+    async fn disabled_endpoints(&self) -> Result<Vec<String>, Error> {
+        self.disabled
+            .iter()
+            .keys()
+            .map(|key| Ok(String::from_utf8_lossy(&key?).into_owned()))
+            .collect()
     }
 
     async fn message(&self, id: &str) -> Result<Option<Message>, Error> {

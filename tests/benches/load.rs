@@ -1,0 +1,297 @@
+//! The load tool: starts the real gateway binary and a receiver on loopback,
+//! drives load, and prints throughput, latency percentiles and peak RSS.
+//!
+//! `cargo bench -p hookgate-tests --bench load` runs three phases with 1 KB
+//! events:
+//! 1. durable ingest: N posts at fixed concurrency to a source with no
+//!    endpoints (each 202 means fsync'd);
+//! 2. end to end: N posts through one plugin (`provider-normalizer`) to a
+//!    receiver, timed until the last delivery arrives;
+//! 3. end-to-end latency at a fixed 1,000 events per second.
+//!
+//! It stops by itself; every request goes to 127.0.0.1.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+const EVENTS: usize = 20_000;
+const CONCURRENCY: usize = 64;
+const PACED_RATE: u64 = 1_000;
+const PACED_SECONDS: u64 = 5;
+
+struct Gateway(Child, String);
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Gateway {
+    fn start(dir: &Path, receiver: &str) -> Self {
+        let wasm = Path::new(env!("HOOKGATE_WASM_DIR")).join("provider_normalizer.wasm");
+        let config = dir.join("hookgate.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"
+[server]
+listen = "127.0.0.1:0"
+data_dir = "{data}"
+[server.targets]
+allow_http = true
+allow_loopback = true
+
+[[source]]
+name = "ingest-only"
+
+[[source]]
+name = "callintel"
+event_type = {{ pointer = "/event_type" }}
+
+[[plugin]]
+name = "normalizer"
+file = "{wasm}"
+
+[[route]]
+source = "callintel"
+plugins = ["normalizer"]
+
+[[endpoint]]
+name = "receiver"
+url = "{receiver}"
+event_types = ["*"]
+max_in_flight = 64
+"#,
+                data = dir.join("data").display(),
+                wasm = wasm.display(),
+            ),
+        )
+        .expect("writes the config");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hookgate-it"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("reads");
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let url = line
+            .trim()
+            .trim_start_matches("hookgate listening on ")
+            .to_owned();
+        Self(child, url)
+    }
+
+    /// Peak resident memory of the gateway process, from /proc.
+    fn peak_rss_mib(&self) -> f64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    }
+}
+
+/// A receiver that notes when each message id arrived.
+#[derive(Clone, Default)]
+struct Receiver {
+    arrived: Arc<Mutex<HashMap<String, Instant>>>,
+    changed: Arc<Notify>,
+}
+
+impl Receiver {
+    async fn start(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let url = format!("http://{}/hook", listener.local_addr().expect("address"));
+        let this = self.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: http::HeaderMap| {
+                let this = this.clone();
+                async move {
+                    if let Some(id) = headers.get("webhook-id").and_then(|v| v.to_str().ok()) {
+                        this.arrived
+                            .lock()
+                            .expect("lock")
+                            .entry(id.to_owned())
+                            .or_insert_with(Instant::now);
+                        this.changed.notify_waiters();
+                    }
+                    "ok"
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await.expect("serves") });
+        url
+    }
+
+    async fn wait_for(&self, n: usize, limit: Duration) -> bool {
+        tokio::time::timeout(limit, async {
+            loop {
+                let changed = self.changed.notified();
+                if self.arrived.lock().expect("lock").len() >= n {
+                    return;
+                }
+                changed.await;
+            }
+        })
+        .await
+        .is_ok()
+    }
+}
+
+fn body(i: usize) -> String {
+    let pad = "x".repeat(760);
+    format!(
+        r#"{{"event_type":"call.completed","timestamp":"2024-12-16T10:30:45Z","webhook_id":"wh_{i}","data":{{"id":"call_{i}","agent_id":"agent_abc123","direction":"outbound","status":"completed","duration_seconds":345,"pad":"{pad}"}}}}"#
+    )
+}
+
+fn percentiles(mut samples: Vec<Duration>) -> String {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
+    format!(
+        "p50 {:.2?}  p90 {:.2?}  p99 {:.2?}  max {:.2?}",
+        at(0.50),
+        at(0.90),
+        at(0.99),
+        samples[samples.len() - 1]
+    )
+}
+
+/// Posts `count` events with `CONCURRENCY` workers; returns per-request
+/// latency and, per acknowledged id, when its request started.
+async fn blast(
+    url: &str,
+    source: &str,
+    count: usize,
+) -> (Duration, Vec<Duration>, HashMap<String, Instant>) {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()
+        .expect("client");
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..CONCURRENCY {
+        let (client, next, url) = (
+            client.clone(),
+            next.clone(),
+            format!("{url}/v1/ingest/{source}"),
+        );
+        workers.spawn(async move {
+            let mut latencies = Vec::new();
+            let mut sent = HashMap::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= count {
+                    return (latencies, sent);
+                }
+                let t = Instant::now();
+                let response = client
+                    .post(&url)
+                    .body(body(i))
+                    .send()
+                    .await
+                    .expect("request");
+                assert_eq!(response.status(), 202);
+                let json: serde_json::Value = response.json().await.expect("JSON");
+                latencies.push(t.elapsed());
+                sent.insert(json["id"].as_str().expect("id").to_owned(), t);
+            }
+        });
+    }
+    let mut latencies = Vec::with_capacity(count);
+    let mut sent = HashMap::with_capacity(count);
+    while let Some(done) = workers.join_next().await {
+        let (l, s) = done.expect("worker");
+        latencies.extend(l);
+        sent.extend(s);
+    }
+    (started.elapsed(), latencies, sent)
+}
+
+fn end_to_end(sent: &HashMap<String, Instant>, receiver: &Receiver) -> Vec<Duration> {
+    let arrived = receiver.arrived.lock().expect("lock");
+    sent.iter()
+        .filter_map(|(id, t)| arrived.get(id).map(|a| a.duration_since(*t)))
+        .collect()
+}
+
+#[allow(clippy::print_stdout)]
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo bench -- --list` probes targets; nothing to list.
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let receiver = Receiver::default();
+        let receiver_url = receiver.start().await;
+        let gateway = Gateway::start(dir.path(), &receiver_url);
+        println!("hookgate load: {EVENTS} events of ~1 KB, {CONCURRENCY} concurrent clients, loopback\n");
+
+        let (elapsed, latencies, _) = blast(&gateway.1, "ingest-only", EVENTS).await;
+        println!(
+            "durable ingest:   {:>8.0} events/s   latency {}",
+            EVENTS as f64 / elapsed.as_secs_f64(),
+            percentiles(latencies)
+        );
+
+        let started = Instant::now();
+        let (_, _, sent) = blast(&gateway.1, "callintel", EVENTS).await;
+        let complete = receiver.wait_for(EVENTS, Duration::from_secs(120)).await;
+        let elapsed = started.elapsed();
+        let delivered = receiver.arrived.lock().expect("lock").len();
+        println!(
+            "end to end:       {:>8.0} events/s   ({delivered}/{EVENTS} delivered{}) ingest-to-receiver {}",
+            delivered as f64 / elapsed.as_secs_f64(),
+            if complete { "" } else { ", timed out" },
+            percentiles(end_to_end(&sent, &receiver))
+        );
+
+        let client = reqwest::Client::new();
+        let url = format!("{}/v1/ingest/callintel", gateway.1);
+        let before = receiver.arrived.lock().expect("lock").len();
+        let total = (PACED_RATE * PACED_SECONDS) as usize;
+        let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / PACED_RATE));
+        let mut requests = tokio::task::JoinSet::new();
+        for i in 0..total {
+            ticker.tick().await;
+            let (client, url) = (client.clone(), url.clone());
+            requests.spawn(async move {
+                let t = Instant::now();
+                let response = client.post(&url).body(body(EVENTS + i)).send().await.expect("request");
+                let json: serde_json::Value = response.json().await.expect("JSON");
+                (json["id"].as_str().expect("id").to_owned(), t)
+            });
+        }
+        let mut sent = HashMap::new();
+        while let Some(done) = requests.join_next().await {
+            let (id, t) = done.expect("request");
+            sent.insert(id, t);
+        }
+        receiver.wait_for(before + total, Duration::from_secs(60)).await;
+        println!(
+            "paced {PACED_RATE}/s:      ingest-to-receiver {}",
+            percentiles(end_to_end(&sent, &receiver))
+        );
+        println!("peak RSS:         {:.1} MiB", gateway.peak_rss_mib());
+    });
+}
