@@ -2,20 +2,12 @@
 //! run through plugins, delivered and verified at a receiver with an
 //! independent Standard Webhooks verifier; retries driven by injected time.
 
-use hmac::{Hmac, Mac};
 use hookgate::store::{DeliveryState, MessageStatus, Store};
 use serde_json::Value;
-use sha2::Sha256;
 
-use crate::harness::{TestGateway, TestReceiver, eventually, fixture, wasm};
+use crate::harness::{TestGateway, TestReceiver, eventually, fixture, hmac_hex, wasm};
 
 const WHSEC: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
-
-fn hmac_hex(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
-}
 
 fn config(receiver: &TestReceiver, retry: &str) -> String {
     format!(

@@ -3,12 +3,10 @@
 //! what was acknowledged.
 
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use hookgate::store::Store;
 use serde_json::Value;
-use sha2::Sha256;
 
-use crate::harness::{TestGateway, fixture};
+use crate::harness::{TestGateway, fixture, hmac_hex};
 
 const CALLINTEL_SECRET: &str = "callintel-shared-secret";
 const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -57,13 +55,6 @@ json = false
 [[source]]
 name = "open"
 "#;
-
-/// Hex HMAC-SHA256, computed here independently of the gateway's signer.
-fn hmac_hex(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
-}
 
 fn now() -> i64 {
     std::time::SystemTime::now()

@@ -141,36 +141,20 @@ impl Pipeline {
                 (MessageStatus::Dropped { plugin, reason }, Vec::new())
             }
             Ok(ChainOutcome::Continued(event)) => {
-                let deliveries: Vec<NewDelivery> = self
+                let deliveries = self
                     .endpoints
                     .iter()
                     .filter(|e| e.active && subscribed(e, &event.event_type))
                     .map(|e| plan(&e.name, None, Vec::new()))
                     .collect();
-                let changed = event.body != message.received.body;
-                (
-                    MessageStatus::Routed {
-                        event_type: event.event_type,
-                        body: changed.then_some(event.body),
-                        deliveries: count(&deliveries),
-                    },
-                    deliveries,
-                )
+                routed(event, &message.received.body, deliveries)
             }
             Ok(ChainOutcome::Deliver { event, targets, .. }) => {
-                let deliveries: Vec<NewDelivery> = targets
+                let deliveries = targets
                     .into_iter()
                     .map(|t| plan(&t.endpoint, t.body, t.headers))
                     .collect();
-                let changed = event.body != message.received.body;
-                (
-                    MessageStatus::Routed {
-                        event_type: event.event_type,
-                        body: changed.then_some(event.body),
-                        deliveries: count(&deliveries),
-                    },
-                    deliveries,
-                )
+                routed(event, &message.received.body, deliveries)
             }
             Err(failure) => {
                 tracing::warn!(message_id = %message.id, plugin = %failure.plugin, kind = failure.error.kind(), error = %failure.error, "plugin failed; message dead-lettered");
@@ -202,6 +186,18 @@ fn subscribed(endpoint: &RouteTarget, event_type: &str) -> bool {
         .any(|pattern| hookgate_sdk::event_type_matches(pattern, event_type))
 }
 
-fn count(deliveries: &[NewDelivery]) -> u32 {
-    u32::try_from(deliveries.len()).unwrap_or(u32::MAX)
+/// The status of a message the chain routed, with its deliveries; the body is
+/// kept only if the plugins changed it.
+fn routed(
+    event: plugin::Event,
+    original_body: &[u8],
+    deliveries: Vec<NewDelivery>,
+) -> (MessageStatus, Vec<NewDelivery>) {
+    let changed = event.body != original_body;
+    let status = MessageStatus::Routed {
+        event_type: event.event_type,
+        body: changed.then_some(event.body),
+        deliveries: u32::try_from(deliveries.len()).unwrap_or(u32::MAX),
+    };
+    (status, deliveries)
 }

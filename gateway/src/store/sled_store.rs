@@ -44,6 +44,11 @@ fn abort<T>(error: Error) -> TxResult<T> {
     Err(ConflictableTransactionError::Abort(error))
 }
 
+/// A store result inside a transaction: an error aborts it.
+fn tx<T>(result: Result<T, Error>) -> TxResult<T> {
+    result.map_err(ConflictableTransactionError::Abort)
+}
+
 fn tx_error(error: TransactionError<Error>) -> Error {
     match error {
         TransactionError::Abort(e) => e,
@@ -101,10 +106,7 @@ impl Store for SledStore {
                 if let Some(key) = &dedup_key {
                     if let Some(first) = dedup.get(key.as_slice())? {
                         let (first_id, first_at): (String, u64) =
-                            match decode("dedup entry", &first) {
-                                Ok(entry) => entry,
-                                Err(e) => return abort(e),
-                            };
+                            tx(decode("dedup entry", &first))?;
                         if received_at.saturating_sub(first_at) < window {
                             return Ok(Ingested::Duplicate(first_id));
                         }
@@ -165,15 +167,9 @@ impl Store for SledStore {
                         id: message_id.to_owned(),
                     });
                 };
-                let mut message: Message = match decode("message", &bytes) {
-                    Ok(m) => m,
-                    Err(e) => return abort(e),
-                };
+                let mut message: Message = tx(decode("message", &bytes))?;
                 message.status = status.clone();
-                let encoded = match encode("message", &message) {
-                    Ok(bytes) => bytes,
-                    Err(e) => return abort(e),
-                };
+                let encoded = tx(encode("message", &message))?;
                 messages.insert(message_id.as_bytes(), encoded)?;
                 pipeline.remove(message_id.as_bytes())?;
                 for (id, record) in &records {
@@ -211,15 +207,9 @@ impl Store for SledStore {
                     let Some(bytes) = deliveries.get(id.as_bytes())? else {
                         return Ok(None);
                     };
-                    let mut delivery: Delivery = match decode("delivery", &bytes) {
-                        Ok(d) => d,
-                        Err(e) => return abort(e),
-                    };
+                    let mut delivery: Delivery = tx(decode("delivery", &bytes))?;
                     delivery.state = DeliveryState::Scheduled { at: until };
-                    let encoded = match encode("delivery", &delivery) {
-                        Ok(bytes) => bytes,
-                        Err(e) => return abort(e),
-                    };
+                    let encoded = tx(encode("delivery", &delivery))?;
                     deliveries.insert(id.as_bytes(), encoded)?;
                     schedule.insert(keys::schedule_key(until, &id), &[])?;
                     claims.insert(id.as_bytes(), &until.to_be_bytes())?;
@@ -251,15 +241,9 @@ impl Store for SledStore {
                     let Some(bytes) = deliveries.get(id.as_bytes())? else {
                         return Ok(());
                     };
-                    let mut delivery: Delivery = match decode("delivery", &bytes) {
-                        Ok(d) => d,
-                        Err(e) => return abort(e),
-                    };
+                    let mut delivery: Delivery = tx(decode("delivery", &bytes))?;
                     delivery.state = DeliveryState::Scheduled { at: now };
-                    let encoded = match encode("delivery", &delivery) {
-                        Ok(bytes) => bytes,
-                        Err(e) => return abort(e),
-                    };
+                    let encoded = tx(encode("delivery", &delivery))?;
                     deliveries.insert(id.as_bytes(), encoded)?;
                     schedule.insert(keys::schedule_key(now, id), &[])?;
                     Ok(())
@@ -293,10 +277,7 @@ impl Store for SledStore {
                         id: delivery_id.to_owned(),
                     });
                 };
-                let mut delivery: Delivery = match decode("delivery", &bytes) {
-                    Ok(d) => d,
-                    Err(e) => return abort(e),
-                };
+                let mut delivery: Delivery = tx(decode("delivery", &bytes))?;
                 if let DeliveryState::Scheduled { at } = delivery.state {
                     schedule.remove(keys::schedule_key(at, delivery_id))?;
                 }
@@ -312,10 +293,7 @@ impl Store for SledStore {
                         reason: reason.clone(),
                     },
                 };
-                let encoded = match encode("delivery", &delivery) {
-                    Ok(bytes) => bytes,
-                    Err(e) => return abort(e),
-                };
+                let encoded = tx(encode("delivery", &delivery))?;
                 deliveries.insert(delivery_id.as_bytes(), encoded)?;
                 Ok(delivery)
             })
