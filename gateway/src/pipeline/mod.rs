@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -88,13 +89,19 @@ impl Pipeline {
                     () = shutdown.cancelled() => return,
                 }
             }
-            for message in batch {
-                if shutdown.is_cancelled() {
-                    return;
-                }
-                if let Err(error) = self.process(message).await {
-                    tracing::error!(%error, "cannot record a pipeline outcome");
-                }
+            // Messages are independent: run a batch as wide as the plugin
+            // pool, so plugins, store writes and waits overlap.
+            let width = self.host.pool_size();
+            let this = &self;
+            futures::stream::iter(batch)
+                .for_each_concurrent(width, |message| async move {
+                    if let Err(error) = this.process(message).await {
+                        tracing::error!(%error, "cannot record a pipeline outcome");
+                    }
+                })
+                .await;
+            if shutdown.is_cancelled() {
+                return;
             }
         }
     }

@@ -7,7 +7,8 @@
 //! beside [`SledStore`] without touching them. Only sled is built.
 //!
 //! **Invariant:** [`Store::ingest`] returns only after the message is on disk
-//! (fsync'd); concurrent ingests share one fsync (group commit).
+//! (fsync'd); concurrent ingests share one fsync (group commit). Attempt
+//! records are not fsync'd one by one: losing one re-sends the delivery.
 //! **Invariant:** a delivery stays in the schedule until an attempt's outcome
 //! is recorded; claiming it only moves it a lease into the future, so a crash
 //! mid-attempt means it is sent again (at-least-once).
