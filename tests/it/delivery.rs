@@ -145,11 +145,16 @@ async fn every_seed_fixture_arrives_signed_and_transformed() {
 async fn the_vectors_verify_with_the_independent_verifier_too() {
     let vectors: Value =
         serde_json::from_slice(&fixture("standard-webhooks-vectors.json")).expect("JSON");
+    let mut checked = 0;
     for v in vectors["valid"].as_array().expect("list") {
         let secret = v["secret"].as_str().expect("secret");
+        // The verifier may refuse a secret shorter than the spec's 24 bytes
+        // (the third vector's is 18); the gateway's own known-answer test
+        // covers that one.
         let Ok(verifier) = standardwebhooks::Webhook::new(secret) else {
             continue;
         };
+        checked += 1;
         let signature = hookgate::signing::standard::sign(
             &hookgate::signing::SigningSecret::parse(secret).expect("parses"),
             v["msg_id"].as_str().expect("id"),
@@ -166,6 +171,10 @@ async fn the_vectors_verify_with_the_independent_verifier_too() {
         assert_eq!(signature, expected);
         assert_eq!(signature, v["signature"].as_str().expect("signature"));
     }
+    assert!(
+        checked >= 2,
+        "only {checked} vectors were checked against the verifier"
+    );
 }
 
 /// Posts the VoiceKit fixture (no auth) and waits for its delivery's first

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hookgate::plugin::{Error, HostConfig, Outcome};
+use hookgate::plugin::{Error, HostConfig, Invocation, LoadedPlugin, Outcome, PluginHost};
 
 use crate::harness::{context, event, fixture, host, load};
 
@@ -39,24 +39,47 @@ async fn a_thousand_concurrent_invocations_all_succeed_and_return_their_slots() 
     assert_eq!(host.free_slots(), host.pool_size(), "every slot returned");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn callers_wait_for_a_busy_pool_instead_of_failing() {
+/// A one-slot host whose slot an infinite loop holds: returns the host, the
+/// hog's task (it ends in a timeout), and the noop plugin to queue behind it.
+async fn one_busy_slot(
+    queue_timeout: Duration,
+) -> (
+    PluginHost,
+    tokio::task::JoinHandle<Invocation>,
+    Arc<LoadedPlugin>,
+) {
     let host = host(HostConfig {
         pool_size: 1,
-        queue_timeout: Duration::from_secs(5),
+        queue_timeout,
         ..HostConfig::default()
     });
+    // Both are loaded before the hog starts: compiling takes longer than the
+    // hog holds its slot.
     let looping = load(&host, "infinite-loop");
     let noop = load(&host, "noop");
-    let ctx = context("t", &[], &[]);
     let hog = tokio::spawn({
-        let (host, ctx) = (host.clone(), ctx.clone());
-        async move { host.invoke(looping, ctx, Arc::new(event("t", "{}"))).await }
+        let host = host.clone();
+        async move {
+            host.invoke(
+                looping,
+                context("hog", &[], &[]),
+                Arc::new(event("t", "{}")),
+            )
+            .await
+        }
     });
     while host.free_slots() > 0 {
         tokio::task::yield_now().await;
     }
-    let waited = host.invoke(noop, ctx, Arc::new(event("t", "{}"))).await;
+    (host, hog, noop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_wait_for_a_busy_pool_instead_of_failing() {
+    let (host, hog, noop) = one_busy_slot(Duration::from_secs(5)).await;
+    let waited = host
+        .invoke(noop, context("t", &[], &[]), Arc::new(event("t", "{}")))
+        .await;
     assert!(
         matches!(waited.result, Ok(Outcome::Continue(_))),
         "{:?}",
@@ -74,22 +97,10 @@ async fn callers_wait_for_a_busy_pool_instead_of_failing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_gives_up_after_the_queue_timeout() {
     let queue_timeout = Duration::from_millis(5);
-    let host = host(HostConfig {
-        pool_size: 1,
-        queue_timeout,
-        ..HostConfig::default()
-    });
-    let looping = load(&host, "infinite-loop");
-    let noop = load(&host, "noop");
-    let ctx = context("t", &[], &[]);
-    let hog = tokio::spawn({
-        let (host, ctx) = (host.clone(), ctx.clone());
-        async move { host.invoke(looping, ctx, Arc::new(event("t", "{}"))).await }
-    });
-    while host.free_slots() > 0 {
-        tokio::task::yield_now().await;
-    }
-    let refused = host.invoke(noop, ctx, Arc::new(event("t", "{}"))).await;
+    let (host, hog, noop) = one_busy_slot(queue_timeout).await;
+    let refused = host
+        .invoke(noop, context("t", &[], &[]), Arc::new(event("t", "{}")))
+        .await;
     match refused.result {
         Err(Error::PoolExhausted(waited)) => assert_eq!(waited, queue_timeout),
         other => panic!("expected pool exhausted, got {other:?}"),

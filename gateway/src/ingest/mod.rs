@@ -124,18 +124,24 @@ async fn ingest(
         UNKNOWN_SOURCE
     };
     match &result {
-        Ok((_, body)) if body["duplicate"] == false => state.metrics.ingested(label),
-        Ok(_) => {}
+        Ok(Ingested::New(_)) => state.metrics.ingested(label),
+        Ok(Ingested::Duplicate(_)) => {}
         Err(error) => state.metrics.rejected(label, error.code),
     }
-    result
+    let ingested = result?;
+    let duplicate = matches!(ingested, Ingested::Duplicate(_));
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"id": ingested.id(), "duplicate": duplicate})),
+    ))
 }
 
+/// Checks, stores and fsyncs one request; what [`ingest`] answers with.
 async fn accept(
     state: &IngestState,
     source_name: &str,
     request: Request<Body>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Ingested, ApiError> {
     let source = state.sources.get(source_name).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -215,15 +221,11 @@ async fn accept(
         .ingest(message, source.config.dedup_window)
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    let duplicate = matches!(ingested, Ingested::Duplicate(_));
-    if !duplicate {
+    if let Ingested::New(_) = &ingested {
         state.new_message.notify_one();
     }
-    tracing::debug!(source = %source_name, id = ingested.id(), duplicate, "ingested");
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"id": ingested.id(), "duplicate": duplicate})),
-    ))
+    tracing::debug!(source = %source_name, id = ingested.id(), "ingested");
+    Ok(ingested)
 }
 
 fn target_refused(error: targets::TargetError) -> ApiError {
