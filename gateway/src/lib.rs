@@ -2,8 +2,9 @@
 //!
 //! Events come in through [`ingest`], are stored in [`store`], run through
 //! plugins ([`plugin`]) by the [`pipeline`], and are signed ([`signing`]) and
-//! sent by [`delivery`]. [`server`] wires them together; [`cli`] is the
-//! command line. See `ARCHITECTURE.md` at the repository root for the map.
+//! sent by [`delivery`]. The [`registry`] holds the live configuration the
+//! management API ([`api`]) changes; [`retention`] prunes old messages.
+//! [`server`] wires them together; [`cli`] is the command line. See `ARCHITECTURE.md` at the repository root for the map.
 
 pub mod api;
 pub mod cli;
@@ -14,6 +15,8 @@ pub mod ingest;
 pub mod metrics;
 pub mod pipeline;
 pub mod plugin;
+pub mod registry;
+pub mod retention;
 pub mod server;
 pub mod signing;
 pub mod store;

@@ -72,10 +72,13 @@ pub struct Metrics {
     rejected: Family<RejectLabels, Counter>,
     deliveries: Family<DeliveryLabels, Counter>,
     attempt_latency: Histograms<EndpointLabels>,
+    held_back: Family<EndpointLabels, Counter>,
     plugin_invocations: Family<PluginLabels, Counter>,
     plugin_latency: Histograms<PluginNameLabels>,
     queue_depth: Family<QueueLabels, Gauge>,
     oldest_due: Gauge,
+    /// Invocations and errors by plugin name, for the management API.
+    plugin_totals: std::sync::Mutex<std::collections::HashMap<String, (u64, u64)>>,
 }
 
 impl Default for Metrics {
@@ -113,6 +116,12 @@ impl Metrics {
             "Delivery attempt latency",
             attempt_latency.clone(),
         );
+        let held_back = Family::<EndpointLabels, Counter>::default();
+        registry.register(
+            "deliveries_held_back",
+            "Deliveries moved later by an endpoint's rate limit or open circuit",
+            held_back.clone(),
+        );
         let plugin_invocations = Family::<PluginLabels, Counter>::default();
         registry.register(
             "plugin_invocations",
@@ -144,10 +153,12 @@ impl Metrics {
             rejected,
             deliveries,
             attempt_latency,
+            held_back,
             plugin_invocations,
             plugin_latency,
             queue_depth,
             oldest_due,
+            plugin_totals: std::sync::Mutex::default(),
         }
     }
 
@@ -190,11 +201,41 @@ impl Metrics {
             outcome: outcome.into(),
         };
         self.plugin_invocations.get_or_create(&labels).inc();
+        {
+            let mut totals = self
+                .plugin_totals
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let entry = totals.entry(plugin.to_owned()).or_default();
+            entry.0 += 1;
+            if outcome != "ok" {
+                entry.1 += 1;
+            }
+        }
         self.plugin_latency
             .get_or_create(&PluginNameLabels {
                 plugin: plugin.into(),
             })
             .observe(latency.as_secs_f64());
+    }
+
+    /// A delivery was held back by a rate limit or an open circuit.
+    pub fn held_back(&self, endpoint: &str) {
+        self.held_back
+            .get_or_create(&EndpointLabels {
+                endpoint: endpoint.into(),
+            })
+            .inc();
+    }
+
+    /// A plugin's invocations and errors since the process started.
+    pub fn plugin_totals(&self, plugin: &str) -> (u64, u64) {
+        self.plugin_totals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(plugin)
+            .copied()
+            .unwrap_or_default()
     }
 
     fn set_depth(&self, queue: &str, depth: usize) {

@@ -1,5 +1,7 @@
-//! The running gateway: opens the store, wires ingest and the health check
-//! into one router, and serves until the shutdown token fires.
+//! The running gateway: opens the store and the registry, wires ingest, the
+//! management API, metrics and the health check into one router, starts the
+//! pipeline, delivery and retention tasks, and serves until the shutdown
+//! token fires.
 //!
 //! `main` parses, loads config, starts tracing, binds, and calls [`run`];
 //! tests call [`Gateway::start`] on `127.0.0.1:0` and a temporary directory.
@@ -12,16 +14,16 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use std::collections::HashMap;
-
+use crate::api::AdminState;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::delivery::{Deliverer, Endpoint};
+use crate::delivery::Deliverer;
 use crate::ingest::{self, IngestState};
 use crate::metrics::{Metrics, MetricsState};
-use crate::pipeline::{Pipeline, RouteTarget};
-use crate::plugin::{EndpointInfo, HostConfig, PluginContext, PluginHost, Step};
-use crate::store::{SledStore, Store};
+use crate::pipeline::Pipeline;
+use crate::plugin::{HostConfig, PluginHost};
+use crate::registry::Registry;
+use crate::store::{Catalog, SledStore, Store};
 
 /// A failure to start or run the gateway.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +54,8 @@ pub struct Gateway {
     pub store: Arc<SledStore>,
     /// The delivery worker, for tests that inject time.
     pub deliverer: Arc<Deliverer>,
+    /// The live configuration.
+    pub registry: Arc<Registry>,
     /// The server task; ends after shutdown.
     server: JoinHandle<Result<(), Error>>,
     /// The pipeline and delivery tasks; end after shutdown.
@@ -99,65 +103,57 @@ impl Gateway {
             cache_dir: Some(data_dir.join("plugin-cache")),
         })
         .map_err(|e| Error::Setup(e.to_string()))?;
+        let registry = Arc::new(
+            Registry::open(
+                &config,
+                dyn_store.clone(),
+                store.clone() as Arc<dyn Catalog>,
+                host.clone(),
+                clock,
+                metrics.clone(),
+                new_message.clone(),
+            )
+            .await
+            .map_err(|e| Error::Setup(e.to_string()))?,
+        );
         let pipeline = Pipeline {
             store: dyn_store.clone(),
-            chains: chains(&config, &host)?,
             host,
-            endpoints: config
-                .endpoints
-                .iter()
-                .map(|e| RouteTarget {
-                    name: e.name.clone(),
-                    event_types: e.event_types.clone(),
-                    active: e.active,
-                })
-                .collect(),
+            registry: registry.clone(),
             new_message: new_message.clone(),
             new_delivery: new_delivery.clone(),
             clock,
             metrics: metrics.clone(),
         };
-        let endpoints = config
-            .endpoints
-            .iter()
-            .map(Endpoint::from_config)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(Error::Setup)?;
         let deliverer = Arc::new(
             Deliverer::new(
                 dyn_store.clone(),
-                endpoints,
+                registry.clone(),
                 config.server.targets,
                 clock,
-                new_delivery,
+                new_delivery.clone(),
                 metrics.clone(),
             )
             .map_err(Error::Setup)?,
         );
-
-        let disabled = deliverer
-            .restore_disabled()
-            .await
-            .map_err(|source| Error::Store {
-                path: data_dir.clone(),
-                source,
-            })?;
-        if !disabled.is_empty() {
-            tracing::warn!(
-                ?disabled,
-                "endpoints disabled by an earlier run (410 Gone) stay disabled"
-            );
-        }
         let ingest = IngestState::new(
             dyn_store.clone(),
-            &config.sources,
+            registry.clone(),
             config.server.targets,
             new_message,
             metrics.clone(),
-        )
-        .map_err(Error::Setup)?;
+        );
+        let admin = AdminState {
+            registry: registry.clone(),
+            deliverer: deliverer.clone(),
+            new_delivery,
+        };
         let router = crate::api::health_routes()
             .merge(ingest::routes(ingest))
+            .merge(crate::api::management_routes(
+                admin,
+                config.admin.token.clone(),
+            ))
             .merge(crate::metrics::routes(MetricsState {
                 metrics,
                 store: dyn_store,
@@ -168,6 +164,12 @@ impl Gateway {
         let workers = vec![
             tokio::spawn(pipeline.run(shutdown.clone())),
             tokio::spawn(deliverer.clone().run(shutdown.clone(), grace)),
+            tokio::spawn(crate::retention::run(
+                store.clone() as Arc<dyn Catalog>,
+                config.retention.clone(),
+                clock,
+                shutdown.clone(),
+            )),
         ];
         let server = tokio::spawn(async move {
             axum::serve(
@@ -182,6 +184,7 @@ impl Gateway {
             addr,
             store,
             deliverer,
+            registry,
             server,
             workers,
         })
@@ -217,48 +220,4 @@ pub async fn run(
         .await?
         .stopped()
         .await
-}
-
-/// Loads every configured plugin and builds each source's chain.
-fn chains(config: &Config, host: &PluginHost) -> Result<HashMap<String, Vec<Step>>, Error> {
-    let endpoints: Vec<EndpointInfo> = config
-        .endpoints
-        .iter()
-        .map(|e| EndpointInfo {
-            name: e.name.clone(),
-            event_types: e.event_types.clone(),
-            tags: e.tags.clone(),
-        })
-        .collect();
-    let mut loaded = HashMap::new();
-    for plugin in &config.plugins {
-        let component = host.load_file(&plugin.file).map_err(|e| {
-            Error::Setup(format!(
-                "plugin {} ({}): {e}",
-                plugin.name,
-                plugin.file.display()
-            ))
-        })?;
-        let step = Step {
-            plugin: Arc::new(component),
-            context: Arc::new(PluginContext::new(
-                plugin.name.clone(),
-                plugin.config.clone(),
-                endpoints.clone(),
-            )),
-        };
-        loaded.insert(plugin.name.clone(), step);
-    }
-    Ok(config
-        .routes
-        .iter()
-        .map(|route| {
-            let steps = route
-                .plugins
-                .iter()
-                .filter_map(|name| loaded.get(name).cloned())
-                .collect();
-            (route.source.clone(), steps)
-        })
-        .collect())
 }

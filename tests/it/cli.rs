@@ -1,4 +1,5 @@
-//! The real `hookgate` binary's `plugin check` and `plugin run`, spawned.
+//! The real `hookgate` binary, spawned: `plugin check` and `plugin run`, and
+//! the commands that talk to a running gateway.
 
 use std::process::{Command, Output};
 
@@ -93,4 +94,126 @@ fn plugin_check_refuses_a_component_that_is_not_a_plugin() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("is not a hookgate plugin"), "{stderr}");
+}
+
+/// The remote commands against an in-process gateway: deploy a plugin, list
+/// endpoints, show a message, replay its delivery.
+#[tokio::test]
+async fn remote_commands_deploy_list_show_and_replay() {
+    use crate::harness::{ADMIN_TOKEN, TestGateway, TestReceiver, eventually};
+
+    let receiver = TestReceiver::start().await;
+    let gateway = TestGateway::start(&format!(
+        r#"
+[server.targets]
+allow_http = true
+allow_loopback = true
+
+[admin]
+token = "{ADMIN_TOKEN}"
+
+[[source]]
+name = "calls"
+event_type = {{ pointer = "/type" }}
+
+[[endpoint]]
+name = "crm"
+url = "{url}"
+event_types = ["*"]
+"#,
+        url = receiver.url
+    ))
+    .await;
+    let remote = |args: &[&str]| {
+        let url = gateway.url.clone();
+        let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                Command::new(env!("CARGO_BIN_EXE_hookgate-it"))
+                    .args(&args)
+                    .env("HOOKGATE_URL", url)
+                    .env("HOOKGATE_ADMIN_TOKEN", ADMIN_TOKEN)
+                    .output()
+                    .expect("the binary runs")
+            })
+            .await
+            .expect("joins")
+        }
+    };
+    let scripted = wasm("scripted");
+    let out = remote(&[
+        "plugin",
+        "deploy",
+        scripted.to_str().expect("UTF-8 path"),
+        "--name",
+        "stamp",
+        "--config",
+        "stamp=cli",
+    ])
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("deployed stamp v1 (sha256 "),
+        "{}",
+        text(&out.stdout)
+    );
+    let (status, _) = gateway
+        .admin(
+            "POST",
+            "/v1/routes",
+            Some(serde_json::json!({"source": "calls", "plugins": ["stamp"]})),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    let out = remote(&["endpoints", "list"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listing = text(&out.stdout);
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.starts_with("crm ") && l.contains("active") && l.contains(&receiver.url)),
+        "{listing}"
+    );
+
+    let (_, reply) = gateway
+        .post("calls", r#"{"type":"call.completed"}"#, &[])
+        .await;
+    let id = reply["id"].as_str().expect("id").to_owned();
+    receiver.wait_for(1).await;
+    let delivery = eventually("the delivery is recorded", || async {
+        let (_, attempts) = gateway
+            .admin("GET", &format!("/v1/messages/{id}/attempts"), None)
+            .await;
+        let d = attempts.get(0)?.clone();
+        (d["status"] == "delivered").then_some(d)
+    })
+    .await;
+    let out = remote(&["messages", "show", &id]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(shown.contains(&format!("message     {id}")), "{shown}");
+    assert!(
+        shown.contains("routed as \"call.completed\" to 1 endpoint(s)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("-> crm: delivered") && shown.contains("HTTP 200"),
+        "{shown}"
+    );
+
+    let out = remote(&["messages", "show", &id, "--json"]).await;
+    let json: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        json["outcome"]["payload"]["stamps"],
+        serde_json::json!(["cli"])
+    );
+
+    let delivery_id = delivery["id"].as_str().expect("id");
+    let out = remote(&["replay", delivery_id]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    receiver.wait_for(2).await;
+    let out = remote(&["replay", "dlv_missing"]).await;
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("404"), "{}", text(&out.stderr));
 }

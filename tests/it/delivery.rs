@@ -269,6 +269,21 @@ async fn retry_after_is_honoured() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_as_an_http_date_is_honoured() {
+    let receiver = TestReceiver::start().await;
+    receiver.answer(503);
+    let when = std::time::SystemTime::now() + std::time::Duration::from_secs(300);
+    receiver.retry_after(&httpdate::fmt_http_date(when));
+    let gateway = TestGateway::start(&config(&receiver, "")).await;
+    let id = first_attempt(&gateway).await;
+    let failed = delivery(&gateway, &id).await;
+    let delay = due(&failed.state) - failed.attempts[0].at;
+    // An HTTP date has whole seconds: the delay is 300 s less the fraction
+    // of a second already gone, never the default 5 s.
+    assert!((298_000..=300_000).contains(&delay), "{delay} ms");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exhausted_retries_land_in_the_dead_letter_with_every_attempt() {
     let receiver = TestReceiver::start().await;
     receiver.answer(500);

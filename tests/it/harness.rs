@@ -169,6 +169,59 @@ impl TestGateway {
     }
 }
 
+/// The admin token the management-API tests configure.
+pub(crate) const ADMIN_TOKEN: &str = "test-admin-token";
+
+impl TestGateway {
+    /// The gateway's live configuration.
+    pub(crate) fn registry(&self) -> &hookgate::registry::Registry {
+        &self.gateway.as_ref().expect("running").registry
+    }
+
+    /// A management API call with the admin token: method, path, JSON body.
+    pub(crate) async fn admin(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let method = http::Method::from_bytes(method.as_bytes()).expect("a method");
+        let mut request = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(ADMIN_TOKEN);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the request completes");
+        let status = response.status().as_u16();
+        let json = response.json().await.unwrap_or(serde_json::Value::Null);
+        (status, json)
+    }
+
+    /// `PUT /v1/plugins/{name}` with a component file and a configuration.
+    pub(crate) async fn deploy(
+        &self,
+        name: &str,
+        component: &std::path::Path,
+        config: &[(&str, &str)],
+    ) -> (u16, serde_json::Value) {
+        let config: std::collections::BTreeMap<&str, &str> = config.iter().copied().collect();
+        let config = serde_json::to_string(&config).expect("serializes");
+        let bytes = std::fs::read(component).expect("the component was built");
+        let response = reqwest::Client::new()
+            .put(format!("{}/v1/plugins/{name}", self.url))
+            .query(&[("config", config)])
+            .bearer_auth(ADMIN_TOKEN)
+            .header("content-type", "application/wasm")
+            .body(bytes)
+            .send()
+            .await
+            .expect("the request completes");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or_default())
+    }
+}
+
 /// One request the test receiver got.
 #[derive(Debug, Clone)]
 pub(crate) struct Received {

@@ -2,6 +2,8 @@
 //! per area. Plugins are the real components the build script compiled from
 //! `plugins/` and `tests/plugins/`.
 
+mod admin;
+mod admin_plugins;
 mod cli;
 mod crash;
 mod delivery;
@@ -10,3 +12,4 @@ mod hostile;
 mod ingest;
 mod plugins;
 mod pool;
+mod protection;

@@ -25,6 +25,15 @@ struct Body<'a> {
     message: &'a str,
 }
 
+/// Every error's body, as the OpenAPI document describes it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable, machine-readable code, for example `not_found`.
+    pub code: String,
+    /// What went wrong, for a person.
+    pub message: String,
+}
+
 impl ApiError {
     /// An error with a status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
@@ -53,5 +62,40 @@ impl IntoResponse for ApiError {
             message: &self.message,
         });
         (self.status, body).into_response()
+    }
+}
+
+impl From<crate::registry::RegistryError> for ApiError {
+    fn from(error: crate::registry::RegistryError) -> Self {
+        use crate::registry::RegistryError as E;
+        let message = error.to_string();
+        match error {
+            E::Invalid(_) => Self::new(StatusCode::BAD_REQUEST, "invalid_field", message),
+            E::Plugin(_) => Self::new(StatusCode::BAD_REQUEST, "invalid_plugin", message),
+            E::NotFound { .. } => Self::new(StatusCode::NOT_FOUND, "not_found", message),
+            E::Exists { .. } => Self::new(StatusCode::CONFLICT, "already_exists", message),
+            E::ManagedByConfig { .. } => {
+                Self::new(StatusCode::CONFLICT, "managed_by_config", message)
+            }
+            E::InUse { .. } => Self::new(StatusCode::CONFLICT, "in_use", message),
+            E::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            E::Store(e) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<crate::store::Error> for ApiError {
+    fn from(error: crate::store::Error) -> Self {
+        Self::internal(&error)
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+            rejection.body_text(),
+        )
     }
 }

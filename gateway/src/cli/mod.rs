@@ -6,11 +6,13 @@
 //! process exit code.
 
 mod plugin;
+mod remote;
 mod serve;
 
 use clap::{Parser, Subcommand};
 
 pub use plugin::PluginCommand;
+pub use remote::{DeployArgs, EndpointsCommand, MessagesCommand, Remote, ReplayArgs};
 pub use serve::ServeArgs;
 
 /// A WebAssembly-extensible webhook gateway.
@@ -27,9 +29,18 @@ pub struct Cli {
 pub enum Command {
     /// Run the gateway.
     Serve(ServeArgs),
-    /// Work with plugin components locally: check and run them.
+    /// Work with plugin components: check and run them locally, deploy them
+    /// to a running gateway.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// A running gateway's endpoints.
+    #[command(subcommand)]
+    Endpoints(EndpointsCommand),
+    /// A running gateway's messages.
+    #[command(subcommand)]
+    Messages(MessagesCommand),
+    /// Send a delivery again, or recover an endpoint's failed deliveries.
+    Replay(ReplayArgs),
 }
 
 /// Runs a parsed command line and returns the process exit code.
@@ -40,6 +51,9 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
             init_tracing(false, "warn");
             plugin::run(command)
         }
+        Command::Endpoints(command) => remote::run(remote::endpoints(command)),
+        Command::Messages(command) => remote::run(remote::messages(command)),
+        Command::Replay(args) => remote::run(remote::replay(args)),
     }
 }
 

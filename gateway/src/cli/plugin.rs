@@ -1,5 +1,6 @@
 //! `hookgate plugin check` and `hookgate plugin run`: the local runner for
 //! plugin authors, using the same host and limits as the server.
+//! (`hookgate plugin deploy` talks to a running gateway: see `remote.rs`.)
 
 #![allow(
     clippy::print_stdout,
@@ -64,11 +65,16 @@ pub enum PluginCommand {
         #[arg(long = "endpoint", value_name = "NAME[:TYPES[:TAGS]]", value_parser = parse_endpoint)]
         endpoints: Vec<EndpointInfo>,
     },
+    /// Deploy a component to a running gateway as the plugin's next version.
+    Deploy(super::remote::DeployArgs),
 }
 
 /// Runs a plugin subcommand and returns the exit code.
 pub(super) fn run(command: PluginCommand) -> ExitCode {
     let result = match command {
+        PluginCommand::Deploy(args) => {
+            return super::remote::run(super::remote::deploy(args));
+        }
         PluginCommand::Check { file, json } => check(&file, json),
         PluginCommand::Run {
             file,
@@ -240,7 +246,7 @@ fn detect_event_type(body: &[u8]) -> String {
         .to_owned()
 }
 
-fn parse_config(raw: &str) -> anyhow::Result<(String, String)> {
+pub(super) fn parse_config(raw: &str) -> anyhow::Result<(String, String)> {
     match raw.split_once('=') {
         Some((key, value)) if !key.trim().is_empty() => {
             Ok((key.trim().to_owned(), value.to_owned()))

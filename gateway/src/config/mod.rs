@@ -2,20 +2,21 @@
 //! file laid over them, secrets from environment variables, and validation
 //! that names the offending key.
 //!
-//! What this is not: live state. The management API changes endpoints and
-//! plugins at run time in the store; this module only describes the start.
+//! What this is not: live state. The file's sources, endpoints, plugins and
+//! routes seed the registry at start (see `crate::registry`); the management
+//! API changes the rest at run time in the store.
 
 mod secret;
 mod types;
-mod validate;
+pub mod validate;
 
 use std::path::{Path, PathBuf};
 
 pub use secret::Secret;
 pub use types::{
-    Config, EndpointConfig, EndpointSigning, Extract, HumanDuration, LogFormat, PluginConfig,
-    PluginHostConfig, RetryConfig, RouteConfig, ServerConfig, SourceAuth, SourceConfig,
-    TargetPolicy,
+    AdminConfig, BreakerConfig, Config, EndpointConfig, EndpointSigning, Extract, HumanDuration,
+    LogFormat, PluginConfig, PluginHostConfig, RetentionConfig, RetiringSecret, RetryConfig,
+    RouteConfig, ServerConfig, SourceAuth, SourceConfig, TargetPolicy,
 };
 
 /// The built-in defaults, commented.

@@ -1,5 +1,6 @@
 //! Secrets in configuration: written inline or taken from an environment
-//! variable, and never printed.
+//! variable, and never printed: `Debug` and `Serialize` (what the management
+//! API answers with) both show `***`.
 
 use std::fmt;
 
@@ -54,3 +55,26 @@ impl<'de> Deserialize<'de> for Secret {
         }
     }
 }
+
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(REDACTED)
+    }
+}
+
+/// What a secret looks like in any output.
+pub(crate) const REDACTED: &str = "***";
+
+impl utoipa::PartialSchema for Secret {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "A secret: the value itself, or `{\"env\": \"NAME\"}` to read it from an \
+                 environment variable. Always answered as `***`.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Secret {}

@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::Secret;
 use crate::plugin::Limits;
@@ -32,6 +33,37 @@ pub struct Config {
     /// Which plugins each source's events run through.
     #[serde(default, rename = "route")]
     pub routes: Vec<RouteConfig>,
+    /// The management API and operator notifications.
+    #[serde(default)]
+    pub admin: AdminConfig,
+    /// How long payloads and attempt logs are kept.
+    pub retention: RetentionConfig,
+}
+
+/// `[admin]`: the management API under `/v1` (everything but ingest).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// The bearer token the management API requires; without one, the API
+    /// answers 401 to everything.
+    #[serde(default)]
+    pub token: Option<Secret>,
+    /// The endpoint that receives operator events (`endpoint.disabled`).
+    #[serde(default)]
+    pub operator_endpoint: Option<String>,
+}
+
+/// `[retention]`: a background task prunes finished messages (payloads,
+/// deliveries, attempt logs) older than `max_age`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Age after which finished messages are pruned.
+    #[serde(with = "humantime_serde")]
+    pub max_age: Duration,
+    /// How often the pruner runs.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
 }
 
 /// `[server]`.
@@ -87,7 +119,7 @@ pub struct PluginHostConfig {
 }
 
 /// `[[source]]`: an ingest path, `POST /v1/ingest/{name}`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     /// The path segment and the name in logs and metrics.
@@ -107,12 +139,14 @@ pub struct SourceConfig {
     pub idempotency_key: Option<Extract>,
     /// How long an idempotency key is remembered.
     #[serde(default = "default_dedup_window", with = "humantime_serde")]
+    #[schema(value_type = String, example = "24h")]
     pub dedup_window: Duration,
     /// How requests are authenticated.
     #[serde(default)]
     pub auth: SourceAuth,
     /// Client addresses allowed (CIDR); empty allows all.
     #[serde(default)]
+    #[schema(value_type = Vec<String>, example = json!(["203.0.113.0/24"]))]
     pub allow_ips: Vec<ipnet::IpNet>,
     /// Where a per-message target URL is (CallCov's `webhook_url`); unset
     /// means messages cannot choose their target.
@@ -121,7 +155,7 @@ pub struct SourceConfig {
 }
 
 /// Where a value is taken from: a JSON pointer into the body, or a header.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "lowercase")]
 pub enum Extract {
     /// A JSON pointer, for example `/event_type`.
@@ -131,7 +165,7 @@ pub enum Extract {
 }
 
 /// `[source.auth]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum SourceAuth {
     /// No authentication.
@@ -190,7 +224,7 @@ pub struct PluginConfig {
 }
 
 /// `[[route]]`: a source's plugin chain.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     /// The source.
@@ -200,12 +234,13 @@ pub struct RouteConfig {
 }
 
 /// `[[endpoint]]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointConfig {
     /// Unique name.
     pub name: String,
     /// Where deliveries go.
+    #[schema(value_type = String, example = "https://example.com/webhooks")]
     pub url: url::Url,
     /// Subscribed event types (`call.*`, `*`).
     #[serde(default)]
@@ -218,6 +253,7 @@ pub struct EndpointConfig {
     pub active: bool,
     /// Per-attempt timeout.
     #[serde(default = "default_timeout", with = "humantime_serde")]
+    #[schema(value_type = String, example = "10s")]
     pub timeout: Duration,
     /// Attempts to this endpoint in flight at once.
     #[serde(default = "default_in_flight")]
@@ -231,10 +267,48 @@ pub struct EndpointConfig {
     /// When failed attempts are retried.
     #[serde(default)]
     pub retry: RetryConfig,
+    /// Deliveries per second at most; more are held back, not failed.
+    #[serde(default)]
+    pub rate_limit: Option<f64>,
+    /// When a failing endpoint is paused, probed, and disabled.
+    #[serde(default)]
+    pub circuit_breaker: BreakerConfig,
+    /// Free-form operator data, returned as given.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// `[endpoint.circuit_breaker]`: after `failures` failed attempts in a row
+/// the endpoint is paused and one delivery is let through every
+/// `probe_interval`; if it keeps failing for `disable_after`, it is
+/// disabled and the operator is told.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct BreakerConfig {
+    /// Failed attempts in a row that open the breaker; 0 turns it off.
+    pub failures: u32,
+    /// Time between probes while open.
+    #[serde(with = "humantime_serde")]
+    #[schema(value_type = String, example = "1m")]
+    pub probe_interval: Duration,
+    /// How long an endpoint may fail before it is disabled.
+    #[serde(with = "humantime_serde")]
+    #[schema(value_type = String, example = "5days")]
+    pub disable_after: Duration,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            failures: 5,
+            probe_interval: Duration::from_secs(60),
+            disable_after: Duration::from_secs(5 * 24 * 3600),
+        }
+    }
 }
 
 /// `[endpoint.signing]`. The default is Standard Webhooks.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(tag = "scheme", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum EndpointSigning {
     /// Standard Webhooks: `webhook-id` (the message id, stable across
@@ -244,6 +318,9 @@ pub enum EndpointSigning {
         /// Active `whsec_` secrets; each signs.
         #[serde(default)]
         secrets: Vec<Secret>,
+        /// Secrets being rotated out: each still signs until its time.
+        #[serde(default)]
+        retiring: Vec<RetiringSecret>,
     },
     /// A provider-style HMAC header.
     Hmac {
@@ -266,28 +343,52 @@ impl Default for EndpointSigning {
     fn default() -> Self {
         Self::StandardWebhooks {
             secrets: Vec::new(),
+            retiring: Vec::new(),
         }
     }
 }
 
+/// A rotated-out secret that keeps signing until `until`.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetiringSecret {
+    /// The old `whsec_` secret.
+    pub secret: Secret,
+    /// When it stops signing (RFC 3339).
+    #[serde(with = "humantime_serde")]
+    #[schema(value_type = String, example = "2026-11-23T10:00:00Z")]
+    pub until: std::time::SystemTime,
+}
+
 /// `[endpoint.retry]`: an explicit schedule or exponential backoff.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetryConfig {
     /// Delays before each retry, for example `["1m", "10m", "1h"]`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>, example = json!(["1m", "10m", "1h"]))]
     pub schedule: Option<Vec<HumanDuration>>,
     /// Exponential: the first retry's delay.
-    #[serde(default, with = "humantime_serde::option")]
+    #[serde(
+        default,
+        with = "humantime_serde::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, example = "1m")]
     pub initial_delay: Option<Duration>,
     /// Exponential: the factor between delays.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multiplier: Option<f64>,
     /// Exponential: the longest delay.
-    #[serde(default, with = "humantime_serde::option")]
+    #[serde(
+        default,
+        with = "humantime_serde::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, example = "6h")]
     pub max_delay: Option<Duration>,
     /// Exponential: attempts in all, the first included.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u32>,
 }
 

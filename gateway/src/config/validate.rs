@@ -1,16 +1,45 @@
 //! Checks that span keys or sections: unique names, references that must
 //! exist, values that must be in range. Each error names the key.
+//!
+//! The per-object checks ([`source`], [`endpoint`], [`name`]) are shared with
+//! the management API, which reports the same failures as 400s naming the
+//! field.
 
 use std::collections::HashSet;
 
-use super::{Config, EndpointSigning, Error, RetryConfig, SourceAuth};
+use super::TargetPolicy;
+use super::{
+    Config, EndpointConfig, EndpointSigning, Error, RetryConfig, SourceAuth, SourceConfig,
+};
 use crate::signing::SigningSecret;
+
+/// A value that fails a check: the field, relative to its object (`url`,
+/// `retry.multiplier`), and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// The field.
+    pub field: String,
+    /// What is wrong and what is expected.
+    pub message: String,
+}
+
+fn bad(field: impl Into<String>, message: impl Into<String>) -> Invalid {
+    Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
 
 fn invalid(key: impl Into<String>, message: impl Into<String>) -> Error {
     Error::Invalid {
         key: key.into(),
         message: message.into(),
     }
+}
+
+/// `error` as a config error under `prefix` (`endpoint[2]`).
+fn under(prefix: &str, error: Invalid) -> Error {
+    invalid(format!("{prefix}.{}", error.field), error.message)
 }
 
 /// Runs every check; the first failure is returned.
@@ -20,14 +49,10 @@ pub(super) fn check(config: &Config) -> Result<(), Error> {
     }
     let sources = unique_names("source", config.sources.iter().map(|s| s.name.as_str()))?;
     let plugins = unique_names("plugin", config.plugins.iter().map(|p| p.name.as_str()))?;
-    unique_names("endpoint", config.endpoints.iter().map(|e| e.name.as_str()))?;
+    let endpoints = unique_names("endpoint", config.endpoints.iter().map(|e| e.name.as_str()))?;
 
-    for (i, source) in config.sources.iter().enumerate() {
-        let key = |k: &str| format!("source[{i}].{k}");
-        if source.max_body_bytes == 0 {
-            return Err(invalid(key("max_body_bytes"), "must be at least 1"));
-        }
-        check_auth(&source.auth, &key("auth"))?;
+    for (i, s) in config.sources.iter().enumerate() {
+        source(s).map_err(|e| under(&format!("source[{i}]"), e))?;
     }
     let mut routed = HashSet::new();
     for (i, route) in config.routes.iter().enumerate() {
@@ -52,28 +77,38 @@ pub(super) fn check(config: &Config) -> Result<(), Error> {
             }
         }
     }
-    for (i, endpoint) in config.endpoints.iter().enumerate() {
-        let key = |k: &str| format!("endpoint[{i}].{k}");
-        if !matches!(endpoint.url.scheme(), "http" | "https") {
-            return Err(invalid(key("url"), "must be an http:// or https:// URL"));
-        }
-        if endpoint.url.scheme() == "http" && !config.server.targets.allow_http {
-            return Err(invalid(
-                key("url"),
-                "plain http:// is refused; use https:// or set server.targets.allow_http",
-            ));
-        }
-        if endpoint.max_in_flight == 0 {
-            return Err(invalid(key("max_in_flight"), "must be at least 1"));
-        }
-        check_retry(&endpoint.retry, &key("retry"))?;
-        if let EndpointSigning::StandardWebhooks { secrets } = &endpoint.signing {
-            for (j, secret) in secrets.iter().enumerate() {
-                whsec(secret.expose(), &key(&format!("signing.secrets[{j}]")))?;
-            }
-        }
+    for (i, e) in config.endpoints.iter().enumerate() {
+        endpoint(e, config.server.targets).map_err(|e| under(&format!("endpoint[{i}]"), e))?;
+    }
+    if let Some(operator) = &config.admin.operator_endpoint
+        && !endpoints.contains(operator.as_str())
+    {
+        return Err(invalid(
+            "admin.operator_endpoint",
+            format!("no endpoint is named {operator:?}"),
+        ));
+    }
+    if config.retention.interval.is_zero() {
+        return Err(invalid("retention.interval", "must be longer than zero"));
     }
     Ok(())
+}
+
+/// An object's name: non-empty, letters, digits, `-`, `_` and `.`.
+pub fn name(name: &str) -> Result<(), Invalid> {
+    let valid = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(bad(
+            "name",
+            format!("{name:?} must be 1 to 128 characters of letters, digits, '-', '_' and '.'"),
+        ))
+    }
 }
 
 fn unique_names<'a>(
@@ -81,36 +116,95 @@ fn unique_names<'a>(
     names: impl Iterator<Item = &'a str>,
 ) -> Result<HashSet<&'a str>, Error> {
     let mut seen = HashSet::new();
-    for (i, name) in names.enumerate() {
-        let valid = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if !valid {
+    for (i, n) in names.enumerate() {
+        name(n).map_err(|e| under(&format!("{section}[{i}]"), e))?;
+        if !seen.insert(n) {
             return Err(invalid(
                 format!("{section}[{i}].name"),
-                format!(
-                    "{name:?} must be non-empty and use only letters, digits, '-', '_' and '.'"
-                ),
-            ));
-        }
-        if !seen.insert(name) {
-            return Err(invalid(
-                format!("{section}[{i}].name"),
-                format!("{name:?} is used twice"),
+                format!("{n:?} is used twice"),
             ));
         }
     }
     Ok(seen)
 }
 
-fn check_auth(auth: &SourceAuth, key: &str) -> Result<(), Error> {
+/// One source on its own.
+pub fn source(source: &SourceConfig) -> Result<(), Invalid> {
+    name(&source.name)?;
+    if source.max_body_bytes == 0 {
+        return Err(bad("max_body_bytes", "must be at least 1"));
+    }
+    check_auth(&source.auth)
+}
+
+/// One endpoint on its own, under the server's target rules.
+pub fn endpoint(endpoint: &EndpointConfig, targets: TargetPolicy) -> Result<(), Invalid> {
+    name(&endpoint.name)?;
+    if !matches!(endpoint.url.scheme(), "http" | "https") {
+        return Err(bad("url", "must be an http:// or https:// URL"));
+    }
+    if endpoint.url.scheme() == "http" && !targets.allow_http {
+        return Err(bad(
+            "url",
+            "plain http:// is refused; use https:// or set server.targets.allow_http",
+        ));
+    }
+    if endpoint.max_in_flight == 0 {
+        return Err(bad("max_in_flight", "must be at least 1"));
+    }
+    if endpoint.timeout.is_zero() {
+        return Err(bad("timeout", "must be longer than zero"));
+    }
+    if let Some(rate) = endpoint.rate_limit
+        && !(rate.is_finite() && rate > 0.0)
+    {
+        return Err(bad(
+            "rate_limit",
+            "must be a number of deliveries per second above 0",
+        ));
+    }
+    let breaker = &endpoint.circuit_breaker;
+    if breaker.failures > 0 && breaker.probe_interval.is_zero() {
+        return Err(bad(
+            "circuit_breaker.probe_interval",
+            "must be longer than zero",
+        ));
+    }
+    check_retry(&endpoint.retry)?;
+    if let EndpointSigning::StandardWebhooks { secrets, retiring } = &endpoint.signing {
+        for (j, secret) in secrets.iter().enumerate() {
+            whsec(secret.expose(), &format!("signing.secrets[{j}]"))?;
+        }
+        for (j, old) in retiring.iter().enumerate() {
+            whsec(
+                old.secret.expose(),
+                &format!("signing.retiring[{j}].secret"),
+            )?;
+        }
+    }
+    if let EndpointSigning::Hmac { header, .. } = &endpoint.signing
+        && http::HeaderName::from_bytes(header.as_bytes()).is_err()
+    {
+        return Err(bad(
+            "signing.header",
+            format!("{header:?} is not a header name"),
+        ));
+    }
+    for header in endpoint.headers.keys() {
+        if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+            return Err(bad("headers", format!("{header:?} is not a header name")));
+        }
+    }
+    Ok(())
+}
+
+fn check_auth(auth: &SourceAuth) -> Result<(), Invalid> {
     let empty = match auth {
         SourceAuth::None | SourceAuth::Basic { .. } => false,
         SourceAuth::Hmac { secrets, .. } => secrets.is_empty(),
         SourceAuth::StandardWebhooks { secrets } => {
             for (j, secret) in secrets.iter().enumerate() {
-                whsec(secret.expose(), &format!("{key}.secrets[{j}]"))?;
+                whsec(secret.expose(), &format!("auth.secrets[{j}]"))?;
             }
             secrets.is_empty()
         }
@@ -118,44 +212,38 @@ fn check_auth(auth: &SourceAuth, key: &str) -> Result<(), Error> {
         SourceAuth::Bearer { tokens } => tokens.is_empty(),
     };
     if empty {
-        return Err(invalid(key, "needs at least one secret, key or token"));
+        return Err(bad("auth", "needs at least one secret, key or token"));
     }
     Ok(())
 }
 
-fn whsec(text: &str, key: &str) -> Result<(), Error> {
+fn whsec(text: &str, field: &str) -> Result<(), Invalid> {
     if !text.starts_with("whsec_") {
-        return Err(invalid(
-            key,
-            "a Standard Webhooks secret starts with whsec_",
-        ));
+        return Err(bad(field, "a Standard Webhooks secret starts with whsec_"));
     }
     SigningSecret::parse(text)
         .map(|_| ())
-        .map_err(|e| invalid(key, e.to_string()))
+        .map_err(|e| bad(field, e.to_string()))
 }
 
-fn check_retry(retry: &RetryConfig, key: &str) -> Result<(), Error> {
+fn check_retry(retry: &RetryConfig) -> Result<(), Invalid> {
     let exponential = retry.initial_delay.is_some()
         || retry.multiplier.is_some()
         || retry.max_delay.is_some()
         || retry.max_attempts.is_some();
     if retry.schedule.is_some() && exponential {
-        return Err(invalid(
-            key,
+        return Err(bad(
+            "retry",
             "give either `schedule` or the exponential keys (initial_delay, multiplier, max_delay, max_attempts), not both",
         ));
     }
     if let Some(multiplier) = retry.multiplier
         && !(multiplier.is_finite() && multiplier >= 1.0)
     {
-        return Err(invalid(
-            format!("{key}.multiplier"),
-            "must be a number of at least 1",
-        ));
+        return Err(bad("retry.multiplier", "must be a number of at least 1"));
     }
     if retry.max_attempts == Some(0) {
-        return Err(invalid(format!("{key}.max_attempts"), "must be at least 1"));
+        return Err(bad("retry.max_attempts", "must be at least 1"));
     }
     Ok(())
 }

@@ -1,21 +1,26 @@
 //! An endpoint ready to deliver to: URL, signing with parsed secrets, static
-//! headers, retry policy, and its own concurrency limit.
+//! headers, retry policy, and its protection state (concurrency limit, rate
+//! limit, circuit breaker, disabled flag).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
-
-use tokio::sync::Semaphore;
+use std::time::{Duration, UNIX_EPOCH};
 
 use super::policy::RetryPolicy;
-use crate::config::{EndpointConfig, EndpointSigning};
+use super::protection::EndpointState;
+use crate::config::{BreakerConfig, EndpointConfig, EndpointSigning};
 use crate::signing::{SigningSecret, hmac_header, standard};
 
 /// How requests to an endpoint are signed.
 #[derive(Debug, Clone)]
 pub enum Signing {
-    /// Standard Webhooks; every secret signs (rotation).
-    Standard(Vec<SigningSecret>),
+    /// Standard Webhooks; every active secret signs, and each retiring one
+    /// until its time (rotation).
+    Standard {
+        /// Active secrets.
+        active: Vec<SigningSecret>,
+        /// Rotated-out secrets and when they stop signing (Unix ms).
+        retiring: Vec<(SigningSecret, u64)>,
+    },
     /// A provider-style HMAC header.
     Hmac {
         /// The header name.
@@ -46,25 +51,44 @@ pub struct Endpoint {
     pub headers: Vec<(String, String)>,
     /// When to retry.
     pub policy: RetryPolicy,
-    /// Attempts in flight at once: a slow endpoint only slows itself.
-    pub slots: Arc<Semaphore>,
-    /// Set when the endpoint answered 410 Gone or was disabled.
-    disabled: AtomicBool,
+    /// Subscribed event types, for default routing.
+    pub event_types: Vec<String>,
+    /// Tags, shown to routing plugins.
+    pub tags: Vec<String>,
+    /// Configured active; an inactive endpoint receives nothing.
+    pub active: bool,
+    /// Deliveries per second at most.
+    pub rate_limit: Option<f64>,
+    /// When the circuit opens and the endpoint is disabled.
+    pub breaker: BreakerConfig,
+    /// Concurrency limit, pacer, breaker and disabled flag; shared across
+    /// configuration changes.
+    pub state: Arc<EndpointState>,
 }
 
 impl Endpoint {
-    /// From validated config.
-    pub fn from_config(config: &EndpointConfig) -> Result<Self, String> {
+    /// From validated config, with the endpoint's protection state.
+    pub fn from_config(config: &EndpointConfig, state: Arc<EndpointState>) -> Result<Self, String> {
         let parse = |text: &str| {
             SigningSecret::parse(text).map_err(|e| format!("endpoint {}: {e}", config.name))
         };
         let signing = match &config.signing {
-            EndpointSigning::StandardWebhooks { secrets } => Signing::Standard(
-                secrets
+            EndpointSigning::StandardWebhooks { secrets, retiring } => Signing::Standard {
+                active: secrets
                     .iter()
                     .map(|s| parse(s.expose()))
                     .collect::<Result<_, _>>()?,
-            ),
+                retiring: retiring
+                    .iter()
+                    .map(|old| {
+                        let until = old
+                            .until
+                            .duration_since(UNIX_EPOCH)
+                            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                        Ok((parse(old.secret.expose())?, until))
+                    })
+                    .collect::<Result<_, String>>()?,
+            },
             EndpointSigning::Hmac {
                 header,
                 encoding,
@@ -89,19 +113,20 @@ impl Endpoint {
                 .map(|(k, v)| (k.clone(), v.expose().to_owned()))
                 .collect(),
             policy: RetryPolicy::from_config(&config.retry),
-            slots: Arc::new(Semaphore::new(config.max_in_flight)),
-            disabled: AtomicBool::new(!config.active),
+            event_types: config.event_types.clone(),
+            tags: config.tags.clone(),
+            active: config.active,
+            rate_limit: config.rate_limit,
+            breaker: config.circuit_breaker.clone(),
+            state,
         })
     }
 
-    /// Whether deliveries to it are stopped.
-    pub fn is_disabled(&self) -> bool {
-        self.disabled.load(Ordering::Relaxed)
-    }
-
-    /// Stops deliveries to it.
-    pub fn disable(&self) {
-        self.disabled.store(true, Ordering::Relaxed);
+    /// Whether it subscribes to an event type.
+    pub fn subscribed(&self, event_type: &str) -> bool {
+        self.event_types
+            .iter()
+            .any(|pattern| hookgate_sdk::event_type_matches(pattern, event_type))
     }
 
     /// Header names the signature depends on: config and plugins cannot set
@@ -146,13 +171,24 @@ impl Endpoint {
             ));
         }
         match &self.signing {
-            Signing::Standard(secrets) => {
+            Signing::Standard { active, retiring } => {
                 headers.push((standard::ID.into(), message_id.to_owned()));
                 headers.push((standard::TIMESTAMP.into(), timestamp.to_string()));
+                let now_ms = u64::try_from(timestamp).unwrap_or(0).saturating_mul(1000);
+                let secrets: Vec<SigningSecret> = active
+                    .iter()
+                    .cloned()
+                    .chain(
+                        retiring
+                            .iter()
+                            .filter(|(_, until)| *until > now_ms)
+                            .map(|(s, _)| s.clone()),
+                    )
+                    .collect();
                 if !secrets.is_empty() {
                     headers.push((
                         standard::SIGNATURE.into(),
-                        standard::sign_all(secrets, message_id, timestamp, body),
+                        standard::sign_all(&secrets, message_id, timestamp, body),
                     ));
                 }
             }
@@ -186,8 +222,12 @@ mod tests {
                 ("webhook-id".into(), "forged".into()),
             ],
             policy: RetryPolicy::default(),
-            slots: Arc::new(Semaphore::new(1)),
-            disabled: AtomicBool::new(false),
+            event_types: Vec::new(),
+            tags: Vec::new(),
+            active: true,
+            rate_limit: None,
+            breaker: BreakerConfig::default(),
+            state: Arc::new(EndpointState::new(1)),
         }
     }
 
@@ -205,7 +245,10 @@ mod tests {
             SigningSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("parses"),
             SigningSecret::parse("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD").expect("parses"),
         ];
-        let e = endpoint(Signing::Standard(secrets));
+        let e = endpoint(Signing::Standard {
+            active: secrets,
+            retiring: Vec::new(),
+        });
         let extra = vec![("webhook-signature".into(), "v1,forged".into())];
         let headers = e.request_headers("msg_1", 1_700_000_000, b"{}", &extra, None);
         assert_eq!(get(&headers, "webhook-id"), ["msg_1"]);
@@ -215,6 +258,22 @@ mod tests {
         assert_eq!(signatures[0].split(' ').count(), 2);
         assert_eq!(get(&headers, "authorization"), ["Bearer x"]);
         assert_eq!(get(&headers, "content-type"), ["application/json"]);
+    }
+
+    #[test]
+    fn a_retiring_secret_signs_until_its_time_and_then_stops() {
+        let new = SigningSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("parses");
+        let old = SigningSecret::parse("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD").expect("parses");
+        let e = endpoint(Signing::Standard {
+            active: vec![new],
+            retiring: vec![(old, 1_700_000_100_000)],
+        });
+        let count = |timestamp| {
+            let headers = e.request_headers("m", timestamp, b"{}", &[], None);
+            get(&headers, "webhook-signature")[0].split(' ').count()
+        };
+        assert_eq!(count(1_700_000_099), 2);
+        assert_eq!(count(1_700_000_100), 1);
     }
 
     #[test]

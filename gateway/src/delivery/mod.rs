@@ -11,11 +11,14 @@
 mod attempt;
 mod endpoint;
 pub mod policy;
+pub mod protection;
 mod worker;
 
+pub use attempt::{Response, send};
 pub use endpoint::{Endpoint, Signing};
 pub use policy::RetryPolicy;
-pub use worker::Deliverer;
+pub use protection::{EndpointState, Gate};
+pub use worker::{Deliverer, TestError};
 
 /// Response bodies are kept up to this many bytes in the attempt log.
 pub const RESPONSE_BODY_LIMIT: usize = 4096;

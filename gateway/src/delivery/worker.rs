@@ -1,11 +1,14 @@
 //! The delivery worker: claims due deliveries from the store, runs each
-//! attempt under its endpoint's concurrency limit, and records the outcome.
+//! attempt under its endpoint's concurrency limit, rate limit and circuit
+//! breaker, and records the outcome. A delivery the rate limit or an open
+//! circuit holds back is moved later in the schedule, with no attempt
+//! recorded: held back, never failed.
 //!
 //! [`Deliverer::deliver_due`] does one pass at a given time (tests inject
 //! time through it); [`Deliverer::run`] calls it with the clock, sleeping
 //! until the next delivery is due or new ones arrive.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -13,11 +16,12 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::Endpoint;
 use super::attempt::{self, Response};
+use super::{Endpoint, Gate};
 use crate::clock::Clock;
 use crate::config::TargetPolicy;
 use crate::metrics::Metrics;
+use crate::registry::Registry;
 use crate::store::{Attempt, Delivery, MessageStatus, NextStep, Store};
 use crate::targets;
 
@@ -33,8 +37,8 @@ const MAX_IDLE: Duration = Duration::from_secs(1);
 pub struct Deliverer {
     /// The schedule and the attempt log.
     store: Arc<dyn Store>,
-    /// Endpoints by name.
-    endpoints: HashMap<String, Arc<Endpoint>>,
+    /// The endpoints in force.
+    registry: Arc<Registry>,
     /// Shared connection pool; no redirects.
     client: reqwest::Client,
     /// Which target addresses are allowed.
@@ -51,17 +55,15 @@ pub struct Deliverer {
 
 impl std::fmt::Debug for Deliverer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Deliverer")
-            .field("endpoints", &self.endpoints.keys().collect::<Vec<_>>())
-            .finish_non_exhaustive()
+        f.debug_struct("Deliverer").finish_non_exhaustive()
     }
 }
 
 impl Deliverer {
-    /// A deliverer for these endpoints.
+    /// A deliverer for the registry's endpoints.
     pub fn new(
         store: Arc<dyn Store>,
-        endpoints: Vec<Endpoint>,
+        registry: Arc<Registry>,
         targets: TargetPolicy,
         clock: Clock,
         wake: Arc<Notify>,
@@ -74,10 +76,7 @@ impl Deliverer {
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Self {
             store,
-            endpoints: endpoints
-                .into_iter()
-                .map(|e| (e.name.clone(), Arc::new(e)))
-                .collect(),
+            registry,
             client,
             targets,
             clock,
@@ -129,18 +128,6 @@ impl Deliverer {
         }
     }
 
-    /// Disables the endpoints the store recorded as disabled by an earlier
-    /// run. Returns their names.
-    pub async fn restore_disabled(&self) -> Result<Vec<String>, crate::store::Error> {
-        let names = self.store.disabled_endpoints().await?;
-        for name in &names {
-            if let Some(endpoint) = self.endpoints.get(name) {
-                endpoint.disable();
-            }
-        }
-        Ok(names)
-    }
-
     /// One pass at time `now`: claims what is due and runs every attempt to
     /// its recorded outcome. Returns how many attempts were made.
     pub async fn deliver_due(&self, now: u64) -> Result<usize, crate::store::Error> {
@@ -159,6 +146,8 @@ impl Deliverer {
 
     fn lease(&self) -> Duration {
         let slowest = self
+            .registry
+            .snapshot()
             .endpoints
             .values()
             .map(|e| e.timeout)
@@ -197,15 +186,37 @@ impl Deliverer {
     }
 
     async fn try_attempt(&self, delivery: Delivery, now: u64) -> Result<(), crate::store::Error> {
-        let Some(endpoint) = self.endpoints.get(&delivery.plan.endpoint).cloned() else {
+        let endpoint = self
+            .registry
+            .snapshot()
+            .endpoints
+            .get(&delivery.plan.endpoint)
+            .cloned();
+        let Some(endpoint) = endpoint else {
             let reason = format!("endpoint {:?} no longer exists", delivery.plan.endpoint);
             return self.give_up(&delivery, now, reason).await;
         };
-        if endpoint.is_disabled() {
-            let reason = format!("endpoint {} is disabled", endpoint.name);
+        if let Some(disabled) = endpoint.state.disabled() {
+            let reason = format!(
+                "endpoint {} is disabled: {}",
+                endpoint.name, disabled.reason
+            );
             return self.give_up(&delivery, now, reason).await;
         }
-        let _slot = endpoint.slots.clone().acquire_owned().await;
+        if !endpoint.active {
+            let reason = format!("endpoint {} is inactive", endpoint.name);
+            return self.give_up(&delivery, now, reason).await;
+        }
+        if let Gate::HoldUntil(at) =
+            endpoint
+                .state
+                .admit(now, endpoint.rate_limit, &endpoint.breaker)
+        {
+            self.metrics.held_back(&endpoint.name);
+            self.store.reschedule(&delivery.id, at).await?;
+            return Ok(());
+        }
+        let _slot = endpoint.state.slots.clone().acquire_owned().await;
         let Some(message) = self.store.message(&delivery.message_id).await? else {
             let reason = format!("message {} no longer exists", delivery.message_id);
             return self.give_up(&delivery, now, reason).await;
@@ -269,11 +280,7 @@ impl Deliverer {
                 let next = if (200..300).contains(&code) {
                     NextStep::Delivered
                 } else if code == 410 {
-                    endpoint.disable();
-                    self.store
-                        .disable_endpoint(&endpoint.name, now, "answered 410 Gone")
-                        .await?;
-                    tracing::warn!(endpoint = %endpoint.name, "endpoint answered 410 Gone; disabled");
+                    self.disable(&endpoint.name, "answered 410 Gone").await?;
                     NextStep::Dead(format!(
                         "endpoint {} answered 410 Gone and was disabled",
                         endpoint.name
@@ -301,6 +308,10 @@ impl Deliverer {
                 (record, next)
             }
         };
+        let success = matches!(next, NextStep::Delivered);
+        if let Some(reason) = endpoint.state.record(now, success, &endpoint.breaker) {
+            self.disable(&endpoint.name, &reason).await?;
+        }
         let outcome = match next {
             NextStep::Delivered => "delivered",
             NextStep::RetryAt(_) => "retry",
@@ -312,6 +323,15 @@ impl Deliverer {
             .record_attempt(&delivery.id, record, next)
             .await?;
         Ok(())
+    }
+
+    async fn disable(&self, endpoint: &str, reason: &str) -> Result<(), crate::store::Error> {
+        match self.registry.disable_endpoint(endpoint, reason, true).await {
+            Ok(_) => Ok(()),
+            Err(crate::registry::RegistryError::Store(e)) => Err(e),
+            // The endpoint was deleted meanwhile: nothing to disable.
+            Err(_) => Ok(()),
+        }
     }
 
     fn retry(
@@ -349,6 +369,66 @@ impl Deliverer {
             .record_attempt(&delivery.id, record, NextStep::Dead(reason))
             .await?;
         Ok(())
+    }
+}
+
+/// Why a test event could not be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TestError {
+    /// No such endpoint.
+    NotFound,
+    /// The endpoint's URL is refused by the target rules.
+    Target(String),
+}
+
+impl Deliverer {
+    /// Sends one signed test request with `body` to an endpoint now and
+    /// returns the message id it was signed with and the attempt. Nothing is
+    /// stored, retried, or counted against the endpoint's breaker.
+    pub async fn send_test(
+        &self,
+        endpoint: &str,
+        body: &[u8],
+    ) -> Result<(String, Attempt), TestError> {
+        let endpoint = self
+            .registry
+            .snapshot()
+            .endpoints
+            .get(endpoint)
+            .cloned()
+            .ok_or(TestError::NotFound)?;
+        targets::resolve(&endpoint.url, self.targets)
+            .await
+            .map_err(|e| TestError::Target(e.to_string()))?;
+        let now = self.clock.now_millis();
+        let message_id = format!("msg_test_{}", ulid::Ulid::new());
+        let timestamp = i64::try_from(now / 1000).unwrap_or(i64::MAX);
+        let headers = endpoint.request_headers(&message_id, timestamp, body, &[], None);
+        let (response, latency) = attempt::send(
+            &self.client,
+            &endpoint.url,
+            &headers,
+            body.to_vec(),
+            endpoint.timeout,
+        )
+        .await;
+        let attempt = match response {
+            Response::Status { code, body, .. } => Attempt {
+                at: now,
+                status: Some(code),
+                latency_ms: millis(latency),
+                response_body: body,
+                error: None,
+            },
+            Response::Failed(error) => Attempt {
+                at: now,
+                status: None,
+                latency_ms: millis(latency),
+                response_body: String::new(),
+                error: Some(error),
+            },
+        };
+        Ok((message_id, attempt))
     }
 }
 

@@ -11,7 +11,6 @@
 mod auth;
 mod extract;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -27,6 +26,7 @@ use tokio::sync::Notify;
 use crate::api::ApiError;
 use crate::config::{SourceConfig, TargetPolicy};
 use crate::metrics::Metrics;
+use crate::registry::Registry;
 use crate::store::{Ingested, NewMessage, Store};
 use crate::targets;
 
@@ -38,11 +38,19 @@ const DROPPED_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cook
 
 /// A source ready to take requests.
 #[derive(Debug)]
-struct Source {
+pub struct Source {
     /// Its configuration.
-    config: SourceConfig,
+    pub config: SourceConfig,
     /// Its authentication with parsed secrets.
     auth: Auth,
+}
+
+impl Source {
+    /// Parses the source's secrets.
+    pub fn new(config: SourceConfig) -> Result<Self, String> {
+        let auth = Auth::from_config(&config.auth)?;
+        Ok(Self { config, auth })
+    }
 }
 
 /// What the ingest routes share.
@@ -50,8 +58,8 @@ struct Source {
 pub struct IngestState {
     /// Where messages go.
     store: Arc<dyn Store>,
-    /// Sources by name.
-    sources: Arc<HashMap<String, Source>>,
+    /// The live sources.
+    registry: Arc<Registry>,
     /// Rules for per-message target URLs.
     targets: TargetPolicy,
     /// Woken after each new message, so the pipeline starts at once.
@@ -62,42 +70,26 @@ pub struct IngestState {
 
 impl std::fmt::Debug for IngestState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IngestState")
-            .field("sources", &self.sources.keys().collect::<Vec<_>>())
-            .finish_non_exhaustive()
+        f.debug_struct("IngestState").finish_non_exhaustive()
     }
 }
 
 impl IngestState {
-    /// Prepares the sources; fails on a secret that does not parse.
+    /// Ingest over the registry's sources.
     pub fn new(
         store: Arc<dyn Store>,
-        sources: &[SourceConfig],
+        registry: Arc<Registry>,
         targets: TargetPolicy,
         new_message: Arc<Notify>,
         metrics: Arc<Metrics>,
-    ) -> Result<Self, String> {
-        let sources = sources
-            .iter()
-            .map(|config| {
-                let auth = Auth::from_config(&config.auth)
-                    .map_err(|e| format!("source {}: {e}", config.name))?;
-                Ok((
-                    config.name.clone(),
-                    Source {
-                        config: config.clone(),
-                        auth,
-                    },
-                ))
-            })
-            .collect::<Result<_, String>>()?;
-        Ok(Self {
+    ) -> Self {
+        Self {
             store,
-            sources: Arc::new(sources),
+            registry,
             targets,
             new_message,
             metrics,
-        })
+        }
     }
 }
 
@@ -117,8 +109,10 @@ async fn ingest(
     Path(source_name): Path<String>,
     request: Request<Body>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let result = accept(&state, &source_name, request).await;
-    let label = if state.sources.contains_key(&source_name) {
+    let snapshot = state.registry.snapshot();
+    let source = snapshot.sources.get(&source_name).cloned();
+    let result = accept(&state, &source_name, source.as_deref(), request).await;
+    let label = if source.is_some() {
         source_name.as_str()
     } else {
         UNKNOWN_SOURCE
@@ -140,9 +134,10 @@ async fn ingest(
 async fn accept(
     state: &IngestState,
     source_name: &str,
+    source: Option<&Source>,
     request: Request<Body>,
 ) -> Result<Ingested, ApiError> {
-    let source = state.sources.get(source_name).ok_or_else(|| {
+    let source = source.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_source",

@@ -5,12 +5,14 @@
 //! Default routing, when no plugin chose targets: the active endpoints
 //! subscribed to the (possibly rewritten) event type. A plugin's `deliver`
 //! overrides it. A message with a per-message target URL is sent there,
-//! with the settings of the endpoints it routes to.
+//! with the settings of the endpoints it routes to. Operator events (source
+//! [`OPERATOR_SOURCE`]) go to the operator endpoint only.
 //!
 //! **Invariant:** a message leaves the pipeline queue only in the same
 //! transaction that records its outcome and creates its deliveries.
+//! **Invariant:** a message runs wholly on one registry snapshot: the plugin
+//! versions current when it started.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +22,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::metrics::Metrics;
-use crate::plugin::{self, ChainOutcome, PluginHost, Step};
+use crate::plugin::{self, ChainOutcome, PluginHost};
+use crate::registry::{OPERATOR_SOURCE, Registry};
 use crate::store::{Message, MessageStatus, NewDelivery, Store};
 
 /// How many messages one pass takes from the queue.
@@ -28,27 +31,14 @@ const BATCH: usize = 64;
 /// How long to wait before retrying after a store failure.
 const STORE_BACKOFF: Duration = Duration::from_millis(500);
 
-/// An endpoint as routing sees it.
-#[derive(Debug, Clone)]
-pub struct RouteTarget {
-    /// Its name.
-    pub name: String,
-    /// Subscribed event types (`call.*`, `*`).
-    pub event_types: Vec<String>,
-    /// Whether it takes deliveries.
-    pub active: bool,
-}
-
 /// The pipeline worker's parts.
 pub struct Pipeline {
     /// Where messages are.
     pub store: Arc<dyn Store>,
     /// Runs the plugins.
     pub host: PluginHost,
-    /// Each source's chain; a source without one has an empty chain.
-    pub chains: HashMap<String, Vec<Step>>,
-    /// Endpoints for default routing.
-    pub endpoints: Vec<RouteTarget>,
+    /// The chains and endpoints in force.
+    pub registry: Arc<Registry>,
     /// Woken by ingest after each new message.
     pub new_message: Arc<Notify>,
     /// Woken after deliveries are created.
@@ -61,10 +51,7 @@ pub struct Pipeline {
 
 impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pipeline")
-            .field("chains", &self.chains.keys().collect::<Vec<_>>())
-            .field("endpoints", &self.endpoints)
-            .finish_non_exhaustive()
+        f.debug_struct("Pipeline").finish_non_exhaustive()
     }
 }
 
@@ -107,7 +94,11 @@ impl Pipeline {
     }
 
     async fn process(&self, message: Message) -> Result<(), crate::store::Error> {
-        let steps = self
+        let snapshot = self.registry.snapshot();
+        if message.received.source == OPERATOR_SOURCE {
+            return self.operator_event(&message, &snapshot).await;
+        }
+        let steps = snapshot
             .chains
             .get(&message.received.source)
             .map_or(&[][..], Vec::as_slice);
@@ -136,30 +127,40 @@ impl Pipeline {
             }
         }
         let target_url = message.received.target_url.clone();
-        let plan =
-            |endpoint: &str, body: Option<Vec<u8>>, headers: Vec<(String, String)>| NewDelivery {
-                endpoint: endpoint.to_owned(),
-                url: target_url.clone(),
-                body,
-                headers,
-            };
+        let plan = |endpoint: &str,
+                    event_type: &str,
+                    body: Option<Vec<u8>>,
+                    headers: Vec<(String, String)>| NewDelivery {
+            endpoint: endpoint.to_owned(),
+            event_type: event_type.to_owned(),
+            url: target_url.clone(),
+            body,
+            headers,
+        };
         let (status, deliveries) = match run.result {
             Ok(ChainOutcome::Dropped { plugin, reason }) => {
                 (MessageStatus::Dropped { plugin, reason }, Vec::new())
             }
             Ok(ChainOutcome::Continued(event)) => {
-                let deliveries = self
+                let mut names: Vec<&String> = snapshot
                     .endpoints
                     .iter()
-                    .filter(|e| e.active && subscribed(e, &event.event_type))
-                    .map(|e| plan(&e.name, None, Vec::new()))
+                    // A disabled endpoint still gets its deliveries, dead-lettered
+                    // at once, so they can be recovered once it is enabled.
+                    .filter(|(_, e)| e.active && e.subscribed(&event.event_type))
+                    .map(|(name, _)| name)
+                    .collect();
+                names.sort();
+                let deliveries = names
+                    .into_iter()
+                    .map(|name| plan(name, &event.event_type, None, Vec::new()))
                     .collect();
                 routed(event, &message.received.body, deliveries)
             }
             Ok(ChainOutcome::Deliver { event, targets, .. }) => {
                 let deliveries = targets
                     .into_iter()
-                    .map(|t| plan(&t.endpoint, t.body, t.headers))
+                    .map(|t| plan(&t.endpoint, &event.event_type, t.body, t.headers))
                     .collect();
                 routed(event, &message.received.body, deliveries)
             }
@@ -175,6 +176,15 @@ impl Pipeline {
                 )
             }
         };
+        self.complete(&message, status, deliveries).await
+    }
+
+    async fn complete(
+        &self,
+        message: &Message,
+        status: MessageStatus,
+        deliveries: Vec<NewDelivery>,
+    ) -> Result<(), crate::store::Error> {
         let created = !deliveries.is_empty();
         self.store
             .complete_pipeline(&message.id, status, deliveries, self.clock.now_millis())
@@ -184,13 +194,31 @@ impl Pipeline {
         }
         Ok(())
     }
-}
 
-fn subscribed(endpoint: &RouteTarget, event_type: &str) -> bool {
-    endpoint
-        .event_types
-        .iter()
-        .any(|pattern| hookgate_sdk::event_type_matches(pattern, event_type))
+    /// An operator event goes to the operator endpoint, unchanged.
+    async fn operator_event(
+        &self,
+        message: &Message,
+        snapshot: &crate::registry::Snapshot,
+    ) -> Result<(), crate::store::Error> {
+        let deliveries: Vec<NewDelivery> = snapshot
+            .operator_endpoint
+            .iter()
+            .map(|endpoint| NewDelivery {
+                endpoint: endpoint.clone(),
+                event_type: message.received.event_type.clone(),
+                url: None,
+                body: None,
+                headers: Vec::new(),
+            })
+            .collect();
+        let status = MessageStatus::Routed {
+            event_type: message.received.event_type.clone(),
+            body: None,
+            deliveries: u32::try_from(deliveries.len()).unwrap_or(u32::MAX),
+        };
+        self.complete(message, status, deliveries).await
+    }
 }
 
 /// The status of a message the chain routed, with its deliveries; the body is

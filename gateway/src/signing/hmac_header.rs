@@ -9,7 +9,9 @@ use serde::Deserialize;
 use super::{SigningSecret, constant_time_eq, hmac_sha256};
 
 /// How the MAC is written into the header.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Encoding {
     /// Lowercase hexadecimal (accepted in any case when verifying).

@@ -12,16 +12,37 @@ use super::Error;
 pub(super) const MESSAGES: &str = "messages.v1";
 pub(super) const PIPELINE: &str = "pipeline.v1";
 pub(super) const DEDUP: &str = "dedup.v1";
-pub(super) const DELIVERIES: &str = "deliveries.v1";
+pub(super) const DELIVERIES: &str = "deliveries.v2";
 pub(super) const BY_MESSAGE: &str = "deliveries_by_message.v1";
 pub(super) const SCHEDULE: &str = "schedule.v1";
 pub(super) const CLAIMS: &str = "claims.v1";
 pub(super) const DISABLED_ENDPOINTS: &str = "disabled_endpoints.v1";
+pub(super) const OBJECTS: &str = "objects.v1";
+pub(super) const BLOBS: &str = "blobs.v1";
 
-/// A new id with a prefix, ordered by `millis`.
+/// `kind \0 name`.
+pub(super) fn object_key(kind: &str, name: &str) -> Vec<u8> {
+    [kind.as_bytes(), &[0], name.as_bytes()].concat()
+}
+
+/// The smallest id with a prefix at `millis`: ids of records created at or
+/// after `millis` sort at or after it.
+pub(super) fn id_floor(prefix: &str, millis: u64) -> String {
+    format!("{prefix}_{}", ulid::Ulid::from_parts(millis, 0))
+}
+
+/// A new id with a prefix, ordered by `millis`; ids made in the same
+/// millisecond (or with an earlier one) still sort in the order they were
+/// made, so listings are newest first exactly.
 pub(super) fn new_id(prefix: &str, millis: u64) -> String {
-    let random: u128 = rand::random();
-    format!("{prefix}_{}", ulid::Ulid::from_parts(millis, random))
+    static IDS: std::sync::Mutex<ulid::Generator> = std::sync::Mutex::new(ulid::Generator::new());
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis);
+    let ulid = IDS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .generate_from_datetime(at)
+        .unwrap_or_else(|_| ulid::Ulid::from_parts(millis, rand::random()));
+    format!("{prefix}_{ulid}")
 }
 
 /// `source \0 key`.

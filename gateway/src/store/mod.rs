@@ -4,7 +4,9 @@
 //! Ingest, pipeline and delivery talk only to the [`Store`] trait, whose
 //! operations are coarse and transactional (one call = one commit), so that a
 //! networked backend shared by several gateway nodes (PostgreSQL) can be added
-//! beside [`SledStore`] without touching them. Only sled is built.
+//! beside [`SledStore`] without touching them. The management side (objects
+//! the API created, plugin components, listings, pruning) is the separate
+//! [`Catalog`] trait. Only sled is built.
 //!
 //! **Invariant:** [`Store::ingest`] returns only after the message is on disk
 //! (fsync'd); concurrent ingests share one fsync (group commit). Attempt
@@ -16,14 +18,17 @@
 mod commit;
 mod keys;
 mod model;
+mod query;
+mod sled_catalog;
 mod sled_store;
 #[cfg(test)]
 mod tests;
 
 pub use model::{
-    Attempt, Delivery, DeliveryState, Ingested, Message, MessageStatus, NewDelivery, NewMessage,
-    NextStep,
+    Attempt, Delivery, DeliveryState, DisabledEndpoint, Ingested, Message, MessageStatus,
+    NewDelivery, NewMessage, NextStep, Pruned,
 };
+pub use query::{DeliveryQuery, DeliveryStatusKind, MessageQuery, MessageStatusKind, Page};
 pub use sled_store::SledStore;
 
 use std::time::Duration;
@@ -120,12 +125,20 @@ pub trait Store: Send + Sync + 'static {
         next: NextStep,
     ) -> Result<Delivery, Error>;
 
-    /// Records that an endpoint was disabled (it answered 410 Gone), so it
-    /// stays disabled across restarts.
+    /// Moves a delivery to be due at `at` (replay, or held back by a rate
+    /// limit or an open circuit) without recording an attempt; releases its
+    /// claim. Returns the updated delivery, `None` if it does not exist.
+    async fn reschedule(&self, delivery_id: &str, at: u64) -> Result<Option<Delivery>, Error>;
+
+    /// Records that an endpoint was disabled (410 Gone, its circuit breaker,
+    /// or an operator), durably, so it stays disabled across restarts.
     async fn disable_endpoint(&self, name: &str, at: u64, reason: &str) -> Result<(), Error>;
 
+    /// Forgets an endpoint's disabled record, durably.
+    async fn enable_endpoint(&self, name: &str) -> Result<(), Error>;
+
     /// Endpoints recorded as disabled.
-    async fn disabled_endpoints(&self) -> Result<Vec<String>, Error>;
+    async fn disabled_endpoints(&self) -> Result<Vec<DisabledEndpoint>, Error>;
 
     /// One message.
     async fn message(&self, id: &str) -> Result<Option<Message>, Error>;
@@ -147,4 +160,39 @@ pub trait Store: Send + Sync + 'static {
 
     /// Makes everything written so far durable.
     async fn flush(&self) -> Result<(), Error>;
+}
+
+/// The management side of storage: objects created through the API,
+/// plugin components, listings and pruning. Object values are JSON; kinds are
+/// `source`, `endpoint`, `route` and `plugin`.
+#[async_trait::async_trait]
+pub trait Catalog: Send + Sync + 'static {
+    /// Creates or replaces an object, durably.
+    async fn put_object(&self, kind: &str, name: &str, json: Vec<u8>) -> Result<(), Error>;
+
+    /// Removes an object, durably.
+    async fn delete_object(&self, kind: &str, name: &str) -> Result<(), Error>;
+
+    /// Every object of a kind, by name.
+    async fn objects(&self, kind: &str) -> Result<Vec<(String, Vec<u8>)>, Error>;
+
+    /// Stores a plugin component under its content hash, durably.
+    async fn put_blob(&self, hash: &str, bytes: Vec<u8>) -> Result<(), Error>;
+
+    /// A stored plugin component.
+    async fn blob(&self, hash: &str) -> Result<Option<Vec<u8>>, Error>;
+
+    /// Messages, newest first.
+    async fn list_messages(&self, query: &MessageQuery) -> Result<Page<Message>, Error>;
+
+    /// Deliveries, newest first.
+    async fn list_deliveries(&self, query: &DeliveryQuery) -> Result<Page<Delivery>, Error>;
+
+    /// Looks at up to `limit` messages received before `before`, oldest
+    /// first after `from`, and removes the finished ones (delivered,
+    /// dead-lettered, dropped or failed; never one still in the pipeline or
+    /// with a delivery still scheduled) with their deliveries and attempt
+    /// logs; on the first pass (`from` is `None`) also forgets idempotency
+    /// keys first seen before `before`.
+    async fn prune(&self, before: u64, from: Option<&str>, limit: usize) -> Result<Pruned, Error>;
 }

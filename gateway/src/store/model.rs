@@ -87,6 +87,8 @@ pub enum MessageStatus {
 pub struct NewDelivery {
     /// The endpoint's name.
     pub endpoint: String,
+    /// The event type sent (after the plugins).
+    pub event_type: String,
     /// A per-message URL replacing the endpoint's, if the source allows it.
     pub url: Option<String>,
     /// The body to send; `None` sends the message's (processed) body.
@@ -156,4 +158,29 @@ pub enum NextStep {
     RetryAt(u64),
     /// Stop and dead-letter it, for this reason.
     Dead(String),
+}
+
+/// An endpoint recorded as disabled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisabledEndpoint {
+    /// Its name.
+    pub name: String,
+    /// When (Unix milliseconds).
+    pub at: u64,
+    /// Why.
+    pub reason: String,
+}
+
+/// What one pruning pass removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Where the next pass resumes (the last message id looked at); `None`
+    /// when every message before the cutoff was looked at.
+    pub resume: Option<String>,
+    /// Messages removed, with their deliveries.
+    pub messages: usize,
+    /// Deliveries removed.
+    pub deliveries: usize,
+    /// Idempotency keys forgotten.
+    pub dedup_keys: usize,
 }

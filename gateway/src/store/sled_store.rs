@@ -9,47 +9,51 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use super::commit::GroupCommit;
 use super::keys::{self, decode, encode};
 use super::{
-    Attempt, Delivery, DeliveryState, Error, Ingested, Message, MessageStatus, NewDelivery,
-    NewMessage, NextStep, Store,
+    Attempt, Delivery, DeliveryState, DisabledEndpoint, Error, Ingested, Message, MessageStatus,
+    NewDelivery, NewMessage, NextStep, Store,
 };
 
 /// The sled-backed [`Store`].
 #[derive(Debug)]
 pub struct SledStore {
     /// Kept so every tree shares one database and one log.
-    db: sled::Db,
+    pub(super) db: sled::Db,
     /// id → [`Message`].
-    messages: sled::Tree,
+    pub(super) messages: sled::Tree,
     /// ids of messages waiting for the pipeline.
-    pipeline: sled::Tree,
+    pub(super) pipeline: sled::Tree,
     /// `source \0 key` → (first id, received-at).
-    dedup: sled::Tree,
+    pub(super) dedup: sled::Tree,
     /// id → [`Delivery`].
-    deliveries: sled::Tree,
+    pub(super) deliveries: sled::Tree,
     /// `message \0 delivery` → ().
-    by_message: sled::Tree,
+    pub(super) by_message: sled::Tree,
     /// `due delivery` → (): what is scheduled, by time.
-    schedule: sled::Tree,
+    pub(super) schedule: sled::Tree,
     /// delivery id → lease end (BE u64): deliveries claimed by a worker.
-    claims: sled::Tree,
+    pub(super) claims: sled::Tree,
     /// endpoint name → (disabled at, reason).
-    disabled: sled::Tree,
+    pub(super) disabled: sled::Tree,
+    /// `kind \0 name` → JSON: objects the management API created.
+    pub(super) objects: sled::Tree,
+    /// content hash → plugin component bytes.
+    pub(super) blobs: sled::Tree,
     /// The fsync batcher; dropped last, after the trees are idle.
-    commit: GroupCommit,
+    pub(super) commit: GroupCommit,
 }
 
-type TxResult<T> = Result<T, ConflictableTransactionError<Error>>;
+pub(super) type TxResult<T> = Result<T, ConflictableTransactionError<Error>>;
 
 fn abort<T>(error: Error) -> TxResult<T> {
     Err(ConflictableTransactionError::Abort(error))
 }
 
 /// A store result inside a transaction: an error aborts it.
-fn tx<T>(result: Result<T, Error>) -> TxResult<T> {
+pub(super) fn tx<T>(result: Result<T, Error>) -> TxResult<T> {
     result.map_err(ConflictableTransactionError::Abort)
 }
 
-fn tx_error(error: TransactionError<Error>) -> Error {
+pub(super) fn tx_error(error: TransactionError<Error>) -> Error {
     match error {
         TransactionError::Abort(e) => e,
         TransactionError::Storage(e) => Error::Sled(e),
@@ -69,12 +73,14 @@ impl SledStore {
             schedule: db.open_tree(keys::SCHEDULE)?,
             claims: db.open_tree(keys::CLAIMS)?,
             disabled: db.open_tree(keys::DISABLED_ENDPOINTS)?,
+            objects: db.open_tree(keys::OBJECTS)?,
+            blobs: db.open_tree(keys::BLOBS)?,
             commit: GroupCommit::start(db.clone())?,
             db,
         })
     }
 
-    fn load_delivery(&self, id: &str) -> Result<Option<Delivery>, Error> {
+    pub(super) fn load_delivery(&self, id: &str) -> Result<Option<Delivery>, Error> {
         self.deliveries
             .get(id.as_bytes())?
             .map(|bytes| decode("delivery", &bytes))
@@ -305,17 +311,49 @@ impl Store for SledStore {
         Ok(delivery)
     }
 
+    async fn reschedule(&self, delivery_id: &str, at: u64) -> Result<Option<Delivery>, Error> {
+        (&self.deliveries, &self.schedule, &self.claims)
+            .transaction(|(deliveries, schedule, claims)| {
+                claims.remove(delivery_id.as_bytes())?;
+                let Some(bytes) = deliveries.get(delivery_id.as_bytes())? else {
+                    return Ok(None);
+                };
+                let mut delivery: Delivery = tx(decode("delivery", &bytes))?;
+                if let DeliveryState::Scheduled { at } = delivery.state {
+                    schedule.remove(keys::schedule_key(at, delivery_id))?;
+                }
+                delivery.state = DeliveryState::Scheduled { at };
+                schedule.insert(keys::schedule_key(at, delivery_id), &[])?;
+                let encoded = tx(encode("delivery", &delivery))?;
+                deliveries.insert(delivery_id.as_bytes(), encoded)?;
+                Ok(Some(delivery))
+            })
+            .map_err(tx_error)
+    }
+
     async fn disable_endpoint(&self, name: &str, at: u64, reason: &str) -> Result<(), Error> {
         self.disabled
             .insert(name.as_bytes(), encode("endpoint state", &(at, reason))?)?;
         self.commit.durable().await
     }
 
-    async fn disabled_endpoints(&self) -> Result<Vec<String>, Error> {
+    async fn enable_endpoint(&self, name: &str) -> Result<(), Error> {
+        self.disabled.remove(name.as_bytes())?;
+        self.commit.durable().await
+    }
+
+    async fn disabled_endpoints(&self) -> Result<Vec<DisabledEndpoint>, Error> {
         self.disabled
             .iter()
-            .keys()
-            .map(|key| Ok(String::from_utf8_lossy(&key?).into_owned()))
+            .map(|entry| {
+                let (name, value) = entry?;
+                let (at, reason): (u64, String) = decode("endpoint state", &value)?;
+                Ok(DisabledEndpoint {
+                    name: String::from_utf8_lossy(&name).into_owned(),
+                    at,
+                    reason,
+                })
+            })
             .collect()
     }
 

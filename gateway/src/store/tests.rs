@@ -24,6 +24,7 @@ fn message(source: &str, key: Option<&str>, at: u64) -> NewMessage {
 fn plan(endpoint: &str) -> NewDelivery {
     NewDelivery {
         endpoint: endpoint.into(),
+        event_type: "call.completed".into(),
         url: None,
         body: None,
         headers: Vec::new(),

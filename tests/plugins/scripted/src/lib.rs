@@ -4,7 +4,10 @@
 //! - `print=TEXT` / `eprint=TEXT`: writes TEXT to stdout / stderr;
 //! - `deliver_to=NAME,..`: delivers to these endpoints (even unknown ones);
 //! - `echo_config=true`: sets header `x-config` to the config entries and
-//!   `x-endpoints` to the endpoint names it sees.
+//!   `x-endpoints` to the endpoint names it sees;
+//! - `stamp=TEXT`: appends TEXT to the body's JSON array `stamps` (created
+//!   if missing), so a receiver can tell which versions of which plugins an
+//!   event went through.
 //!
 //! Otherwise it passes the event on.
 
@@ -39,6 +42,19 @@ impl Plugin for Scripted {
             event.set_header("x-config", entries.join(";"));
             let names: Vec<String> = endpoints().into_iter().map(|e| e.name).collect();
             event.set_header("x-endpoints", names.join(","));
+        }
+        if let Some(text) = config::get("stamp") {
+            let mut body: serde_json::Value = event.json()?;
+            let Some(object) = body.as_object_mut() else {
+                return Err(Error::invalid_event("stamp needs a JSON object body"));
+            };
+            let stamps = object
+                .entry("stamps")
+                .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+            if let Some(list) = stamps.as_array_mut() {
+                list.push(serde_json::Value::String(text));
+            }
+            event.set_json(&body)?;
         }
         let targets = config::list("deliver_to");
         if !targets.is_empty() {

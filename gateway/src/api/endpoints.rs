@@ -1,0 +1,340 @@
+//! `/v1/endpoints`: create, read, list, update (merge patch), delete;
+//! enable and disable; rotate the signing secret; send a test event; and
+//! recover failed deliveries in bulk.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::body::{self, PageParams};
+use super::views::{AttemptView, EndpointView, ListPage};
+use super::{AdminState, ApiError, ErrorBody};
+use crate::config::EndpointConfig;
+use crate::registry::{Endpoints, Rotated};
+use crate::store::{DeliveryQuery, DeliveryStatusKind};
+
+pub(super) fn routes() -> OpenApiRouter<AdminState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_endpoints, create_endpoint))
+        .routes(routes!(get_endpoint, update_endpoint, delete_endpoint))
+        .routes(routes!(disable_endpoint))
+        .routes(routes!(enable_endpoint))
+        .routes(routes!(rotate_secret))
+        .routes(routes!(test_endpoint))
+        .routes(routes!(recover_endpoint))
+}
+
+fn view(
+    state: &AdminState,
+    (endpoint, origin): (EndpointConfig, crate::registry::Origin),
+) -> EndpointView {
+    let runtime = state.registry.endpoint_state(&endpoint.name);
+    EndpointView::new(endpoint, origin, runtime)
+}
+
+/// Lists endpoints by name.
+#[utoipa::path(get, path = "/v1/endpoints", tag = "endpoints", params(PageParams),
+    responses((status = 200, body = ListPage<EndpointView>), (status = 401, body = ErrorBody)))]
+async fn list_endpoints(
+    State(state): State<AdminState>,
+    query: Result<Query<PageParams>, QueryRejection>,
+) -> Result<Json<ListPage<EndpointView>>, ApiError> {
+    let Query(page) = query?;
+    let limit = page.limit()?;
+    let (items, more) = state
+        .registry
+        .list::<Endpoints>(page.cursor.as_deref(), limit)
+        .await;
+    let items: Vec<EndpointView> = items.into_iter().map(|e| view(&state, e)).collect();
+    let next_cursor = more
+        .then(|| items.last().map(|e| e.endpoint.name.clone()))
+        .flatten();
+    Ok(Json(ListPage { items, next_cursor }))
+}
+
+/// Creates an endpoint.
+#[utoipa::path(post, path = "/v1/endpoints", tag = "endpoints", request_body = EndpointConfig,
+    responses((status = 201, body = EndpointView), (status = 400, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+async fn create_endpoint(
+    State(state): State<AdminState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<EndpointView>), ApiError> {
+    let raw = body::json_object(&body)?;
+    let created = state.registry.create::<Endpoints>(raw).await?;
+    Ok((StatusCode::CREATED, Json(view(&state, created))))
+}
+
+/// One endpoint with its state.
+#[utoipa::path(get, path = "/v1/endpoints/{name}", tag = "endpoints",
+    params(("name" = String, Path, description = "The endpoint's name")),
+    responses((status = 200, body = EndpointView), (status = 404, body = ErrorBody)))]
+async fn get_endpoint(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<Json<EndpointView>, ApiError> {
+    let found = state.registry.get::<Endpoints>(&name).await?;
+    Ok(Json(view(&state, found)))
+}
+
+/// Changes an endpoint: the body is a JSON merge patch (RFC 7396).
+#[utoipa::path(patch, path = "/v1/endpoints/{name}", tag = "endpoints",
+    params(("name" = String, Path, description = "The endpoint's name")),
+    request_body(content = Object, description = "A JSON merge patch of the endpoint's fields"),
+    responses((status = 200, body = EndpointView), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn update_endpoint(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<EndpointView>, ApiError> {
+    let patch = body::json_object(&body)?;
+    let updated = state.registry.update::<Endpoints>(&name, patch).await?;
+    Ok(Json(view(&state, updated)))
+}
+
+/// Deletes an endpoint; its pending deliveries are dead-lettered when due.
+#[utoipa::path(delete, path = "/v1/endpoints/{name}", tag = "endpoints",
+    params(("name" = String, Path, description = "The endpoint's name")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn delete_endpoint(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.registry.delete::<Endpoints>(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Why an operator disables an endpoint.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct DisableRequest {
+    /// Shown with the endpoint and in dead-lettered deliveries.
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Stops deliveries to an endpoint (durably) until it is enabled.
+#[utoipa::path(post, path = "/v1/endpoints/{name}/disable", tag = "endpoints",
+    params(("name" = String, Path, description = "The endpoint's name")),
+    request_body(content = Option<DisableRequest>),
+    responses((status = 200, body = EndpointView), (status = 404, body = ErrorBody)))]
+async fn disable_endpoint(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<EndpointView>, ApiError> {
+    let request: DisableRequest = body::typed(&body)?;
+    let reason = request
+        .reason
+        .unwrap_or_else(|| "disabled by an operator".to_owned());
+    state
+        .registry
+        .disable_endpoint(&name, &reason, false)
+        .await?;
+    get_endpoint(State(state), Path(name)).await
+}
+
+/// Lets deliveries to an endpoint go again and closes its circuit.
+#[utoipa::path(post, path = "/v1/endpoints/{name}/enable", tag = "endpoints",
+    params(("name" = String, Path, description = "The endpoint's name")),
+    responses((status = 200, body = EndpointView), (status = 404, body = ErrorBody)))]
+async fn enable_endpoint(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<Json<EndpointView>, ApiError> {
+    state.registry.enable_endpoint(&name).await?;
+    get_endpoint(State(state), Path(name)).await
+}
+
+/// A secret rotation.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RotateRequest {
+    /// The new `whsec_` secret; generated when absent.
+    #[serde(default)]
+    secret: Option<String>,
+    /// How long the previous secrets keep signing beside the new one.
+    #[serde(default, with = "humantime_serde::option")]
+    #[schema(value_type = Option<String>, example = "24h")]
+    grace: Option<Duration>,
+}
+
+/// Rotates a Standard Webhooks endpoint's secret; the previous ones keep
+/// signing for the grace period (default 24 hours).
+#[utoipa::path(post, path = "/v1/endpoints/{name}/rotate-secret", tag = "endpoints",
+    params(("name" = String, Path, description = "The endpoint's name")),
+    request_body(content = Option<RotateRequest>),
+    responses((status = 200, body = Rotated), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn rotate_secret(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<Rotated>, ApiError> {
+    let request: RotateRequest = body::typed(&body)?;
+    let grace = request.grace.unwrap_or(Duration::from_secs(24 * 3600));
+    let rotated = state
+        .registry
+        .rotate_secret(&name, request.secret, grace)
+        .await?;
+    Ok(Json(rotated))
+}
+
+/// A test event.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct TestRequest {
+    /// The event type to send.
+    event_type: String,
+    /// The payload; a small sample naming the type when absent.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    payload: Option<Value>,
+}
+
+/// The result of a test event.
+#[derive(Debug, Serialize, ToSchema)]
+struct TestResult {
+    /// The message id the request was signed with.
+    message_id: String,
+    /// Whether the endpoint accepted it (2xx).
+    delivered: bool,
+    /// The attempt.
+    attempt: AttemptView,
+}
+
+/// Sends one signed test event to the endpoint now and answers with the
+/// attempt. Nothing is stored or retried.
+#[utoipa::path(post, path = "/v1/endpoints/{name}/test", tag = "endpoints",
+    params(("name" = String, Path, description = "The endpoint's name")),
+    request_body = TestRequest,
+    responses((status = 200, body = TestResult), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn test_endpoint(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<TestResult>, ApiError> {
+    let request: TestRequest = body::typed(&body)?;
+    let payload = request
+        .payload
+        .unwrap_or_else(|| serde_json::json!({"type": request.event_type, "data": {"test": true}}));
+    let body = serde_json::to_vec(&payload).unwrap_or_default();
+    let (message_id, attempt) =
+        state
+            .deliverer
+            .send_test(&name, &body)
+            .await
+            .map_err(|e| match e {
+                crate::delivery::TestError::NotFound => ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    format!("no endpoint is named {name:?}"),
+                ),
+                crate::delivery::TestError::Target(why) => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "target_not_allowed",
+                    format!("the endpoint's URL is refused: {why}"),
+                ),
+            })?;
+    let delivered = attempt.status.is_some_and(|s| (200..300).contains(&s));
+    Ok(Json(TestResult {
+        message_id,
+        delivered,
+        attempt: attempt.into(),
+    }))
+}
+
+/// Which deliveries to recover.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RecoverRequest {
+    /// Deliveries created at or after (Unix ms or RFC 3339).
+    #[schema(value_type = String, example = "2026-11-22T00:00:00Z")]
+    since: Value,
+    /// Deliveries created before (default: now).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    until: Option<Value>,
+}
+
+/// What a recovery rescheduled.
+#[derive(Debug, Serialize, ToSchema)]
+struct Recovered {
+    /// How many deliveries were scheduled again.
+    recovered: usize,
+    /// Their ids.
+    deliveries: Vec<String>,
+}
+
+fn time_value(field: &str, value: Option<&Value>) -> Result<Option<u64>, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => Ok(n.as_u64()),
+        Some(Value::String(s)) => body::time(field, Some(s)),
+        Some(other) => body::time(field, Some(&other.to_string())),
+    }
+}
+
+/// Schedules again, now, every failed (retrying) or dead-lettered delivery
+/// of the endpoint created in the time range.
+#[utoipa::path(post, path = "/v1/endpoints/{name}/recover", tag = "endpoints",
+    params(("name" = String, Path, description = "The endpoint's name")),
+    request_body = RecoverRequest,
+    responses((status = 200, body = Recovered), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+async fn recover_endpoint(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<Recovered>, ApiError> {
+    let request: RecoverRequest = body::typed(&body)?;
+    let since = time_value("since", Some(&request.since))?;
+    let until = time_value("until", request.until.as_ref())?;
+    state.registry.get::<Endpoints>(&name).await?;
+    let now = state.registry.clock().now_millis();
+    let mut ids = Vec::new();
+    for status in [DeliveryStatusKind::Retrying, DeliveryStatusKind::Dead] {
+        let mut query = DeliveryQuery {
+            endpoint: Some(name.clone()),
+            status: Some(status),
+            since,
+            until,
+            limit: body::MAX_LIMIT,
+            ..DeliveryQuery::default()
+        };
+        loop {
+            let page = state.registry.catalog().list_deliveries(&query).await?;
+            for delivery in page.items {
+                if state
+                    .registry
+                    .store()
+                    .reschedule(&delivery.id, now)
+                    .await?
+                    .is_some()
+                {
+                    ids.push(delivery.id);
+                }
+            }
+            match page.next {
+                Some(next) => query.before = Some(next),
+                None => break,
+            }
+        }
+    }
+    state.new_delivery.notify_one();
+    Ok(Json(Recovered {
+        recovered: ids.len(),
+        deliveries: ids,
+    }))
+}

@@ -1,0 +1,346 @@
+//! The commands that talk to a running gateway's management API:
+//! `plugin deploy`, `endpoints list`, `messages show` and `replay`. The
+//! address and token come from flags or `HOOKGATE_URL` /
+//! `HOOKGATE_ADMIN_TOKEN`; output is readable text, or JSON with `--json`.
+
+#![allow(
+    clippy::print_stdout,
+    reason = "printing the answer is what these commands do"
+)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+/// Where the gateway is and how to talk to it.
+#[derive(Debug, Clone, Args)]
+pub struct Remote {
+    /// The gateway's base URL.
+    #[arg(long, env = "HOOKGATE_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// The admin token (`admin.token` in the gateway's config).
+    #[arg(long, env = "HOOKGATE_ADMIN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print the API's JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `hookgate endpoints ...`.
+#[derive(Debug, Subcommand)]
+pub enum EndpointsCommand {
+    /// List endpoints with their state.
+    List {
+        /// The gateway.
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+/// `hookgate messages ...`.
+#[derive(Debug, Subcommand)]
+pub enum MessagesCommand {
+    /// Show a message: payload, plugin outcome, deliveries and attempts.
+    Show {
+        /// The message id (`msg_...`).
+        id: String,
+        /// The gateway.
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+/// `hookgate replay`: one delivery, or an endpoint's failed deliveries.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The delivery to send again now (`dlv_...`).
+    #[arg(conflicts_with_all = ["endpoint", "since"], required_unless_present = "endpoint")]
+    pub delivery: Option<String>,
+    /// Recover every failed or dead-lettered delivery of this endpoint.
+    #[arg(long, requires = "since")]
+    pub endpoint: Option<String>,
+    /// With `--endpoint`: deliveries created since (RFC 3339 or Unix ms).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// With `--endpoint`: deliveries created before (RFC 3339 or Unix ms).
+    #[arg(long, requires = "endpoint")]
+    pub until: Option<String>,
+    /// The gateway.
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+/// A plugin deployment.
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The component file (`.wasm`).
+    pub file: PathBuf,
+    /// The plugin's name, as routes refer to it.
+    #[arg(long)]
+    pub name: String,
+    /// A configuration entry, `key=value`; repeatable. Without any, the new
+    /// version keeps the current configuration.
+    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = super::plugin::parse_config)]
+    pub config: Vec<(String, String)>,
+    /// The gateway.
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+/// Runs a remote command on a small runtime and returns the exit code.
+pub(super) fn run(command: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One API call; a non-2xx answer becomes an error with the API's message.
+async fn call(
+    remote: &Remote,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<reqwest::Body>,
+    query: &[(&str, String)],
+) -> anyhow::Result<Value> {
+    let url = format!("{}{path}", remote.url.trim_end_matches('/'));
+    let mut request = reqwest::Client::new().request(method, &url).query(query);
+    if let Some(token) = &remote.token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.body(body);
+    }
+    let response = request
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the gateway at {}", remote.url))?;
+    let status = response.status();
+    let value: Value = response.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        let message = value["message"].as_str().unwrap_or("no message");
+        let code = value["code"].as_str().unwrap_or("?");
+        bail!("the gateway answered {status} ({code}): {message}");
+    }
+    Ok(value)
+}
+
+fn print_json(value: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+    );
+}
+
+/// `hookgate plugin deploy`.
+pub(super) async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let mut query = Vec::new();
+    if !args.config.is_empty() {
+        let config: BTreeMap<String, String> = args.config.into_iter().collect();
+        query.push(("config", serde_json::to_string(&config)?));
+    }
+    let path = format!("/v1/plugins/{}", args.name);
+    let plugin = call(
+        &args.remote,
+        reqwest::Method::PUT,
+        &path,
+        Some(bytes.into()),
+        &query,
+    )
+    .await?;
+    if args.remote.json {
+        print_json(&plugin);
+    } else {
+        println!(
+            "deployed {} v{} (sha256 {}, {} bytes); new events use it now",
+            plugin["name"].as_str().unwrap_or("?"),
+            plugin["version"],
+            plugin["hash"].as_str().unwrap_or("?"),
+            plugin["size"],
+        );
+    }
+    Ok(())
+}
+
+/// `hookgate endpoints list`.
+pub(super) async fn endpoints(command: EndpointsCommand) -> anyhow::Result<()> {
+    let EndpointsCommand::List { remote } = command;
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut query = vec![("limit", "500".to_owned())];
+        query.extend(cursor.take().map(|c| ("cursor", c)));
+        let page = call(&remote, reqwest::Method::GET, "/v1/endpoints", None, &query).await?;
+        items.extend(page["items"].as_array().cloned().unwrap_or_default());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    if remote.json {
+        print_json(&json!(items));
+        return Ok(());
+    }
+    println!("{:<20} {:<10} {:<24} URL", "NAME", "STATE", "EVENT TYPES");
+    for e in &items {
+        let state = if !e["disabled"].is_null() {
+            "disabled"
+        } else if e["active"] == false {
+            "inactive"
+        } else if e["circuit"]["state"] == "open" {
+            "open"
+        } else {
+            "active"
+        };
+        let types: Vec<&str> = e["event_types"]
+            .as_array()
+            .map(|t| t.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        println!(
+            "{:<20} {:<10} {:<24} {}",
+            e["name"].as_str().unwrap_or("?"),
+            state,
+            types.join(","),
+            e["url"].as_str().unwrap_or("?"),
+        );
+    }
+    Ok(())
+}
+
+/// `hookgate messages show`.
+pub(super) async fn messages(command: MessagesCommand) -> anyhow::Result<()> {
+    let MessagesCommand::Show { id, remote } = command;
+    let message = call(
+        &remote,
+        reqwest::Method::GET,
+        &format!("/v1/messages/{id}"),
+        None,
+        &[],
+    )
+    .await?;
+    let deliveries = call(
+        &remote,
+        reqwest::Method::GET,
+        &format!("/v1/messages/{id}/attempts"),
+        None,
+        &[],
+    )
+    .await?;
+    if remote.json {
+        let mut all = message;
+        all["deliveries"] = deliveries;
+        print_json(&all);
+        return Ok(());
+    }
+    println!("message     {}", message["id"].as_str().unwrap_or("?"));
+    println!("source      {}", message["source"].as_str().unwrap_or("?"));
+    println!(
+        "event type  {}",
+        message["event_type"].as_str().unwrap_or("?")
+    );
+    println!("received    {}", message["received_at"]);
+    let outcome = &message["outcome"];
+    match outcome["status"].as_str() {
+        Some("dropped") => println!(
+            "outcome     dropped by {}: {}",
+            outcome["plugin"], outcome["reason"]
+        ),
+        Some("failed") => println!(
+            "outcome     failed in {} ({}): {}",
+            outcome["plugin"], outcome["kind"], outcome["error"]
+        ),
+        Some("routed") => println!(
+            "outcome     routed as {} to {} endpoint(s)",
+            outcome["event_type"], outcome["deliveries"]
+        ),
+        _ => println!("outcome     pending"),
+    }
+    println!("payload     {}", message["payload"]);
+    for d in deliveries.as_array().cloned().unwrap_or_default() {
+        println!(
+            "delivery    {} -> {}: {}",
+            d["id"].as_str().unwrap_or("?"),
+            d["endpoint"].as_str().unwrap_or("?"),
+            d["status"].as_str().unwrap_or("?"),
+        );
+        for a in d["attempts"].as_array().cloned().unwrap_or_default() {
+            let result = match a["status"].as_u64() {
+                Some(code) => format!("HTTP {code}"),
+                None => a["error"].as_str().unwrap_or("no response").to_owned(),
+            };
+            println!(
+                "  attempt   at {} in {} ms: {result}",
+                a["at"], a["latency_ms"]
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `hookgate replay`.
+pub(super) async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
+    let remote = &args.remote;
+    if let Some(id) = &args.delivery {
+        let delivery = call(
+            remote,
+            reqwest::Method::POST,
+            &format!("/v1/deliveries/{id}/replay"),
+            None,
+            &[],
+        )
+        .await?;
+        if remote.json {
+            print_json(&delivery);
+        } else {
+            println!(
+                "{id} to {} is due again now",
+                delivery["endpoint"].as_str().unwrap_or("?")
+            );
+        }
+        return Ok(());
+    }
+    let Some(endpoint) = &args.endpoint else {
+        bail!("give a delivery id, or --endpoint with --since");
+    };
+    let mut body = json!({"since": args.since});
+    if let Some(until) = &args.until {
+        body["until"] = json!(until);
+    }
+    let url = format!("/v1/endpoints/{endpoint}/recover");
+    let recovered = call(
+        remote,
+        reqwest::Method::POST,
+        &url,
+        Some(serde_json::to_vec(&body)?.into()),
+        &[],
+    )
+    .await?;
+    if remote.json {
+        print_json(&recovered);
+    } else {
+        println!(
+            "{} failed or dead-lettered deliveries to {endpoint} are due again now",
+            recovered["recovered"]
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,278 @@
+//! Endpoint protection, per endpoint and in memory: the rate limit (a GCRA
+//! pacer that hands held-back deliveries later times instead of failing
+//! them), the circuit breaker (open after a run of failures, one probe per
+//! interval, disable after a long failing period), and the disabled flag.
+//!
+//! Pure apart from the locks: the time is an argument, so tests drive it.
+//! The state survives configuration changes (the registry keeps one per
+//! endpoint name); the disabled flag is also persisted by the store.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::Semaphore;
+
+use crate::config::BreakerConfig;
+
+/// Whether an attempt may start now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// Send it.
+    Go,
+    /// Hold it back until this time (Unix milliseconds).
+    HoldUntil(u64),
+}
+
+/// Why an endpoint is disabled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disabled {
+    /// When (Unix milliseconds).
+    pub at: u64,
+    /// Why.
+    pub reason: String,
+}
+
+/// The circuit breaker as an operator sees it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BreakerView {
+    /// Failed attempts in a row.
+    pub failures: u32,
+    /// When the current run of failures began.
+    pub failing_since: Option<u64>,
+    /// When the next probe may go, while open.
+    pub open_until: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+struct Pacer {
+    /// Theoretical arrival time of the next delivery (GCRA).
+    next: u64,
+    /// The latest time handed to a held-back delivery.
+    last_hold: u64,
+}
+
+#[derive(Debug, Default)]
+struct Breaker {
+    failures: u32,
+    failing_since: Option<u64>,
+    /// Set while open: when the next probe may go.
+    next_probe: Option<u64>,
+    /// A probe is out.
+    probing: bool,
+}
+
+/// One endpoint's run-time protection state.
+#[derive(Debug)]
+pub struct EndpointState {
+    /// Attempts in flight at once: a slow endpoint only slows itself.
+    pub slots: Arc<Semaphore>,
+    /// The size `slots` was made with.
+    pub max_in_flight: usize,
+    disabled: Mutex<Option<Disabled>>,
+    pacer: Mutex<Pacer>,
+    breaker: Mutex<Breaker>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl EndpointState {
+    /// Fresh state allowing `max_in_flight` attempts at once.
+    pub fn new(max_in_flight: usize) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(max_in_flight)),
+            max_in_flight,
+            disabled: Mutex::new(None),
+            pacer: Mutex::new(Pacer::default()),
+            breaker: Mutex::new(Breaker::default()),
+        }
+    }
+
+    /// Fresh state with another concurrency limit, keeping the disabled
+    /// flag.
+    pub fn resized(&self, max_in_flight: usize) -> Self {
+        let state = Self::new(max_in_flight);
+        *lock(&state.disabled) = self.disabled();
+        state
+    }
+
+    /// Why the endpoint is disabled, if it is.
+    pub fn disabled(&self) -> Option<Disabled> {
+        lock(&self.disabled).clone()
+    }
+
+    /// Disables it; false if it already was.
+    pub fn disable(&self, at: u64, reason: impl Into<String>) -> bool {
+        let mut disabled = lock(&self.disabled);
+        if disabled.is_some() {
+            return false;
+        }
+        *disabled = Some(Disabled {
+            at,
+            reason: reason.into(),
+        });
+        true
+    }
+
+    /// Enables it and closes its breaker.
+    pub fn enable(&self) {
+        *lock(&self.disabled) = None;
+        *lock(&self.breaker) = Breaker::default();
+    }
+
+    /// The breaker's state.
+    pub fn breaker(&self) -> BreakerView {
+        let breaker = lock(&self.breaker);
+        BreakerView {
+            failures: breaker.failures,
+            failing_since: breaker.failing_since,
+            open_until: breaker.next_probe,
+        }
+    }
+
+    /// Whether an attempt may start at `now`: the breaker first (while open,
+    /// one probe per interval), then the rate limit.
+    pub fn admit(&self, now: u64, rate: Option<f64>, breaker: &BreakerConfig) -> Gate {
+        {
+            let mut state = lock(&self.breaker);
+            if let Some(next_probe) = state.next_probe {
+                if now < next_probe || state.probing {
+                    let at = next_probe.max(now.saturating_add(millis(breaker.probe_interval)));
+                    return Gate::HoldUntil(if now < next_probe { next_probe } else { at });
+                }
+                state.probing = true;
+            }
+        }
+        let Some(rate) = rate else {
+            return Gate::Go;
+        };
+        let interval = (1000.0 / rate).ceil().max(1.0) as u64;
+        let mut pacer = lock(&self.pacer);
+        if now >= pacer.next.saturating_sub(interval / 2) {
+            pacer.next = pacer.next.max(now).saturating_add(interval);
+            Gate::Go
+        } else {
+            let at = pacer.next.max(pacer.last_hold.saturating_add(interval));
+            pacer.last_hold = at;
+            Gate::HoldUntil(at)
+        }
+    }
+
+    /// Records an attempt's outcome. Returns the reason to disable the
+    /// endpoint when it has been failing for longer than `disable_after`.
+    pub fn record(&self, now: u64, success: bool, config: &BreakerConfig) -> Option<String> {
+        let mut state = lock(&self.breaker);
+        state.probing = false;
+        if success {
+            *state = Breaker::default();
+            return None;
+        }
+        state.failures = state.failures.saturating_add(1);
+        let since = *state.failing_since.get_or_insert(now);
+        if config.failures == 0 || state.failures < config.failures {
+            return None;
+        }
+        state.next_probe = Some(now.saturating_add(millis(config.probe_interval)));
+        let failing_for = now.saturating_sub(since);
+        (failing_for >= millis(config.disable_after)).then(|| {
+            format!(
+                "circuit breaker: {} failed attempts in a row over {}",
+                state.failures,
+                humantime::format_duration(std::time::Duration::from_millis(failing_for))
+            )
+        })
+    }
+}
+
+fn millis(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn breaker(failures: u32) -> BreakerConfig {
+        BreakerConfig {
+            failures,
+            probe_interval: Duration::from_secs(60),
+            disable_after: Duration::from_secs(3600),
+        }
+    }
+
+    #[test]
+    fn the_rate_limit_spaces_deliveries_and_holds_the_rest_in_order() {
+        let state = EndpointState::new(4);
+        let off = breaker(0);
+        assert_eq!(state.admit(1_000, Some(2.0), &off), Gate::Go);
+        assert_eq!(state.admit(1_000, Some(2.0), &off), Gate::HoldUntil(1_500));
+        assert_eq!(state.admit(1_000, Some(2.0), &off), Gate::HoldUntil(2_000));
+        // The first held one comes due and goes; the next waits its turn.
+        assert_eq!(state.admit(1_500, Some(2.0), &off), Gate::Go);
+        assert_eq!(state.admit(1_500, Some(2.0), &off), Gate::HoldUntil(2_500));
+        assert_eq!(state.admit(2_000, Some(2.0), &off), Gate::Go);
+    }
+
+    #[test]
+    fn without_a_rate_limit_everything_goes() {
+        let state = EndpointState::new(4);
+        for _ in 0..100 {
+            assert_eq!(state.admit(5, None, &breaker(0)), Gate::Go);
+        }
+    }
+
+    #[test]
+    fn the_breaker_opens_after_a_run_of_failures_and_lets_one_probe_through() {
+        let state = EndpointState::new(4);
+        let config = breaker(3);
+        for t in [0, 10, 20] {
+            assert_eq!(state.admit(t, None, &config), Gate::Go);
+            assert_eq!(state.record(t, false, &config), None);
+        }
+        // Open: held until the probe time.
+        assert_eq!(state.admit(30, None, &config), Gate::HoldUntil(60_020));
+        // At the probe time one goes; the others wait for the next probe.
+        assert_eq!(state.admit(60_020, None, &config), Gate::Go);
+        assert_eq!(state.admit(60_020, None, &config), Gate::HoldUntil(120_020));
+        // The probe succeeds: closed again.
+        assert_eq!(state.record(60_100, true, &config), None);
+        assert_eq!(state.admit(60_101, None, &config), Gate::Go);
+        assert_eq!(state.breaker(), BreakerView::default());
+    }
+
+    #[test]
+    fn the_breaker_disables_after_failing_for_longer_than_disable_after() {
+        let state = EndpointState::new(4);
+        let config = breaker(2);
+        assert_eq!(state.record(0, false, &config), None);
+        assert_eq!(state.record(1_000, false, &config), None);
+        assert_eq!(state.record(1_800_000, false, &config), None);
+        let reason = state.record(3_600_000, false, &config).expect("disabled");
+        assert!(
+            reason.contains("4 failed attempts in a row over 1h"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn a_success_resets_the_run() {
+        let state = EndpointState::new(4);
+        let config = breaker(2);
+        assert_eq!(state.record(0, false, &config), None);
+        assert_eq!(state.record(1, true, &config), None);
+        assert_eq!(state.record(2, false, &config), None);
+        assert_eq!(state.admit(3, None, &config), Gate::Go);
+    }
+
+    #[test]
+    fn disabling_is_remembered_until_enabled() {
+        let state = EndpointState::new(1);
+        assert!(state.disable(5, "answered 410 Gone"));
+        assert!(!state.disable(6, "again"));
+        assert_eq!(state.resized(3).disabled().map(|d| d.at), Some(5));
+        state.enable();
+        assert_eq!(state.disabled(), None);
+    }
+}

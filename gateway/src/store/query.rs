@@ -1,0 +1,145 @@
+//! What the management API asks of stored messages and deliveries: filters,
+//! newest first, with an opaque cursor. The matching is pure so every
+//! backend filters the same way.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Delivery, DeliveryState, Message, MessageStatus};
+
+/// A message's status as a filter value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatusKind {
+    /// Waiting for the plugin pipeline.
+    Pending,
+    /// A plugin dropped it.
+    Dropped,
+    /// A plugin failed on it (dead letter).
+    Failed,
+    /// Deliveries were created.
+    Routed,
+}
+
+impl MessageStatusKind {
+    /// The kind of a status.
+    pub fn of(status: &MessageStatus) -> Self {
+        match status {
+            MessageStatus::Pending => Self::Pending,
+            MessageStatus::Dropped { .. } => Self::Dropped,
+            MessageStatus::Failed { .. } => Self::Failed,
+            MessageStatus::Routed { .. } => Self::Routed,
+        }
+    }
+}
+
+/// A delivery's status as a filter value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatusKind {
+    /// Scheduled, not attempted yet.
+    Pending,
+    /// Scheduled again after failed attempts.
+    Retrying,
+    /// Accepted by the endpoint.
+    Delivered,
+    /// Given up on: in the dead letter.
+    Dead,
+}
+
+impl DeliveryStatusKind {
+    /// The kind of a delivery.
+    pub fn of(delivery: &Delivery) -> Self {
+        match delivery.state {
+            DeliveryState::Scheduled { .. } if delivery.attempts.is_empty() => Self::Pending,
+            DeliveryState::Scheduled { .. } => Self::Retrying,
+            DeliveryState::Delivered { .. } => Self::Delivered,
+            DeliveryState::Dead { .. } => Self::Dead,
+        }
+    }
+}
+
+/// Which messages to list. Times are Unix milliseconds of receipt.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageQuery {
+    /// Only from this source.
+    pub source: Option<String>,
+    /// Only of this event type (as received).
+    pub event_type: Option<String>,
+    /// Only in this status.
+    pub status: Option<MessageStatusKind>,
+    /// Received at or after.
+    pub since: Option<u64>,
+    /// Received before.
+    pub until: Option<u64>,
+    /// Only ids older than this one (the previous page's cursor).
+    pub before: Option<String>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+impl MessageQuery {
+    /// Whether a message passes the filters (not the cursor or time range,
+    /// which the scan applies).
+    pub fn matches(&self, message: &Message) -> bool {
+        self.source
+            .as_ref()
+            .is_none_or(|s| *s == message.received.source)
+            && self
+                .event_type
+                .as_ref()
+                .is_none_or(|t| *t == message.received.event_type)
+            && self
+                .status
+                .is_none_or(|s| s == MessageStatusKind::of(&message.status))
+    }
+}
+
+/// Which deliveries to list. Times are Unix milliseconds of creation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryQuery {
+    /// Only to this endpoint.
+    pub endpoint: Option<String>,
+    /// Only of this event type (after the plugins).
+    pub event_type: Option<String>,
+    /// Only in this status.
+    pub status: Option<DeliveryStatusKind>,
+    /// Only those whose last attempt got this HTTP status.
+    pub response_code: Option<u16>,
+    /// Created at or after.
+    pub since: Option<u64>,
+    /// Created before.
+    pub until: Option<u64>,
+    /// Only ids older than this one (the previous page's cursor).
+    pub before: Option<String>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+impl DeliveryQuery {
+    /// Whether a delivery passes the filters (not the cursor or time range).
+    pub fn matches(&self, delivery: &Delivery) -> bool {
+        self.endpoint
+            .as_ref()
+            .is_none_or(|e| *e == delivery.plan.endpoint)
+            && self
+                .event_type
+                .as_ref()
+                .is_none_or(|t| *t == delivery.plan.event_type)
+            && self
+                .status
+                .is_none_or(|s| s == DeliveryStatusKind::of(delivery))
+            && self
+                .response_code
+                .is_none_or(|code| delivery.attempts.last().and_then(|a| a.status) == Some(code))
+    }
+}
+
+/// One page of a listing, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass as `before` for the next page; `None` on the last page.
+    pub next: Option<String>,
+}

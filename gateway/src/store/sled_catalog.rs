@@ -1,0 +1,193 @@
+//! The sled side of [`Catalog`]: API objects, plugin components, listings by
+//! time (ids are ULIDs, so a key range is a time range) and pruning.
+
+use std::ops::Bound;
+
+use super::keys::{self, decode};
+use super::sled_store::SledStore;
+use super::{
+    Catalog, Delivery, DeliveryQuery, DeliveryState, Error, Message, MessageQuery, MessageStatus,
+    Page, Pruned,
+};
+
+/// The id range a time filter and a cursor leave, as sled bounds.
+fn id_range(
+    prefix: &str,
+    since: Option<u64>,
+    until: Option<u64>,
+    before: Option<&str>,
+) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let lower = since.map_or(Bound::Unbounded, |t| {
+        Bound::Included(keys::id_floor(prefix, t).into_bytes())
+    });
+    let until = until.map(|t| keys::id_floor(prefix, t).into_bytes());
+    let before = before.map(|id| id.as_bytes().to_vec());
+    let upper = match (until, before) {
+        (Some(a), Some(b)) => Bound::Excluded(a.min(b)),
+        (Some(a), None) | (None, Some(a)) => Bound::Excluded(a),
+        (None, None) => Bound::Unbounded,
+    };
+    (lower, upper)
+}
+
+/// Newest first from `tree` within `range`, decoded, filtered, paged.
+fn page<T>(
+    tree: &sled::Tree,
+    range: (Bound<Vec<u8>>, Bound<Vec<u8>>),
+    limit: usize,
+    what: &'static str,
+    keep: impl Fn(&T) -> bool,
+    id: impl Fn(&T) -> &str,
+) -> Result<Page<T>, Error>
+where
+    T: serde::de::DeserializeOwned,
+{
+    let limit = limit.max(1);
+    let mut items = Vec::new();
+    for entry in tree.range(range).rev() {
+        let (_, bytes) = entry?;
+        let item: T = decode(what, &bytes)?;
+        if keep(&item) {
+            items.push(item);
+            if items.len() > limit {
+                break;
+            }
+        }
+    }
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|last| id(last).to_owned())
+    } else {
+        None
+    };
+    Ok(Page { items, next })
+}
+
+#[async_trait::async_trait]
+impl Catalog for SledStore {
+    async fn put_object(&self, kind: &str, name: &str, json: Vec<u8>) -> Result<(), Error> {
+        self.objects.insert(keys::object_key(kind, name), json)?;
+        self.commit.durable().await
+    }
+
+    async fn delete_object(&self, kind: &str, name: &str) -> Result<(), Error> {
+        self.objects.remove(keys::object_key(kind, name))?;
+        self.commit.durable().await
+    }
+
+    async fn objects(&self, kind: &str) -> Result<Vec<(String, Vec<u8>)>, Error> {
+        let prefix = keys::object_key(kind, "");
+        self.objects
+            .scan_prefix(&prefix)
+            .map(|entry| {
+                let (key, value) = entry?;
+                let name = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+                Ok((name, value.to_vec()))
+            })
+            .collect()
+    }
+
+    async fn put_blob(&self, hash: &str, bytes: Vec<u8>) -> Result<(), Error> {
+        self.blobs.insert(hash.as_bytes(), bytes)?;
+        self.commit.durable().await
+    }
+
+    async fn blob(&self, hash: &str) -> Result<Option<Vec<u8>>, Error> {
+        Ok(self.blobs.get(hash.as_bytes())?.map(|b| b.to_vec()))
+    }
+
+    async fn list_messages(&self, query: &MessageQuery) -> Result<Page<Message>, Error> {
+        let range = id_range("msg", query.since, query.until, query.before.as_deref());
+        page(
+            &self.messages,
+            range,
+            query.limit,
+            "message",
+            |m| query.matches(m),
+            |m: &Message| &m.id,
+        )
+    }
+
+    async fn list_deliveries(&self, query: &DeliveryQuery) -> Result<Page<Delivery>, Error> {
+        let range = id_range("dlv", query.since, query.until, query.before.as_deref());
+        page(
+            &self.deliveries,
+            range,
+            query.limit,
+            "delivery",
+            |d| query.matches(d),
+            |d: &Delivery| &d.id,
+        )
+    }
+
+    async fn prune(&self, before: u64, from: Option<&str>, limit: usize) -> Result<Pruned, Error> {
+        let mut pruned = Pruned::default();
+        let end = keys::id_floor("msg", before).into_bytes();
+        let start = from.map_or(Bound::Unbounded, |id| {
+            Bound::Excluded(id.as_bytes().to_vec())
+        });
+        let candidates: Vec<sled::IVec> = self
+            .messages
+            .range((start, Bound::Excluded(end)))
+            .keys()
+            .take(limit)
+            .collect::<Result<_, _>>()?;
+        if candidates.len() == limit {
+            pruned.resume = candidates
+                .last()
+                .map(|id| String::from_utf8_lossy(id).into_owned());
+        }
+        for id in candidates {
+            let Some(bytes) = self.messages.get(&id)? else {
+                continue;
+            };
+            let message: Message = decode("message", &bytes)?;
+            if message.status == MessageStatus::Pending || self.pipeline.contains_key(&id)? {
+                continue;
+            }
+            let prefix = keys::by_message_key(&message.id, "");
+            let mut links = Vec::new();
+            let mut finished = true;
+            for key in self.by_message.scan_prefix(&prefix).keys() {
+                let key = key?;
+                let delivery_id = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+                if let Some(delivery) = self.load_delivery(&delivery_id)? {
+                    finished &= !matches!(delivery.state, DeliveryState::Scheduled { .. });
+                }
+                links.push((key, delivery_id));
+            }
+            if !finished {
+                continue;
+            }
+            let mut batch_messages = sled::Batch::default();
+            batch_messages.remove(id.clone());
+            let mut batch_links = sled::Batch::default();
+            let mut batch_deliveries = sled::Batch::default();
+            for (key, delivery_id) in &links {
+                batch_links.remove(key.clone());
+                batch_deliveries.remove(delivery_id.as_bytes());
+            }
+            // Deliveries first: a crash in between leaves a message without
+            // its deliveries, never deliveries without their message.
+            self.deliveries.apply_batch(batch_deliveries)?;
+            self.by_message.apply_batch(batch_links)?;
+            self.messages.apply_batch(batch_messages)?;
+            pruned.messages += 1;
+            pruned.deliveries += links.len();
+        }
+        if from.is_some() {
+            return Ok(pruned);
+        }
+        let mut forgotten = sled::Batch::default();
+        for entry in &self.dedup {
+            let (key, value) = entry?;
+            let (_, first_at): (String, u64) = decode("dedup entry", &value)?;
+            if first_at < before {
+                forgotten.remove(key);
+                pruned.dedup_keys += 1;
+            }
+        }
+        self.dedup.apply_batch(forgotten)?;
+        Ok(pruned)
+    }
+}

@@ -1,0 +1,609 @@
+//! The management API: authentication, the OpenAPI document, endpoints,
+//! sources and routes (validation, conflicts, pagination, config-file
+//! objects being read-only), messages and the delivery log, replay and bulk
+//! recovery, secret rotation, test events, and persistence across restart.
+
+use serde_json::{Value, json};
+
+use crate::harness::{ADMIN_TOKEN, TestGateway, TestReceiver, eventually};
+
+const WHSEC: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+const WHSEC_NEW: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn config(extra: &str) -> String {
+    format!(
+        r#"
+[server.targets]
+allow_http = true
+allow_loopback = true
+
+[admin]
+token = "{ADMIN_TOKEN}"
+
+[[source]]
+name = "calls"
+event_type = {{ pointer = "/type" }}
+
+{extra}
+"#
+    )
+}
+
+fn endpoint(name: &str, url: &str) -> Value {
+    json!({
+        "name": name,
+        "url": url,
+        "event_types": ["*"],
+        "signing": {"scheme": "standard-webhooks", "secrets": [WHSEC]},
+        "retry": {"schedule": ["1h"]},
+    })
+}
+
+#[tokio::test]
+async fn requests_without_the_admin_token_get_401_and_the_document_is_public() {
+    let gateway = TestGateway::start(&config("")).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/v1/endpoints", gateway.url);
+    let missing = client.get(&url).send().await.expect("answers");
+    assert_eq!(missing.status(), 401);
+    let body: Value = missing.json().await.expect("JSON");
+    assert_eq!(body["code"], "unauthorized");
+    let wrong = client
+        .get(&url)
+        .bearer_auth("nope")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(wrong.status(), 401);
+    let right = client
+        .get(&url)
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(right.status(), 200);
+
+    let document: Value = client
+        .get(format!("{}/v1/openapi.json", gateway.url))
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    for path in [
+        "/v1/endpoints",
+        "/v1/endpoints/{name}/rotate-secret",
+        "/v1/plugins/{name}",
+        "/v1/messages",
+        "/v1/deliveries/{id}/replay",
+        "/v1/dead-letter",
+    ] {
+        assert!(document["paths"][path].is_object(), "{path} is documented");
+    }
+    assert!(document["components"]["schemas"]["EndpointConfig"].is_object());
+    assert!(document["components"]["securitySchemes"]["admin_token"].is_object());
+}
+
+#[tokio::test]
+async fn without_a_configured_token_the_api_refuses_everything() {
+    let gateway =
+        TestGateway::start("[server.targets]\nallow_http = true\nallow_loopback = true\n").await;
+    let (status, body) = gateway.admin("GET", "/v1/endpoints", None).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["code"], "admin_api_disabled");
+}
+
+#[tokio::test]
+async fn endpoints_are_validated_naming_the_field_and_conflicts_get_409() {
+    let receiver = TestReceiver::start().await;
+    let gateway = TestGateway::start(&config("")).await;
+    let (status, created) = gateway
+        .admin(
+            "POST",
+            "/v1/endpoints",
+            Some(endpoint("crm", &receiver.url)),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["origin"], "api");
+    assert_eq!(
+        created["signing"]["secrets"],
+        json!(["***"]),
+        "secrets are never shown"
+    );
+
+    let (status, body) = gateway
+        .admin(
+            "POST",
+            "/v1/endpoints",
+            Some(endpoint("crm", &receiver.url)),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("already_exists"))
+    );
+
+    let mut bad = endpoint("bad", "ftp://example.com/x");
+    let (status, body) = gateway
+        .admin("POST", "/v1/endpoints", Some(bad.clone()))
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("`url`")),
+        "{body}"
+    );
+    bad["url"] = json!(receiver.url);
+    bad["retry"] = json!({"multiplier": 0.5});
+    let (status, body) = gateway
+        .admin("POST", "/v1/endpoints", Some(bad.clone()))
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("retry.multiplier")),
+        "{body}"
+    );
+    bad["retry"] = json!({});
+    bad["colour"] = json!("blue");
+    let (status, body) = gateway.admin("POST", "/v1/endpoints", Some(bad)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_field"))
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("colour")),
+        "{body}"
+    );
+
+    let (status, _) = gateway.admin("GET", "/v1/endpoints/nope", None).await;
+    assert_eq!(status, 404);
+    let (status, body) = gateway
+        .admin(
+            "PATCH",
+            "/v1/endpoints/crm",
+            Some(json!({"timeout": "forever"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = gateway
+        .admin(
+            "PATCH",
+            "/v1/endpoints/crm",
+            Some(json!({"event_types": ["call.*"], "rate_limit": 5.0})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["event_types"], json!(["call.*"]));
+    assert_eq!(
+        body["signing"]["secrets"],
+        json!(["***"]),
+        "a patch keeps the secrets"
+    );
+    let (status, _) = gateway.admin("DELETE", "/v1/endpoints/crm", None).await;
+    assert_eq!(status, 204);
+    let (status, _) = gateway.admin("GET", "/v1/endpoints/crm", None).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn objects_from_the_config_file_are_read_only() {
+    let receiver = TestReceiver::start().await;
+    let extra = format!(
+        "[[endpoint]]\nname = \"filed\"\nurl = \"{}\"\n",
+        receiver.url
+    );
+    let gateway = TestGateway::start(&config(&extra)).await;
+    let (status, body) = gateway.admin("GET", "/v1/endpoints/filed", None).await;
+    assert_eq!((status, body["origin"].as_str()), (200, Some("config")));
+    let (status, body) = gateway
+        .admin(
+            "PATCH",
+            "/v1/endpoints/filed",
+            Some(json!({"active": false})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("managed_by_config"))
+    );
+    let (status, _) = gateway.admin("DELETE", "/v1/sources/calls", None).await;
+    assert_eq!(status, 409);
+}
+
+#[tokio::test]
+async fn endpoint_lists_page_through_every_endpoint_once() {
+    let receiver = TestReceiver::start().await;
+    let gateway = TestGateway::start(&config("")).await;
+    for i in 0..5 {
+        let (status, _) = gateway
+            .admin(
+                "POST",
+                "/v1/endpoints",
+                Some(endpoint(&format!("e{i}"), &receiver.url)),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/endpoints?limit=2&cursor={c}"),
+            None => "/v1/endpoints?limit=2".into(),
+        };
+        let (status, page) = gateway.admin("GET", &path, None).await;
+        assert_eq!(status, 200);
+        pages += 1;
+        for item in page["items"].as_array().expect("items") {
+            seen.push(item["name"].as_str().expect("name").to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, ["e0", "e1", "e2", "e3", "e4"]);
+    let (status, body) = gateway.admin("GET", "/v1/endpoints?limit=0", None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_field"))
+    );
+}
+
+#[tokio::test]
+async fn sources_and_routes_are_checked_against_what_exists() {
+    let gateway = TestGateway::start(&config("")).await;
+    let (status, _) = gateway
+        .admin(
+            "POST",
+            "/v1/sources",
+            Some(json!({"name": "fresh", "auth": {"type": "bearer", "tokens": ["t0k"]}})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = gateway
+        .post("fresh", "{}", &[("authorization", "Bearer t0k")])
+        .await;
+    assert_eq!(
+        status, 202,
+        "a source created through the API takes events at once"
+    );
+    let (status, _) = gateway.post("fresh", "{}", &[]).await;
+    assert_eq!(status, 401);
+
+    let (status, body) = gateway
+        .admin(
+            "POST",
+            "/v1/routes",
+            Some(json!({"source": "fresh", "plugins": ["ghost"]})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("plugins[0]")),
+        "{body}"
+    );
+    let (status, body) = gateway
+        .admin(
+            "POST",
+            "/v1/routes",
+            Some(json!({"source": "nowhere", "plugins": []})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = gateway
+        .admin(
+            "POST",
+            "/v1/routes",
+            Some(json!({"source": "fresh", "plugins": []})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, body) = gateway.admin("DELETE", "/v1/sources/fresh", None).await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("in_use")));
+    assert_eq!(
+        gateway.admin("DELETE", "/v1/routes/fresh", None).await.0,
+        204
+    );
+    assert_eq!(
+        gateway.admin("DELETE", "/v1/sources/fresh", None).await.0,
+        204
+    );
+    assert_eq!(gateway.post("fresh", "{}", &[]).await.0, 404);
+}
+
+/// Posts `n` events of a type and waits until each has its deliveries.
+async fn post_events(gateway: &TestGateway, n: usize, event_type: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let body = json!({"type": event_type, "n": i}).to_string();
+        let (status, reply) = gateway.post("calls", body, &[]).await;
+        assert_eq!(status, 202);
+        ids.push(reply["id"].as_str().expect("id").to_owned());
+    }
+    ids
+}
+
+async fn deliveries(gateway: &TestGateway, query: &str) -> Vec<Value> {
+    let (status, page) = gateway
+        .admin("GET", &format!("/v1/deliveries?{query}"), None)
+        .await;
+    assert_eq!(status, 200, "{page}");
+    page["items"].as_array().expect("items").clone()
+}
+
+#[tokio::test]
+async fn messages_and_deliveries_are_listed_filtered_and_paged() {
+    let ok = TestReceiver::start().await;
+    let failing = TestReceiver::start().await;
+    failing.answer(503);
+    let gateway = TestGateway::start(&config("")).await;
+    let mut good = endpoint("good", &ok.url);
+    good["event_types"] = json!(["call.*"]);
+    gateway.admin("POST", "/v1/endpoints", Some(good)).await;
+    let mut bad = endpoint("bad", &failing.url);
+    bad["event_types"] = json!(["call.completed"]);
+    gateway.admin("POST", "/v1/endpoints", Some(bad)).await;
+
+    let completed = post_events(&gateway, 3, "call.completed").await;
+    let started = post_events(&gateway, 2, "call.started").await;
+    ok.wait_for(5).await;
+    failing.wait_for(3).await;
+    eventually("every attempt is recorded", || async {
+        let retrying = deliveries(&gateway, "endpoint=bad&status=retrying").await;
+        (retrying.len() == 3).then_some(())
+    })
+    .await;
+
+    let (status, page) = gateway
+        .admin("GET", "/v1/messages?event_type=call.completed", None)
+        .await;
+    assert_eq!(status, 200);
+    let listed: Vec<&str> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|m| m["id"].as_str().expect("id"))
+        .collect();
+    let newest_first: Vec<&str> = completed.iter().rev().map(String::as_str).collect();
+    assert_eq!(listed, newest_first);
+
+    let mut all = Vec::new();
+    let mut path = "/v1/messages?limit=2&source=calls".to_owned();
+    loop {
+        let (_, page) = gateway.admin("GET", &path, None).await;
+        for m in page["items"].as_array().expect("items") {
+            all.push(m["id"].as_str().expect("id").to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/v1/messages?limit=2&source=calls&cursor={c}"),
+            None => break,
+        }
+    }
+    let mut expected: Vec<String> = completed.iter().chain(&started).cloned().collect();
+    expected.reverse();
+    assert_eq!(all, expected);
+
+    let (status, message) = gateway
+        .admin("GET", &format!("/v1/messages/{}", completed[0]), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        message["payload"],
+        json!({"type": "call.completed", "n": 0})
+    );
+    assert_eq!(message["outcome"]["status"], "routed");
+    assert_eq!(message["deliveries"].as_array().map(Vec::len), Some(2));
+    let (_, attempts) = gateway
+        .admin(
+            "GET",
+            &format!("/v1/messages/{}/attempts", completed[0]),
+            None,
+        )
+        .await;
+    let bad_one = attempts
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|d| d["endpoint"] == "bad")
+        .expect("bad delivery")
+        .clone();
+    assert_eq!(bad_one["attempts"][0]["status"], 503);
+
+    assert_eq!(deliveries(&gateway, "response_code=503").await.len(), 3);
+    assert_eq!(
+        deliveries(&gateway, "endpoint=good&status=delivered")
+            .await
+            .len(),
+        5
+    );
+    assert_eq!(
+        deliveries(&gateway, "event_type=call.started").await.len(),
+        2
+    );
+    let (status, body) = gateway
+        .admin("GET", "/v1/deliveries?status=lost", None)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_field"))
+    );
+    let (status, _) = gateway.admin("GET", "/v1/messages/msg_nope", None).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn replay_and_bulk_recover_send_exactly_the_selected_deliveries() {
+    let receiver = TestReceiver::start().await;
+    let gateway = TestGateway::start(&config("")).await;
+    let mut e = endpoint("flaky", &receiver.url);
+    e["retry"] = json!({"max_attempts": 1, "initial_delay": "1s"});
+    gateway.admin("POST", "/v1/endpoints", Some(e)).await;
+    post_events(&gateway, 1, "call.completed").await;
+    receiver.wait_for(1).await;
+    receiver.answer(500);
+    post_events(&gateway, 3, "call.completed").await;
+    receiver.wait_for(4).await;
+    let dead = eventually("three dead deliveries", || async {
+        let dead = deliveries(&gateway, "status=dead").await;
+        (dead.len() == 3).then_some(dead)
+    })
+    .await;
+    let (_, letter) = gateway
+        .admin("GET", "/v1/dead-letter?endpoint=flaky", None)
+        .await;
+    assert_eq!(letter["items"].as_array().map(Vec::len), Some(3));
+
+    receiver.answer(200);
+    let one = dead[0]["id"].as_str().expect("id");
+    let (status, _) = gateway
+        .admin("POST", &format!("/v1/deliveries/{one}/replay"), None)
+        .await;
+    assert_eq!(status, 202);
+    receiver.wait_for(5).await;
+    eventually("the replayed delivery is delivered", || async {
+        let (_, d) = gateway
+            .admin("GET", &format!("/v1/deliveries/{one}"), None)
+            .await;
+        (d["status"] == "delivered").then_some(())
+    })
+    .await;
+    let (status, recovered) = gateway
+        .admin(
+            "POST",
+            "/v1/endpoints/flaky/recover",
+            Some(json!({"since": 0})),
+        )
+        .await;
+    assert_eq!(status, 200, "{recovered}");
+    assert_eq!(recovered["recovered"], 2, "only the two still dead");
+    let got = receiver.wait_for(7).await;
+    eventually("everything is delivered", || async {
+        (deliveries(&gateway, "status=delivered").await.len() == 4).then_some(())
+    })
+    .await;
+    assert_eq!(
+        got.len(),
+        7,
+        "4 first attempts (1 ok, 3 failed), 1 replay, 2 recovered"
+    );
+    let (status, _) = gateway
+        .admin("POST", "/v1/deliveries/dlv_nope/replay", None)
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_rotated_secret_signs_beside_the_old_one_and_test_events_report_the_attempt() {
+    let receiver = TestReceiver::start().await;
+    let gateway = TestGateway::start(&config("")).await;
+    gateway
+        .admin(
+            "POST",
+            "/v1/endpoints",
+            Some(endpoint("crm", &receiver.url)),
+        )
+        .await;
+    let (status, rotated) = gateway
+        .admin(
+            "POST",
+            "/v1/endpoints/crm/rotate-secret",
+            Some(json!({"secret": WHSEC_NEW, "grace": "1h"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{rotated}");
+    assert_eq!(rotated["secret"], WHSEC_NEW);
+
+    let (status, result) = gateway
+        .admin(
+            "POST",
+            "/v1/endpoints/crm/test",
+            Some(json!({"event_type": "call.completed"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{result}");
+    assert_eq!(result["delivered"], true);
+    assert_eq!(result["attempt"]["status"], 200);
+    let got = receiver.wait_for(1).await;
+    let request = &got[0];
+    for secret in [WHSEC, WHSEC_NEW] {
+        let verifier = standardwebhooks::Webhook::new(secret).expect("secret");
+        verifier
+            .verify(&request.body, &request.headers)
+            .expect("both secrets verify during the grace period");
+    }
+    let (status, _) = gateway
+        .admin("POST", "/v1/endpoints/crm/test", Some(json!({})))
+        .await;
+    assert_eq!(status, 400, "event_type is required");
+}
+
+#[tokio::test]
+async fn state_created_through_the_api_survives_a_restart() {
+    let receiver = TestReceiver::start().await;
+    let gateway = TestGateway::start(&config("")).await;
+    gateway
+        .admin(
+            "POST",
+            "/v1/endpoints",
+            Some(endpoint("crm", &receiver.url)),
+        )
+        .await;
+    gateway
+        .admin(
+            "POST",
+            "/v1/sources",
+            Some(json!({"name": "later", "event_type": {"pointer": "/type"}})),
+        )
+        .await;
+    let (status, _) = gateway
+        .deploy(
+            "stamp",
+            &crate::harness::wasm("scripted"),
+            &[("stamp", "v1")],
+        )
+        .await;
+    assert_eq!(status, 200);
+    gateway
+        .admin(
+            "POST",
+            "/v1/routes",
+            Some(json!({"source": "later", "plugins": ["stamp"]})),
+        )
+        .await;
+    gateway
+        .admin("POST", "/v1/endpoints/crm/disable", None)
+        .await;
+    gateway
+        .admin("POST", "/v1/endpoints/crm/enable", None)
+        .await;
+
+    let gateway = gateway.restart().await;
+    let (_, endpoint) = gateway.admin("GET", "/v1/endpoints/crm", None).await;
+    assert_eq!(endpoint["origin"], "api");
+    assert_eq!(endpoint["disabled"], Value::Null);
+    let (_, plugin) = gateway.admin("GET", "/v1/plugins/stamp", None).await;
+    assert_eq!(plugin["version"], 1);
+    let (status, _) = gateway
+        .post("later", json!({"type": "call.completed"}).to_string(), &[])
+        .await;
+    assert_eq!(status, 202);
+    let got = receiver.wait_for(1).await;
+    let body: Value = serde_json::from_slice(&got[0].body).expect("JSON");
+    assert_eq!(
+        body["stamps"],
+        json!(["v1"]),
+        "the API-deployed plugin ran after the restart"
+    );
+}

@@ -1,0 +1,229 @@
+//! Plugin deployment through the management API: refused components, new
+//! versions, hot swap under load (every event wholly on one version, events
+//! after the deploy on the new one), rollback, and deletion rules.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::{Value, json};
+
+use crate::harness::{ADMIN_TOKEN, TestGateway, TestReceiver, eventually, wasm};
+
+fn config(receiver: &TestReceiver) -> String {
+    format!(
+        r#"
+[server.targets]
+allow_http = true
+allow_loopback = true
+
+[admin]
+token = "{ADMIN_TOKEN}"
+
+[[source]]
+name = "calls"
+event_type = {{ pointer = "/type" }}
+
+[[endpoint]]
+name = "receiver"
+url = "{url}"
+event_types = ["*"]
+signing = {{ scheme = "none" }}
+"#,
+        url = receiver.url
+    )
+}
+
+fn stamps(body: &[u8]) -> (u64, Vec<String>) {
+    let value: Value = serde_json::from_slice(body).expect("JSON");
+    let n = value["n"].as_u64().expect("n");
+    let stamps = value["stamps"]
+        .as_array()
+        .expect("stamps")
+        .iter()
+        .map(|s| s.as_str().expect("text").to_owned())
+        .collect();
+    (n, stamps)
+}
+
+#[tokio::test]
+async fn a_bad_component_is_refused_with_the_hosts_reason_and_nothing_is_deployed() {
+    let receiver = TestReceiver::start().await;
+    let gateway = TestGateway::start(&config(&receiver)).await;
+    let response = reqwest::Client::new()
+        .put(format!("{}/v1/plugins/broken", gateway.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .body(b"\0asm\x01\0\0\0".to_vec())
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["code"], "invalid_plugin");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("core WebAssembly module")),
+        "{body}"
+    );
+    let (status, _) = gateway.deploy("sockets", &wasm("socket-import"), &[]).await;
+    assert_eq!(status, 400);
+    let (status, _) = gateway.admin("GET", "/v1/plugins/broken", None).await;
+    assert_eq!(status, 404);
+    let (_, list) = gateway.admin("GET", "/v1/plugins", None).await;
+    assert_eq!(list["items"], json!([]));
+}
+
+#[tokio::test]
+async fn hot_swap_under_load_runs_each_event_wholly_on_one_version() {
+    let receiver = TestReceiver::start().await;
+    let gateway = Arc::new(TestGateway::start(&config(&receiver)).await);
+    let (status, v1) = gateway
+        .deploy("stamp", &wasm("scripted"), &[("stamp", "v1")])
+        .await;
+    assert_eq!((status, v1["version"].as_u64()), (200, Some(1)), "{v1}");
+    // The chain runs the plugin twice: a mixed event would carry v1 and v2.
+    let (status, _) = gateway
+        .admin(
+            "POST",
+            "/v1/routes",
+            Some(json!({"source": "calls", "plugins": ["stamp", "stamp"]})),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..4u64 {
+        let gateway = gateway.clone();
+        let stop = stop.clone();
+        writers.push(tokio::spawn(async move {
+            let mut sent = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                let body = json!({"type": "call.completed", "n": w * 1_000_000 + sent});
+                assert_eq!(gateway.post("calls", body.to_string(), &[]).await.0, 202);
+                sent += 1;
+            }
+            sent
+        }));
+    }
+    receiver.wait_for(20).await;
+    let (status, v2) = gateway
+        .deploy("stamp", &wasm("scripted"), &[("stamp", "v2")])
+        .await;
+    assert_eq!((status, v2["version"].as_u64()), (200, Some(2)), "{v2}");
+    // Events ingested from here on must run on v2.
+    let after = 5_000_000;
+    for i in 0..10 {
+        let body = json!({"type": "call.completed", "n": after + i});
+        assert_eq!(gateway.post("calls", body.to_string(), &[]).await.0, 202);
+    }
+    let start = receiver.received().len();
+    receiver.wait_for(start + 20).await;
+    stop.store(true, Ordering::SeqCst);
+    let mut total = 10;
+    for writer in writers {
+        total += writer.await.expect("writer");
+    }
+    let got = receiver.wait_for(total as usize).await;
+    let mut versions = std::collections::BTreeSet::new();
+    for request in &got {
+        let (n, stamps) = stamps(&request.body);
+        assert_eq!(stamps.len(), 2, "each event ran through the chain once");
+        assert_eq!(
+            stamps[0], stamps[1],
+            "event {n} ran on one version: {stamps:?}"
+        );
+        if n >= after {
+            assert_eq!(
+                stamps[0], "v2",
+                "event {n} was ingested after the deploy returned"
+            );
+        }
+        versions.insert(stamps[0].clone());
+    }
+    assert_eq!(versions.len(), 2, "both versions ran: {versions:?}");
+
+    // Rollback: v1 again for everything ingested after it returns.
+    let (status, back) = gateway
+        .admin("POST", "/v1/plugins/stamp/rollback", None)
+        .await;
+    assert_eq!((status, back["version"].as_u64()), (200, Some(1)), "{back}");
+    assert_eq!(back["versions"].as_array().map(Vec::len), Some(2));
+    let seen = receiver.received().len();
+    let body = json!({"type": "call.completed", "n": 9_000_000});
+    assert_eq!(gateway.post("calls", body.to_string(), &[]).await.0, 202);
+    let got = receiver.wait_for(seen + 1).await;
+    assert_eq!(stamps(&got[seen].body).1, ["v1", "v1"]);
+    let (_, listed) = gateway.admin("GET", "/v1/plugins", None).await;
+    let plugin = &listed["items"][0];
+    assert_eq!(plugin["name"], "stamp");
+    assert!(
+        plugin["invocations"]
+            .as_u64()
+            .is_some_and(|n| n >= 2 * total),
+        "{plugin}"
+    );
+    assert_eq!(plugin["errors"], 0);
+    assert_eq!(plugin["hash"].as_str().map(str::len), Some(64));
+}
+
+#[tokio::test]
+async fn a_plugin_a_route_uses_cannot_be_deleted_and_config_changes_add_versions() {
+    let receiver = TestReceiver::start().await;
+    let gateway = TestGateway::start(&config(&receiver)).await;
+    gateway
+        .deploy("stamp", &wasm("scripted"), &[("stamp", "a")])
+        .await;
+    gateway
+        .admin(
+            "POST",
+            "/v1/routes",
+            Some(json!({"source": "calls", "plugins": ["stamp"]})),
+        )
+        .await;
+    let (status, body) = gateway.admin("DELETE", "/v1/plugins/stamp", None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("in_use")),
+        "{body}"
+    );
+
+    let (status, body) = gateway
+        .admin(
+            "PUT",
+            "/v1/plugins/stamp/config",
+            Some(json!({"config": {"stamp": "b"}})),
+        )
+        .await;
+    assert_eq!((status, body["version"].as_u64()), (200, Some(2)), "{body}");
+    assert_eq!(
+        gateway
+            .post("calls", json!({"type": "x", "n": 1}).to_string(), &[])
+            .await
+            .0,
+        202
+    );
+    let got = receiver.wait_for(1).await;
+    assert_eq!(stamps(&got[0].body).1, ["b"]);
+    let (status, _) = gateway
+        .admin(
+            "POST",
+            "/v1/plugins/stamp/rollback",
+            Some(json!({"version": 7})),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    assert_eq!(
+        gateway.admin("DELETE", "/v1/routes/calls", None).await.0,
+        204
+    );
+    assert_eq!(
+        gateway.admin("DELETE", "/v1/plugins/stamp", None).await.0,
+        204
+    );
+    eventually("the plugin is gone", || async {
+        (gateway.admin("GET", "/v1/plugins/stamp", None).await.0 == 404).then_some(())
+    })
+    .await;
+}
