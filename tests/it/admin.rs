@@ -86,6 +86,40 @@ async fn requests_without_the_admin_token_get_401_and_the_document_is_public() {
 }
 
 #[tokio::test]
+async fn every_resource_refuses_a_missing_or_wrong_token_and_answers_404_for_unknown_names() {
+    let gateway = TestGateway::start(&config("")).await;
+    let client = reqwest::Client::new();
+    let resources = [
+        ("/v1/endpoints", "/v1/endpoints/nope"),
+        ("/v1/sources", "/v1/sources/nope"),
+        ("/v1/routes", "/v1/routes/nope"),
+        ("/v1/plugins", "/v1/plugins/nope"),
+        ("/v1/messages", "/v1/messages/msg_nope"),
+        ("/v1/deliveries", "/v1/deliveries/dlv_nope"),
+        ("/v1/dead-letter", "/v1/messages/msg_nope/attempts"),
+    ];
+    for (list, one) in resources {
+        for token in [None, Some("wrong")] {
+            let mut request = client.get(format!("{}{list}", gateway.url));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await.expect("answers");
+            assert_eq!(response.status(), 401, "{list} with {token:?}");
+            let body: Value = response.json().await.expect("JSON");
+            assert_eq!(body["code"], "unauthorized");
+        }
+        assert_eq!(gateway.admin("GET", list, None).await.0, 200, "{list}");
+        let (status, body) = gateway.admin("GET", one, None).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (404, Some("not_found")),
+            "{one}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn without_a_configured_token_the_api_refuses_everything() {
     let gateway =
         TestGateway::start("[server.targets]\nallow_http = true\nallow_loopback = true\n").await;
@@ -447,16 +481,27 @@ async fn messages_and_deliveries_are_listed_filtered_and_paged() {
 async fn replay_and_bulk_recover_send_exactly_the_selected_deliveries() {
     let receiver = TestReceiver::start().await;
     let gateway = TestGateway::start(&config("")).await;
+    let other = TestReceiver::start().await;
+    other.answer(500);
     let mut e = endpoint("flaky", &receiver.url);
+    e["event_types"] = json!(["call.completed"]);
     e["retry"] = json!({"max_attempts": 1, "initial_delay": "1s"});
     gateway.admin("POST", "/v1/endpoints", Some(e)).await;
+    // Another endpoint that dead-letters everything: recovering `flaky`
+    // must not touch it.
+    let mut o = endpoint("other", &other.url);
+    o["event_types"] = json!(["call.started"]);
+    o["retry"] = json!({"max_attempts": 1, "initial_delay": "1s"});
+    gateway.admin("POST", "/v1/endpoints", Some(o)).await;
+    post_events(&gateway, 1, "call.started").await;
+    other.wait_for(1).await;
     post_events(&gateway, 1, "call.completed").await;
     receiver.wait_for(1).await;
     receiver.answer(500);
     post_events(&gateway, 3, "call.completed").await;
     receiver.wait_for(4).await;
     let dead = eventually("three dead deliveries", || async {
-        let dead = deliveries(&gateway, "status=dead").await;
+        let dead = deliveries(&gateway, "status=dead&endpoint=flaky").await;
         (dead.len() == 3).then_some(dead)
     })
     .await;
@@ -498,6 +543,13 @@ async fn replay_and_bulk_recover_send_exactly_the_selected_deliveries() {
         7,
         "4 first attempts (1 ok, 3 failed), 1 replay, 2 recovered"
     );
+    assert_eq!(
+        other.received().len(),
+        1,
+        "the other endpoint got nothing again"
+    );
+    let still_dead = deliveries(&gateway, "status=dead&endpoint=other").await;
+    assert_eq!(still_dead.len(), 1);
     let (status, _) = gateway
         .admin("POST", "/v1/deliveries/dlv_nope/replay", None)
         .await;

@@ -73,8 +73,76 @@ async fn a_bad_component_is_refused_with_the_hosts_reason_and_nothing_is_deploye
     assert_eq!(list["items"], json!([]));
 }
 
+/// Drives load from 4 writers, runs `change` (a deploy or a rollback) while
+/// events flow, then posts 10 more events; waits until every event of the
+/// round has arrived and checks that each ran wholly on one version, that
+/// the 10 ran on `expected_after`, and that both `before` and
+/// `expected_after` were seen.
+async fn swap_under_load<F, Fut>(
+    gateway: &Arc<TestGateway>,
+    receiver: &TestReceiver,
+    round: u64,
+    before: &str,
+    expected_after: &str,
+    change: F,
+) where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let start = receiver.received().len();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..4u64 {
+        let gateway = gateway.clone();
+        let stop = stop.clone();
+        writers.push(tokio::spawn(async move {
+            let mut sent = 0u64;
+            // At most 50 each, so the round stays short in a debug build.
+            while !stop.load(Ordering::SeqCst) && sent < 50 {
+                let n = round * 10_000_000 + w * 1_000_000 + sent;
+                let body = json!({"type": "call.completed", "n": n});
+                assert_eq!(gateway.post("calls", body.to_string(), &[]).await.0, 202);
+                sent += 1;
+            }
+            sent
+        }));
+    }
+    receiver.wait_for(start + 20).await;
+    change().await;
+    let after = round * 10_000_000 + 5_000_000;
+    for i in 0..10 {
+        let body = json!({"type": "call.completed", "n": after + i});
+        assert_eq!(gateway.post("calls", body.to_string(), &[]).await.0, 202);
+    }
+    stop.store(true, Ordering::SeqCst);
+    let mut total = 10;
+    for writer in writers {
+        total += writer.await.expect("writer");
+    }
+    let got = receiver.wait_for(start + total as usize).await;
+    let mut versions = std::collections::BTreeSet::new();
+    for request in &got[start..] {
+        let (n, stamps) = stamps(&request.body);
+        assert_eq!(stamps.len(), 2, "each event ran through the chain once");
+        assert_eq!(
+            stamps[0], stamps[1],
+            "event {n} ran on one version: {stamps:?}"
+        );
+        if n >= after {
+            assert_eq!(
+                stamps[0], expected_after,
+                "event {n} was ingested after the change returned"
+            );
+        }
+        versions.insert(stamps[0].clone());
+    }
+    let expected: std::collections::BTreeSet<String> =
+        [before.to_owned(), expected_after.to_owned()].into();
+    assert_eq!(versions, expected, "both versions ran in round {round}");
+}
+
 #[tokio::test]
-async fn hot_swap_under_load_runs_each_event_wholly_on_one_version() {
+async fn hot_swap_and_rollback_under_load_run_each_event_wholly_on_one_version() {
     let receiver = TestReceiver::start().await;
     let gateway = Arc::new(TestGateway::start(&config(&receiver)).await);
     let (status, v1) = gateway
@@ -91,78 +159,27 @@ async fn hot_swap_under_load_runs_each_event_wholly_on_one_version() {
         .await;
     assert_eq!(status, 201);
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut writers = Vec::new();
-    for w in 0..4u64 {
-        let gateway = gateway.clone();
-        let stop = stop.clone();
-        writers.push(tokio::spawn(async move {
-            let mut sent = 0u64;
-            while !stop.load(Ordering::SeqCst) {
-                let body = json!({"type": "call.completed", "n": w * 1_000_000 + sent});
-                assert_eq!(gateway.post("calls", body.to_string(), &[]).await.0, 202);
-                sent += 1;
-            }
-            sent
-        }));
-    }
-    receiver.wait_for(20).await;
-    let (status, v2) = gateway
-        .deploy("stamp", &wasm("scripted"), &[("stamp", "v2")])
-        .await;
-    assert_eq!((status, v2["version"].as_u64()), (200, Some(2)), "{v2}");
-    // Events ingested from here on must run on v2.
-    let after = 5_000_000;
-    for i in 0..10 {
-        let body = json!({"type": "call.completed", "n": after + i});
-        assert_eq!(gateway.post("calls", body.to_string(), &[]).await.0, 202);
-    }
-    let start = receiver.received().len();
-    receiver.wait_for(start + 20).await;
-    stop.store(true, Ordering::SeqCst);
-    let mut total = 10;
-    for writer in writers {
-        total += writer.await.expect("writer");
-    }
-    let got = receiver.wait_for(total as usize).await;
-    let mut versions = std::collections::BTreeSet::new();
-    for request in &got {
-        let (n, stamps) = stamps(&request.body);
-        assert_eq!(stamps.len(), 2, "each event ran through the chain once");
-        assert_eq!(
-            stamps[0], stamps[1],
-            "event {n} ran on one version: {stamps:?}"
-        );
-        if n >= after {
-            assert_eq!(
-                stamps[0], "v2",
-                "event {n} was ingested after the deploy returned"
-            );
-        }
-        versions.insert(stamps[0].clone());
-    }
-    assert_eq!(versions.len(), 2, "both versions ran: {versions:?}");
+    swap_under_load(&gateway, &receiver, 1, "v1", "v2", || async {
+        let (status, v2) = gateway
+            .deploy("stamp", &wasm("scripted"), &[("stamp", "v2")])
+            .await;
+        assert_eq!((status, v2["version"].as_u64()), (200, Some(2)), "{v2}");
+    })
+    .await;
+    swap_under_load(&gateway, &receiver, 2, "v2", "v1", || async {
+        let (status, back) = gateway
+            .admin("POST", "/v1/plugins/stamp/rollback", None)
+            .await;
+        assert_eq!((status, back["version"].as_u64()), (200, Some(1)), "{back}");
+        assert_eq!(back["versions"].as_array().map(Vec::len), Some(2));
+    })
+    .await;
 
-    // Rollback: v1 again for everything ingested after it returns.
-    let (status, back) = gateway
-        .admin("POST", "/v1/plugins/stamp/rollback", None)
-        .await;
-    assert_eq!((status, back["version"].as_u64()), (200, Some(1)), "{back}");
-    assert_eq!(back["versions"].as_array().map(Vec::len), Some(2));
-    let seen = receiver.received().len();
-    let body = json!({"type": "call.completed", "n": 9_000_000});
-    assert_eq!(gateway.post("calls", body.to_string(), &[]).await.0, 202);
-    let got = receiver.wait_for(seen + 1).await;
-    assert_eq!(stamps(&got[seen].body).1, ["v1", "v1"]);
     let (_, listed) = gateway.admin("GET", "/v1/plugins", None).await;
     let plugin = &listed["items"][0];
     assert_eq!(plugin["name"], "stamp");
-    assert!(
-        plugin["invocations"]
-            .as_u64()
-            .is_some_and(|n| n >= 2 * total),
-        "{plugin}"
-    );
+    let events = receiver.received().len() as u64;
+    assert_eq!(plugin["invocations"].as_u64(), Some(2 * events), "{plugin}");
     assert_eq!(plugin["errors"], 0);
     assert_eq!(plugin["hash"].as_str().map(str::len), Some(64));
 }

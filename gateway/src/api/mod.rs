@@ -38,6 +38,9 @@ async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
+/// The largest management request body (a plugin component): 64 MiB.
+const MAX_BODY: usize = 64 << 20;
+
 /// What the management handlers share.
 #[derive(Clone)]
 pub struct AdminState {
@@ -67,6 +70,8 @@ pub fn management_routes(state: AdminState, token: Option<Secret>) -> axum::Rout
         .split_for_parts();
     let api = Arc::new(api);
     router
+        // Plugin components can be larger than axum's 2 MiB default.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(token),
             auth::require_token,
