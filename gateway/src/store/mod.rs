@@ -8,13 +8,9 @@
 //! the API created, plugin components, listings, pruning) is the separate
 //! [`Catalog`] trait. Only sled is built.
 //!
-//! **Invariant:** [`Store::ingest`] returns only after the message is on disk:
-//! its record is synced in the write-ahead log (`wal.rs`), and concurrent
-//! ingests share one sync (group commit, `commit.rs`). sled is flushed in
-//! the background; at open, the log is replayed into it. Pipeline outcomes
-//! and attempt records ride on sled's flushes: losing one re-runs the
-//! pipeline or re-sends the delivery (at-least-once). Changes made through
-//! the management API and disabled endpoints wait for a full sled flush.
+//! **Invariant:** [`Store::ingest`] returns only after the message is on disk
+//! (fsync'd); concurrent ingests share one fsync (group commit). Attempt
+//! records are not fsync'd one by one: losing one re-sends the delivery.
 //! **Invariant:** a delivery stays in the schedule until an attempt's outcome
 //! is recorded; claiming it only moves it a lease into the future, so a crash
 //! mid-attempt means it is sent again (at-least-once).
@@ -27,7 +23,6 @@ mod sled_catalog;
 mod sled_store;
 #[cfg(test)]
 mod tests;
-mod wal;
 
 pub use model::{
     Attempt, Delivery, DeliveryState, DisabledEndpoint, Ingested, Message, MessageStatus,

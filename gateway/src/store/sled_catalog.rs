@@ -67,12 +67,12 @@ where
 impl Catalog for SledStore {
     async fn put_object(&self, kind: &str, name: &str, json: Vec<u8>) -> Result<(), Error> {
         self.objects.insert(keys::object_key(kind, name), json)?;
-        self.commit.flush().await
+        self.commit.durable().await
     }
 
     async fn delete_object(&self, kind: &str, name: &str) -> Result<(), Error> {
         self.objects.remove(keys::object_key(kind, name))?;
-        self.commit.flush().await
+        self.commit.durable().await
     }
 
     async fn objects(&self, kind: &str) -> Result<Vec<(String, Vec<u8>)>, Error> {
@@ -89,7 +89,7 @@ impl Catalog for SledStore {
 
     async fn put_blob(&self, hash: &str, bytes: Vec<u8>) -> Result<(), Error> {
         self.blobs.insert(hash.as_bytes(), bytes)?;
-        self.commit.flush().await
+        self.commit.durable().await
     }
 
     async fn blob(&self, hash: &str) -> Result<Option<Vec<u8>>, Error> {

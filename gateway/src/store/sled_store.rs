@@ -8,7 +8,6 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::commit::GroupCommit;
 use super::keys::{self, decode, encode};
-use super::wal;
 use super::{
     Attempt, Delivery, DeliveryState, DisabledEndpoint, Error, Ingested, Message, MessageStatus,
     NewDelivery, NewMessage, NextStep, Store,
@@ -62,41 +61,13 @@ pub(super) fn tx_error(error: TransactionError<Error>) -> Error {
 }
 
 impl SledStore {
-    /// Opens (or creates) the store in `dir`, replaying the write-ahead
-    /// log (`dir/wal`) into it first: every message acknowledged before a
-    /// crash is in the store after this returns.
+    /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, Error> {
-        let io = |e: std::io::Error| Error::Sled(sled::Error::Io(e));
         let db = sled::Config::new().path(dir).open()?;
-        let messages = db.open_tree(keys::MESSAGES)?;
-        let pipeline = db.open_tree(keys::PIPELINE)?;
-        let dedup = db.open_tree(keys::DEDUP)?;
-        let wal_dir = dir.join("wal");
-        std::fs::create_dir_all(&wal_dir).map_err(io)?;
-        let segments = wal::segments(&wal_dir).map_err(io)?;
-        let mut replayed = 0;
-        for n in &segments {
-            for record in wal::read_segment(&wal::segment_path(&wal_dir, *n)).map_err(io)? {
-                replayed += usize::from(replay(&messages, &pipeline, &dedup, &record)?);
-            }
-        }
-        if !segments.is_empty() {
-            db.flush()?;
-            for n in &segments {
-                std::fs::remove_file(wal::segment_path(&wal_dir, *n)).map_err(io)?;
-            }
-        }
-        if replayed > 0 {
-            tracing::info!(
-                replayed,
-                "messages acknowledged before a crash were restored from the write-ahead log"
-            );
-        }
-        let next = segments.last().map_or(1, |n| n + 1);
         Ok(Self {
-            messages,
-            pipeline,
-            dedup,
+            messages: db.open_tree(keys::MESSAGES)?,
+            pipeline: db.open_tree(keys::PIPELINE)?,
+            dedup: db.open_tree(keys::DEDUP)?,
             deliveries: db.open_tree(keys::DELIVERIES)?,
             by_message: db.open_tree(keys::BY_MESSAGE)?,
             schedule: db.open_tree(keys::SCHEDULE)?,
@@ -104,45 +75,9 @@ impl SledStore {
             disabled: db.open_tree(keys::DISABLED_ENDPOINTS)?,
             objects: db.open_tree(keys::OBJECTS)?,
             blobs: db.open_tree(keys::BLOBS)?,
-            commit: GroupCommit::start(db.clone(), &wal_dir, next)?,
+            commit: GroupCommit::start(db.clone())?,
             db,
         })
-    }
-
-    /// The ingest transaction, with the record appended to the log buffer
-    /// when the message is new. The buffer is held across both, so a record
-    /// is in it before another ingest can de-duplicate against its message.
-    fn insert_logged(
-        &self,
-        id: &str,
-        record: &[u8],
-        dedup_key: Option<&[u8]>,
-        seen: &[u8],
-        received_at: u64,
-        window: u64,
-    ) -> Result<Ingested, Error> {
-        let mut log = self.commit.log();
-        let outcome = (&self.messages, &self.pipeline, &self.dedup)
-            .transaction(|(messages, pipeline, dedup)| {
-                if let Some(key) = dedup_key {
-                    if let Some(first) = dedup.get(key)? {
-                        let (first_id, first_at): (String, u64) =
-                            tx(decode("dedup entry", &first))?;
-                        if received_at.saturating_sub(first_at) < window {
-                            return Ok(Ingested::Duplicate(first_id));
-                        }
-                    }
-                    dedup.insert(key, seen)?;
-                }
-                messages.insert(id.as_bytes(), record)?;
-                pipeline.insert(id.as_bytes(), &[])?;
-                Ok(Ingested::New(id.to_owned()))
-            })
-            .map_err(tx_error)?;
-        if let Ingested::New(_) = outcome {
-            wal::frame(record, &mut log);
-        }
-        Ok(outcome)
     }
 
     pub(super) fn load_delivery(&self, id: &str) -> Result<Option<Delivery>, Error> {
@@ -172,15 +107,24 @@ impl Store for SledStore {
             },
         )?;
         let seen = encode("dedup entry", &(id.as_str(), received_at))?;
-        let outcome = self.insert_logged(
-            &id,
-            &record,
-            dedup_key.as_deref(),
-            &seen,
-            received_at,
-            window,
-        )?;
-        // A duplicate waits too: its first message may not be synced yet.
+        let outcome = (&self.messages, &self.pipeline, &self.dedup)
+            .transaction(|(messages, pipeline, dedup)| {
+                if let Some(key) = &dedup_key {
+                    if let Some(first) = dedup.get(key.as_slice())? {
+                        let (first_id, first_at): (String, u64) =
+                            tx(decode("dedup entry", &first))?;
+                        if received_at.saturating_sub(first_at) < window {
+                            return Ok(Ingested::Duplicate(first_id));
+                        }
+                    }
+                    dedup.insert(key.as_slice(), seen.as_slice())?;
+                }
+                messages.insert(id.as_bytes(), record.as_slice())?;
+                pipeline.insert(id.as_bytes(), &[])?;
+                Ok(Ingested::New(id.clone()))
+            })
+            .map_err(tx_error)?;
+        // A duplicate waits too: its first message may not be durable yet.
         self.commit.durable().await?;
         Ok(outcome)
     }
@@ -390,12 +334,12 @@ impl Store for SledStore {
     async fn disable_endpoint(&self, name: &str, at: u64, reason: &str) -> Result<(), Error> {
         self.disabled
             .insert(name.as_bytes(), encode("endpoint state", &(at, reason))?)?;
-        self.commit.flush().await
+        self.commit.durable().await
     }
 
     async fn enable_endpoint(&self, name: &str) -> Result<(), Error> {
         self.disabled.remove(name.as_bytes())?;
-        self.commit.flush().await
+        self.commit.durable().await
     }
 
     async fn disabled_endpoints(&self) -> Result<Vec<DisabledEndpoint>, Error> {
@@ -448,44 +392,8 @@ impl Store for SledStore {
     }
 
     async fn flush(&self) -> Result<(), Error> {
-        self.commit.flush().await
+        self.commit.durable().await
     }
-}
-
-/// Puts one logged message back if the store lost it: message, pipeline
-/// entry and idempotency key. Returns whether it was missing.
-fn replay(
-    messages: &sled::Tree,
-    pipeline: &sled::Tree,
-    dedup: &sled::Tree,
-    record: &[u8],
-) -> Result<bool, Error> {
-    let message: Message = decode("logged message", record)?;
-    if messages.contains_key(message.id.as_bytes())? {
-        return Ok(false);
-    }
-    let dedup_key = message
-        .received
-        .idempotency_key
-        .as_deref()
-        .map(|key| keys::dedup_key(&message.received.source, key));
-    let seen = encode(
-        "dedup entry",
-        &(message.id.as_str(), message.received.received_at),
-    )?;
-    (messages, pipeline, dedup)
-        .transaction(|(messages, pipeline, dedup)| {
-            messages.insert(message.id.as_bytes(), record)?;
-            pipeline.insert(message.id.as_bytes(), &[])?;
-            if let Some(key) = &dedup_key
-                && dedup.get(key.as_slice())?.is_none()
-            {
-                dedup.insert(key.as_slice(), seen.as_slice())?;
-            }
-            Ok(())
-        })
-        .map_err(tx_error)?;
-    Ok(true)
 }
 
 impl Drop for SledStore {
