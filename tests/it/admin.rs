@@ -5,28 +5,13 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{ADMIN_TOKEN, TestGateway, TestReceiver, eventually};
+use crate::harness::{ADMIN_TOKEN, TestGateway, TestReceiver, admin_config, eventually};
 
 const WHSEC: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 const WHSEC_NEW: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 fn config(extra: &str) -> String {
-    format!(
-        r#"
-[server.targets]
-allow_http = true
-allow_loopback = true
-
-[admin]
-token = "{ADMIN_TOKEN}"
-
-[[source]]
-name = "calls"
-event_type = {{ pointer = "/type" }}
-
-{extra}
-"#
-    )
+    admin_config("", extra)
 }
 
 fn endpoint(name: &str, url: &str) -> Value {
@@ -265,25 +250,11 @@ async fn endpoint_lists_page_through_every_endpoint_once() {
             .await;
         assert_eq!(status, 201);
     }
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    let mut pages = 0;
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("/v1/endpoints?limit=2&cursor={c}"),
-            None => "/v1/endpoints?limit=2".into(),
-        };
-        let (status, page) = gateway.admin("GET", &path, None).await;
-        assert_eq!(status, 200);
-        pages += 1;
-        for item in page["items"].as_array().expect("items") {
-            seen.push(item["name"].as_str().expect("name").to_owned());
-        }
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => break,
-        }
-    }
+    let (items, pages) = gateway.all_pages("/v1/endpoints?limit=2").await;
+    let seen: Vec<&str> = items
+        .iter()
+        .map(|e| e["name"].as_str().expect("name"))
+        .collect();
     assert_eq!(pages, 3);
     assert_eq!(seen, ["e0", "e1", "e2", "e3", "e4"]);
     let (status, body) = gateway.admin("GET", "/v1/endpoints?limit=0", None).await;
@@ -369,14 +340,6 @@ async fn post_events(gateway: &TestGateway, n: usize, event_type: &str) -> Vec<S
     ids
 }
 
-async fn deliveries(gateway: &TestGateway, query: &str) -> Vec<Value> {
-    let (status, page) = gateway
-        .admin("GET", &format!("/v1/deliveries?{query}"), None)
-        .await;
-    assert_eq!(status, 200, "{page}");
-    page["items"].as_array().expect("items").clone()
-}
-
 #[tokio::test]
 async fn messages_and_deliveries_are_listed_filtered_and_paged() {
     let ok = TestReceiver::start().await;
@@ -395,7 +358,7 @@ async fn messages_and_deliveries_are_listed_filtered_and_paged() {
     ok.wait_for(5).await;
     failing.wait_for(3).await;
     eventually("every attempt is recorded", || async {
-        let retrying = deliveries(&gateway, "endpoint=bad&status=retrying").await;
+        let retrying = gateway.deliveries("endpoint=bad&status=retrying").await;
         (retrying.len() == 3).then_some(())
     })
     .await;
@@ -413,18 +376,12 @@ async fn messages_and_deliveries_are_listed_filtered_and_paged() {
     let newest_first: Vec<&str> = completed.iter().rev().map(String::as_str).collect();
     assert_eq!(listed, newest_first);
 
-    let mut all = Vec::new();
-    let mut path = "/v1/messages?limit=2&source=calls".to_owned();
-    loop {
-        let (_, page) = gateway.admin("GET", &path, None).await;
-        for m in page["items"].as_array().expect("items") {
-            all.push(m["id"].as_str().expect("id").to_owned());
-        }
-        match page["next_cursor"].as_str() {
-            Some(c) => path = format!("/v1/messages?limit=2&source=calls&cursor={c}"),
-            None => break,
-        }
-    }
+    let (items, pages) = gateway.all_pages("/v1/messages?limit=2&source=calls").await;
+    assert_eq!(pages, 3, "5 messages, 2 a page");
+    let all: Vec<String> = items
+        .iter()
+        .map(|m| m["id"].as_str().expect("id").to_owned())
+        .collect();
     let mut expected: Vec<String> = completed.iter().chain(&started).cloned().collect();
     expected.reverse();
     assert_eq!(all, expected);
@@ -455,17 +412,15 @@ async fn messages_and_deliveries_are_listed_filtered_and_paged() {
         .clone();
     assert_eq!(bad_one["attempts"][0]["status"], 503);
 
-    assert_eq!(deliveries(&gateway, "response_code=503").await.len(), 3);
+    assert_eq!(gateway.deliveries("response_code=503").await.len(), 3);
     assert_eq!(
-        deliveries(&gateway, "endpoint=good&status=delivered")
+        gateway
+            .deliveries("endpoint=good&status=delivered")
             .await
             .len(),
         5
     );
-    assert_eq!(
-        deliveries(&gateway, "event_type=call.started").await.len(),
-        2
-    );
+    assert_eq!(gateway.deliveries("event_type=call.started").await.len(), 2);
     let (status, body) = gateway
         .admin("GET", "/v1/deliveries?status=lost", None)
         .await;
@@ -501,7 +456,7 @@ async fn replay_and_bulk_recover_send_exactly_the_selected_deliveries() {
     post_events(&gateway, 3, "call.completed").await;
     receiver.wait_for(4).await;
     let dead = eventually("three dead deliveries", || async {
-        let dead = deliveries(&gateway, "status=dead&endpoint=flaky").await;
+        let dead = gateway.deliveries("status=dead&endpoint=flaky").await;
         (dead.len() == 3).then_some(dead)
     })
     .await;
@@ -535,7 +490,7 @@ async fn replay_and_bulk_recover_send_exactly_the_selected_deliveries() {
     assert_eq!(recovered["recovered"], 2, "only the two still dead");
     let got = receiver.wait_for(7).await;
     eventually("everything is delivered", || async {
-        (deliveries(&gateway, "status=delivered").await.len() == 4).then_some(())
+        (gateway.deliveries("status=delivered").await.len() == 4).then_some(())
     })
     .await;
     assert_eq!(
@@ -548,7 +503,7 @@ async fn replay_and_bulk_recover_send_exactly_the_selected_deliveries() {
         1,
         "the other endpoint got nothing again"
     );
-    let still_dead = deliveries(&gateway, "status=dead&endpoint=other").await;
+    let still_dead = gateway.deliveries("status=dead&endpoint=other").await;
     assert_eq!(still_dead.len(), 1);
     let (status, _) = gateway
         .admin("POST", "/v1/deliveries/dlv_nope/replay", None)

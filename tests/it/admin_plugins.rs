@@ -7,30 +7,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Value, json};
 
-use crate::harness::{ADMIN_TOKEN, TestGateway, TestReceiver, eventually, wasm};
+use crate::harness::{ADMIN_TOKEN, TestGateway, TestReceiver, admin_config, eventually, wasm};
 
 fn config(receiver: &TestReceiver) -> String {
-    format!(
-        r#"
-[server.targets]
-allow_http = true
-allow_loopback = true
-
-[admin]
-token = "{ADMIN_TOKEN}"
-
-[[source]]
-name = "calls"
-event_type = {{ pointer = "/type" }}
-
-[[endpoint]]
-name = "receiver"
-url = "{url}"
-event_types = ["*"]
-signing = {{ scheme = "none" }}
-"#,
-        url = receiver.url
-    )
+    let endpoint = format!(
+        "[[endpoint]]\nname = \"receiver\"\nurl = \"{}\"\nevent_types = [\"*\"]\nsigning = {{ scheme = \"none\" }}\n",
+        receiver.url
+    );
+    admin_config("", &endpoint)
 }
 
 fn stamps(body: &[u8]) -> (u64, Vec<String>) {

@@ -100,30 +100,14 @@ fn plugin_check_refuses_a_component_that_is_not_a_plugin() {
 /// endpoints, show a message, replay its delivery.
 #[tokio::test]
 async fn remote_commands_deploy_list_show_and_replay() {
-    use crate::harness::{ADMIN_TOKEN, TestGateway, TestReceiver, eventually};
+    use crate::harness::{ADMIN_TOKEN, TestGateway, TestReceiver, admin_config, eventually};
 
     let receiver = TestReceiver::start().await;
-    let gateway = TestGateway::start(&format!(
-        r#"
-[server.targets]
-allow_http = true
-allow_loopback = true
-
-[admin]
-token = "{ADMIN_TOKEN}"
-
-[[source]]
-name = "calls"
-event_type = {{ pointer = "/type" }}
-
-[[endpoint]]
-name = "crm"
-url = "{url}"
-event_types = ["*"]
-"#,
-        url = receiver.url
-    ))
-    .await;
+    let endpoint = format!(
+        "[[endpoint]]\nname = \"crm\"\nurl = \"{}\"\nevent_types = [\"*\"]\n",
+        receiver.url
+    );
+    let gateway = TestGateway::start(&admin_config("", &endpoint)).await;
     let remote = |args: &[&str]| {
         let url = gateway.url.clone();
         let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();

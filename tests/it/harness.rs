@@ -172,6 +172,29 @@ impl TestGateway {
 /// The admin token the management-API tests configure.
 pub(crate) const ADMIN_TOKEN: &str = "test-admin-token";
 
+/// The management-API tests' config: loopback targets allowed, the admin
+/// token with `admin` (more `[admin]` keys), a source `calls` whose event
+/// type is the body's `/type`, then `rest`.
+pub(crate) fn admin_config(admin: &str, rest: &str) -> String {
+    format!(
+        r#"
+[server.targets]
+allow_http = true
+allow_loopback = true
+
+[admin]
+token = "{ADMIN_TOKEN}"
+{admin}
+
+[[source]]
+name = "calls"
+event_type = {{ pointer = "/type" }}
+
+{rest}
+"#
+    )
+}
+
 impl TestGateway {
     /// The gateway's live configuration.
     pub(crate) fn registry(&self) -> &hookgate::registry::Registry {
@@ -196,6 +219,36 @@ impl TestGateway {
         let status = response.status().as_u16();
         let json = response.json().await.unwrap_or(serde_json::Value::Null);
         (status, json)
+    }
+
+    /// `GET /v1/deliveries?{query}`: the first page's items.
+    pub(crate) async fn deliveries(&self, query: &str) -> Vec<serde_json::Value> {
+        let (status, page) = self
+            .admin("GET", &format!("/v1/deliveries?{query}"), None)
+            .await;
+        assert_eq!(status, 200, "{page}");
+        page["items"].as_array().expect("items").clone()
+    }
+
+    /// Every item of a listing, following `next_cursor` page by page;
+    /// returns the items and how many pages it took.
+    pub(crate) async fn all_pages(&self, path: &str) -> (Vec<serde_json::Value>, usize) {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let (mut items, mut pages, mut cursor) = (Vec::new(), 0, None::<String>);
+        loop {
+            let url = match &cursor {
+                Some(c) => format!("{path}{separator}cursor={c}"),
+                None => path.to_owned(),
+            };
+            let (status, page) = self.admin("GET", &url, None).await;
+            assert_eq!(status, 200, "{page}");
+            pages += 1;
+            items.extend(page["items"].as_array().expect("items").iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return (items, pages),
+            }
+        }
     }
 
     /// `PUT /v1/plugins/{name}` with a component file and a configuration.

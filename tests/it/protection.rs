@@ -8,31 +8,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{ADMIN_TOKEN, TestGateway, TestReceiver, eventually};
+use crate::harness::{TestGateway, TestReceiver, admin_config, eventually};
 
 fn config(extra: &str) -> String {
-    config_with_admin("", extra)
-}
-
-/// The test config with extra `[admin]` keys and extra tables.
-fn config_with_admin(admin: &str, extra: &str) -> String {
-    format!(
-        r#"
-[server.targets]
-allow_http = true
-allow_loopback = true
-
-[admin]
-token = "{ADMIN_TOKEN}"
-{admin}
-
-[[source]]
-name = "calls"
-event_type = {{ pointer = "/type" }}
-
-{extra}
-"#
-    )
+    admin_config("", extra)
 }
 
 async fn post(gateway: &TestGateway, n: u64) -> String {
@@ -45,14 +24,6 @@ async fn post(gateway: &TestGateway, n: u64) -> String {
         .await;
     assert_eq!(status, 202);
     reply["id"].as_str().expect("id").to_owned()
-}
-
-async fn deliveries(gateway: &TestGateway, query: &str) -> Vec<Value> {
-    let (status, page) = gateway
-        .admin("GET", &format!("/v1/deliveries?{query}"), None)
-        .await;
-    assert_eq!(status, 200, "{page}");
-    page["items"].as_array().expect("items").clone()
 }
 
 #[tokio::test]
@@ -69,7 +40,7 @@ async fn the_rate_limit_holds_deliveries_back_without_failing_them() {
     receiver.wait_for(1).await;
     // One went; two wait their turns, 1000 s apart, with no attempt made.
     let held = eventually("two deliveries held back", || async {
-        let pending = deliveries(&gateway, "status=pending").await;
+        let pending = gateway.deliveries("status=pending").await;
         (pending.len() == 2).then_some(pending)
     })
     .await;
@@ -90,7 +61,7 @@ async fn the_rate_limit_holds_deliveries_back_without_failing_them() {
     assert_eq!(receiver.received().len(), 2);
     assert_eq!(deliverer.deliver_due(due[1]).await.expect("runs"), 1);
     assert_eq!(receiver.received().len(), 3);
-    let delivered = deliveries(&gateway, "status=delivered").await;
+    let delivered = gateway.deliveries("status=delivered").await;
     assert_eq!(delivered.len(), 3);
     assert!(delivered.iter().all(|d| d["attempt_count"] == 1));
 }
@@ -117,8 +88,7 @@ event_types = ["endpoint.*"]
         flaky = failing.url,
         ops = operator.url,
     );
-    let gateway =
-        TestGateway::start(&config_with_admin("operator_endpoint = \"ops\"", &extra)).await;
+    let gateway = TestGateway::start(&admin_config("operator_endpoint = \"ops\"", &extra)).await;
     post(&gateway, 0).await;
     failing.wait_for(1).await;
     post(&gateway, 1).await;
@@ -199,7 +169,7 @@ async fn retention_prunes_finished_messages_and_keeps_pending_ones() {
     let retrying = post(&gateway, 1).await;
     receiver.wait_for(2).await;
     eventually("both attempts are recorded", || async {
-        (deliveries(&gateway, "status=retrying").await.len() == 1).then_some(())
+        (gateway.deliveries("status=retrying").await.len() == 1).then_some(())
     })
     .await;
     let now = gateway.registry().clock().now_millis();

@@ -54,11 +54,10 @@ async fn list_endpoints(
         .registry
         .list::<Endpoints>(page.cursor.as_deref(), limit)
         .await;
-    let items: Vec<EndpointView> = items.into_iter().map(|e| view(&state, e)).collect();
-    let next_cursor = more
-        .then(|| items.last().map(|e| e.endpoint.name.clone()))
-        .flatten();
-    Ok(Json(ListPage { items, next_cursor }))
+    let items = items.into_iter().map(|e| view(&state, e)).collect();
+    Ok(Json(ListPage::by_name(items, more, |e: &EndpointView| {
+        &e.endpoint.name
+    })))
 }
 
 /// Creates an endpoint.

@@ -36,14 +36,13 @@ async fn list_sources(
         .registry
         .list::<Sources>(page.cursor.as_deref(), page.limit()?)
         .await;
-    let items: Vec<SourceView> = items
+    let items = items
         .into_iter()
         .map(|(source, origin)| SourceView { source, origin })
         .collect();
-    let next_cursor = more
-        .then(|| items.last().map(|s| s.source.name.clone()))
-        .flatten();
-    Ok(Json(ListPage { items, next_cursor }))
+    Ok(Json(ListPage::by_name(items, more, |s: &SourceView| {
+        &s.source.name
+    })))
 }
 
 /// Creates a source: `POST /v1/ingest/{name}` accepts events at once.
@@ -115,14 +114,13 @@ async fn list_routes(
         .registry
         .list::<Routes>(page.cursor.as_deref(), page.limit()?)
         .await;
-    let items: Vec<RouteView> = items
+    let items = items
         .into_iter()
         .map(|(route, origin)| RouteView { route, origin })
         .collect();
-    let next_cursor = more
-        .then(|| items.last().map(|r| r.route.source.clone()))
-        .flatten();
-    Ok(Json(ListPage { items, next_cursor }))
+    Ok(Json(ListPage::by_name(items, more, |r: &RouteView| {
+        &r.route.source
+    })))
 }
 
 /// Creates a source's route (its plugin chain).

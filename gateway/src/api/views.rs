@@ -22,6 +22,19 @@ pub(crate) struct ListPage<T: ToSchema> {
     pub next_cursor: Option<String>,
 }
 
+impl<T: ToSchema> ListPage<T> {
+    /// A page of a listing by name: when more follow, the cursor is the
+    /// last item's name.
+    pub(crate) fn by_name(items: Vec<T>, more: bool, name: impl Fn(&T) -> &str) -> Self {
+        let next_cursor = if more {
+            items.last().map(|item| name(item).to_owned())
+        } else {
+            None
+        };
+        Self { items, next_cursor }
+    }
+}
+
 /// A source.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct SourceView {

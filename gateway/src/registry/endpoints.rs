@@ -30,6 +30,20 @@ pub struct Rotated {
     pub previous_until: String,
 }
 
+/// An endpoint of a snapshot, or 404.
+fn live_endpoint<'a>(
+    snapshot: &'a super::Snapshot,
+    name: &str,
+) -> Result<&'a std::sync::Arc<crate::delivery::Endpoint>, RegistryError> {
+    snapshot
+        .endpoints
+        .get(name)
+        .ok_or_else(|| RegistryError::NotFound {
+            kind: Endpoints::KIND,
+            name: name.to_owned(),
+        })
+}
+
 fn millis(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -55,13 +69,7 @@ impl Registry {
         automatic: bool,
     ) -> Result<bool, RegistryError> {
         let snapshot = self.snapshot();
-        let endpoint = snapshot
-            .endpoints
-            .get(name)
-            .ok_or_else(|| RegistryError::NotFound {
-                kind: Endpoints::KIND,
-                name: name.to_owned(),
-            })?;
+        let endpoint = live_endpoint(&snapshot, name)?;
         let now = self.clock.now_millis();
         if !endpoint.state.disable(now, reason) {
             return Ok(false);
@@ -106,14 +114,7 @@ impl Registry {
 
     /// Lets deliveries to an endpoint go again and closes its breaker.
     pub async fn enable_endpoint(&self, name: &str) -> Result<(), RegistryError> {
-        let snapshot = self.snapshot();
-        let endpoint = snapshot
-            .endpoints
-            .get(name)
-            .ok_or_else(|| RegistryError::NotFound {
-                kind: Endpoints::KIND,
-                name: name.to_owned(),
-            })?;
+        let endpoint = live_endpoint(&self.snapshot(), name)?.clone();
         self.store.enable_endpoint(name).await?;
         endpoint.state.enable();
         Ok(())
