@@ -614,3 +614,79 @@ async fn state_created_through_the_api_survives_a_restart() {
         "the API-deployed plugin ran after the restart"
     );
 }
+
+#[tokio::test]
+async fn replay_and_recover_refuse_a_disabled_endpoint_and_bad_ranges() {
+    let receiver = TestReceiver::start().await;
+    receiver.answer(500);
+    let gateway = TestGateway::start(&config("")).await;
+    let mut e = endpoint("crm", &receiver.url);
+    e["retry"] = json!({"max_attempts": 1});
+    gateway.admin("POST", "/v1/endpoints", Some(e)).await;
+    post_events(&gateway, 1, "call.completed").await;
+    let dead = eventually("a dead delivery", || async {
+        let dead = gateway.deliveries("status=dead").await;
+        dead.first().cloned()
+    })
+    .await;
+    let replay = format!("/v1/deliveries/{}/replay", dead["id"].as_str().expect("id"));
+
+    gateway
+        .admin("POST", "/v1/endpoints/crm/disable", None)
+        .await;
+    let (status, body) = gateway.admin("POST", &replay, None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("endpoint_disabled"))
+    );
+    let recover = Some(json!({"since": 0}));
+    let (status, _) = gateway
+        .admin("POST", "/v1/endpoints/crm/recover", recover.clone())
+        .await;
+    assert_eq!(status, 409);
+    gateway
+        .admin("POST", "/v1/endpoints/crm/enable", None)
+        .await;
+    for since in [json!(-1), json!(1.5e12), json!("yesterday")] {
+        let (status, body) = gateway
+            .admin(
+                "POST",
+                "/v1/endpoints/crm/recover",
+                Some(json!({"since": since})),
+            )
+            .await;
+        assert_eq!(status, 400, "{since}: {body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("since")),
+            "{body}"
+        );
+    }
+    receiver.answer(200);
+    assert_eq!(gateway.admin("POST", &replay, None).await.0, 202);
+    receiver.wait_for(2).await;
+
+    let (status, body) = gateway
+        .admin(
+            "POST",
+            "/v1/endpoints/crm/rotate-secret",
+            Some(json!({"grace": "10000years"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = gateway
+        .admin(
+            "PATCH",
+            "/v1/endpoints/crm",
+            Some(json!({"timeout": "100years"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("timeout")),
+        "{body}"
+    );
+}

@@ -110,6 +110,33 @@ async fn dead_letter(
     Ok(Json(search(&state, filters, &page).await?))
 }
 
+/// 409 unless the endpoint would attempt a delivery now: sending again to
+/// a disabled or inactive endpoint would only dead-letter it at once.
+pub(super) fn takes_deliveries(state: &AdminState, endpoint: &str) -> Result<(), ApiError> {
+    let snapshot = state.registry.snapshot();
+    let Some(live) = snapshot.endpoints.get(endpoint) else {
+        return Ok(());
+    };
+    if let Some(disabled) = live.state.disabled() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "endpoint_disabled",
+            format!(
+                "endpoint {endpoint} is disabled ({}); enable it first",
+                disabled.reason
+            ),
+        ));
+    }
+    if !live.active {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "endpoint_inactive",
+            format!("endpoint {endpoint} is inactive; set active to true first"),
+        ));
+    }
+    Ok(())
+}
+
 fn not_found(id: &str) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
@@ -136,21 +163,26 @@ async fn get_delivery(
 }
 
 /// Sends a delivery again now, whatever its state; its attempt history is
-/// kept.
+/// kept. A delivery to a disabled or inactive endpoint gets 409: enable the
+/// endpoint first.
 #[utoipa::path(post, path = "/v1/deliveries/{id}/replay", tag = "deliveries",
     params(("id" = String, Path, description = "The delivery id")),
-    responses((status = 202, body = DeliveryView), (status = 404, body = ErrorBody)))]
+    responses((status = 202, body = DeliveryView), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
 async fn replay_delivery(
     State(state): State<AdminState>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<DeliveryView>), ApiError> {
+    let store = state.registry.store();
+    let found = store.delivery(&id).await?.ok_or_else(|| not_found(&id))?;
+    takes_deliveries(&state, &found.plan.endpoint)?;
     let now = state.registry.clock().now_millis();
-    let delivery = state
-        .registry
-        .store()
+    let delivery = store
         .reschedule(&id, now)
         .await?
         .ok_or_else(|| not_found(&id))?;
+    // Durable before the answer: a replay is not undone by a crash.
+    store.flush().await?;
     state.new_delivery.notify_one();
     Ok((
         StatusCode::ACCEPTED,

@@ -155,6 +155,9 @@ async fn enable_endpoint(
     get_endpoint(State(state), Path(name)).await
 }
 
+/// The longest a rotated-out secret keeps signing.
+const MAX_GRACE: Duration = Duration::from_secs(30 * 24 * 3600);
+
 /// A secret rotation.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -182,6 +185,13 @@ async fn rotate_secret(
 ) -> Result<Json<Rotated>, ApiError> {
     let request: RotateRequest = body::typed(&body)?;
     let grace = request.grace.unwrap_or(Duration::from_secs(24 * 3600));
+    if grace > MAX_GRACE {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+            "`grace`: at most 30 days",
+        ));
+    }
     let rotated = state
         .registry
         .rotate_secret(&name, request.secret, grace)
@@ -279,19 +289,26 @@ struct Recovered {
 fn time_value(field: &str, value: Option<&Value>) -> Result<Option<u64>, ApiError> {
     match value {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => Ok(n.as_u64()),
+        Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_field",
+                format!("`{field}`: {n} is not a whole number of Unix milliseconds"),
+            )
+        }),
         Some(Value::String(s)) => body::time(field, Some(s)),
         Some(other) => body::time(field, Some(&other.to_string())),
     }
 }
 
 /// Schedules again, now, every failed (retrying) or dead-lettered delivery
-/// of the endpoint created in the time range.
+/// of the endpoint created in the time range. A disabled or inactive
+/// endpoint gets 409: enable it first.
 #[utoipa::path(post, path = "/v1/endpoints/{name}/recover", tag = "endpoints",
     params(("name" = String, Path, description = "The endpoint's name")),
     request_body = RecoverRequest,
     responses((status = 200, body = Recovered), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn recover_endpoint(
     State(state): State<AdminState>,
     Path(name): Path<String>,
@@ -301,6 +318,7 @@ async fn recover_endpoint(
     let since = time_value("since", Some(&request.since))?;
     let until = time_value("until", request.until.as_ref())?;
     state.registry.get::<Endpoints>(&name).await?;
+    super::deliveries::takes_deliveries(&state, &name)?;
     let now = state.registry.clock().now_millis();
     let mut ids = Vec::new();
     for status in [DeliveryStatusKind::Retrying, DeliveryStatusKind::Dead] {
@@ -331,6 +349,8 @@ async fn recover_endpoint(
             }
         }
     }
+    // Durable before the answer: a recovery is not undone by a crash.
+    state.registry.store().flush().await?;
     state.new_delivery.notify_one();
     Ok(Json(Recovered {
         recovered: ids.len(),

@@ -13,6 +13,11 @@ use super::{
 };
 use crate::signing::SigningSecret;
 
+/// The most attempts to one endpoint in flight at once.
+const MAX_IN_FLIGHT: usize = 10_000;
+/// The longest per-attempt timeout.
+const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// A value that fails a check: the field, relative to its object (`url`,
 /// `retry.multiplier`), and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,11 +154,14 @@ pub fn endpoint(endpoint: &EndpointConfig, targets: TargetPolicy) -> Result<(), 
             "plain http:// is refused; use https:// or set server.targets.allow_http",
         ));
     }
-    if endpoint.max_in_flight == 0 {
-        return Err(bad("max_in_flight", "must be at least 1"));
+    if !(1..=MAX_IN_FLIGHT).contains(&endpoint.max_in_flight) {
+        return Err(bad(
+            "max_in_flight",
+            format!("must be between 1 and {MAX_IN_FLIGHT}"),
+        ));
     }
-    if endpoint.timeout.is_zero() {
-        return Err(bad("timeout", "must be longer than zero"));
+    if endpoint.timeout.is_zero() || endpoint.timeout > MAX_TIMEOUT {
+        return Err(bad("timeout", "must be longer than zero and at most 1h"));
     }
     if let Some(rate) = endpoint.rate_limit
         && !(rate.is_finite() && rate > 0.0)

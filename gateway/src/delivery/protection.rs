@@ -131,31 +131,34 @@ impl EndpointState {
     }
 
     /// Whether an attempt may start at `now`: the breaker first (while open,
-    /// one probe per interval), then the rate limit.
+    /// one probe per interval), then the rate limit. A caller that gets
+    /// [`Gate::Go`] must report the outcome with [`Self::record`].
     pub fn admit(&self, now: u64, rate: Option<f64>, breaker: &BreakerConfig) -> Gate {
-        {
-            let mut state = lock(&self.breaker);
-            if let Some(next_probe) = state.next_probe {
-                if now < next_probe || state.probing {
-                    let at = next_probe.max(now.saturating_add(millis(breaker.probe_interval)));
-                    return Gate::HoldUntil(if now < next_probe { next_probe } else { at });
-                }
-                state.probing = true;
+        let mut state = lock(&self.breaker);
+        if let Some(next_probe) = state.next_probe {
+            if now < next_probe {
+                return Gate::HoldUntil(next_probe);
+            }
+            if state.probing {
+                let later = now.saturating_add(millis(breaker.probe_interval));
+                return Gate::HoldUntil(next_probe.max(later));
             }
         }
-        let Some(rate) = rate else {
-            return Gate::Go;
-        };
-        let interval = (1000.0 / rate).ceil().max(1.0) as u64;
-        let mut pacer = lock(&self.pacer);
-        if now >= pacer.next.saturating_sub(interval / 2) {
+        // The rate limit before granting a probe: a held probe is no probe.
+        if let Some(rate) = rate {
+            let interval = (1000.0 / rate).ceil().max(1.0) as u64;
+            let mut pacer = lock(&self.pacer);
+            if now < pacer.next.saturating_sub(interval / 2) {
+                let at = pacer.next.max(pacer.last_hold.saturating_add(interval));
+                pacer.last_hold = at;
+                return Gate::HoldUntil(at);
+            }
             pacer.next = pacer.next.max(now).saturating_add(interval);
-            Gate::Go
-        } else {
-            let at = pacer.next.max(pacer.last_hold.saturating_add(interval));
-            pacer.last_hold = at;
-            Gate::HoldUntil(at)
         }
+        if state.next_probe.is_some() {
+            state.probing = true;
+        }
+        Gate::Go
     }
 
     /// Records an attempt's outcome. Returns the reason to disable the
@@ -254,6 +257,23 @@ mod tests {
             reason.contains("4 failed attempts in a row over 1h"),
             "{reason}"
         );
+    }
+
+    #[test]
+    fn a_probe_the_rate_limit_holds_back_is_not_counted_as_out() {
+        let state = EndpointState::new(4);
+        let config = breaker(1);
+        assert_eq!(state.admit(0, Some(1.0), &config), Gate::Go);
+        assert_eq!(state.record(0, false, &config), None);
+        // The breaker is open until 60 s; at 60 s the pacer is free.
+        assert_eq!(state.admit(60_000, Some(1.0), &config), Gate::Go);
+        assert_eq!(
+            state.admit(60_000, Some(1.0), &config),
+            Gate::HoldUntil(120_000)
+        );
+        assert_eq!(state.record(60_100, true, &config), None);
+        // Closed: only the rate limit applies now.
+        assert_eq!(state.admit(61_000, Some(1.0), &config), Gate::Go);
     }
 
     #[test]

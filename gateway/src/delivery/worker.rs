@@ -153,7 +153,7 @@ impl Deliverer {
             .map(|e| e.timeout)
             .max()
             .unwrap_or_default();
-        slowest + LEASE_MARGIN
+        slowest.saturating_add(LEASE_MARGIN)
     }
 
     /// Marks a delivery in flight; false if it already was.
@@ -207,16 +207,6 @@ impl Deliverer {
             let reason = format!("endpoint {} is inactive", endpoint.name);
             return self.give_up(&delivery, now, reason).await;
         }
-        if let Gate::HoldUntil(at) =
-            endpoint
-                .state
-                .admit(now, endpoint.rate_limit, &endpoint.breaker)
-        {
-            self.metrics.held_back(&endpoint.name);
-            self.store.reschedule(&delivery.id, at).await?;
-            return Ok(());
-        }
-        let _slot = endpoint.state.slots.clone().acquire_owned().await;
         let Some(message) = self.store.message(&delivery.message_id).await? else {
             let reason = format!("message {} no longer exists", delivery.message_id);
             return self.give_up(&delivery, now, reason).await;
@@ -237,6 +227,19 @@ impl Deliverer {
                     .await;
             }
         };
+        // The slot first, then the rate limit and the breaker: an admitted
+        // attempt goes out at once, so the limit holds when a slow endpoint
+        // speeds up, and an admitted probe always ends in `record` below.
+        let _slot = endpoint.state.slots.clone().acquire_owned().await;
+        if let Gate::HoldUntil(at) =
+            endpoint
+                .state
+                .admit(now, endpoint.rate_limit, &endpoint.breaker)
+        {
+            self.metrics.held_back(&endpoint.name);
+            self.store.reschedule(&delivery.id, at).await?;
+            return Ok(());
+        }
         let body = match (&delivery.plan.body, &message.status) {
             (Some(body), _) => body.clone(),
             (
@@ -264,6 +267,11 @@ impl Deliverer {
         let (response, latency) =
             attempt::send(&self.client, &url, &headers, body, endpoint.timeout).await;
         let attempts_made = u32::try_from(delivery.attempts.len() + 1).unwrap_or(u32::MAX);
+        // The breaker learns the outcome before anything below can fail, so
+        // an admitted probe is always accounted for.
+        let success =
+            matches!(&response, Response::Status { code, .. } if (200..300).contains(code));
+        let verdict = endpoint.state.record(now, success, &endpoint.breaker);
         let (record, next) = match response {
             Response::Status {
                 code,
@@ -308,8 +316,7 @@ impl Deliverer {
                 (record, next)
             }
         };
-        let success = matches!(next, NextStep::Delivered);
-        if let Some(reason) = endpoint.state.record(now, success, &endpoint.breaker) {
+        if let Some(reason) = verdict {
             self.disable(&endpoint.name, &reason).await?;
         }
         let outcome = match next {

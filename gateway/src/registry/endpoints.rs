@@ -70,12 +70,14 @@ impl Registry {
     ) -> Result<bool, RegistryError> {
         let snapshot = self.snapshot();
         let endpoint = live_endpoint(&snapshot, name)?;
-        let now = self.clock.now_millis();
-        if !endpoint.state.disable(now, reason) {
+        if endpoint.state.disabled().is_some() {
             return Ok(false);
         }
-        self.store.disable_endpoint(name, now, reason).await?;
-        tracing::warn!(endpoint = %name, %reason, "endpoint disabled");
+        let now = self.clock.now_millis();
+        // The operator event is stored first, then the disabled record, and
+        // only then is the endpoint disabled in memory: a crash or a failed
+        // write in between can repeat the event, never lose it, and nothing
+        // is shown disabled that the store does not hold.
         if automatic && let Some(operator) = &snapshot.operator_endpoint {
             if operator == name {
                 tracing::error!(endpoint = %name, "the operator endpoint itself was disabled; no operator event can be sent");
@@ -83,6 +85,11 @@ impl Registry {
                 self.operator_event(name, reason, now).await?;
             }
         }
+        self.store.disable_endpoint(name, now, reason).await?;
+        if !endpoint.state.disable(now, reason) {
+            return Ok(false);
+        }
+        tracing::warn!(endpoint = %name, %reason, "endpoint disabled");
         Ok(true)
     }
 
@@ -137,7 +144,12 @@ impl Registry {
             ),
         };
         let now = SystemTime::UNIX_EPOCH + Duration::from_millis(self.clock.now_millis());
-        let until = now + grace;
+        let until = now.checked_add(grace).ok_or_else(|| {
+            RegistryError::Invalid(Invalid {
+                field: "grace".into(),
+                message: "is too long".into(),
+            })
+        })?;
         let until_text = humantime::format_rfc3339_millis(until).to_string();
         self.mutate(|model| {
             let Some(entry) = model.endpoints.get_mut(name) else {

@@ -17,6 +17,7 @@
 
 mod commit;
 mod keys;
+mod migrate;
 mod model;
 mod query;
 mod sled_catalog;

@@ -3,8 +3,10 @@
 
 use std::ops::Bound;
 
+use sled::Transactional;
+
 use super::keys::{self, decode};
-use super::sled_store::SledStore;
+use super::sled_store::{SledStore, tx, tx_error};
 use super::{
     Catalog, Delivery, DeliveryQuery, DeliveryState, Error, Message, MessageQuery, MessageStatus,
     Page, Pruned,
@@ -146,34 +148,41 @@ impl Catalog for SledStore {
                 continue;
             }
             let prefix = keys::by_message_key(&message.id, "");
-            let mut links = Vec::new();
-            let mut finished = true;
-            for key in self.by_message.scan_prefix(&prefix).keys() {
-                let key = key?;
-                let delivery_id = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
-                if let Some(delivery) = self.load_delivery(&delivery_id)? {
-                    finished &= !matches!(delivery.state, DeliveryState::Scheduled { .. });
-                }
-                links.push((key, delivery_id));
+            let links: Vec<(sled::IVec, String)> = self
+                .by_message
+                .scan_prefix(&prefix)
+                .keys()
+                .map(|key| {
+                    let key = key?;
+                    let id = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+                    Ok((key, id))
+                })
+                .collect::<Result<_, Error>>()?;
+            // The check and the removal in one transaction: a replay that
+            // reschedules one of the deliveries meanwhile wins, and the
+            // message is kept.
+            let removed = (&self.messages, &self.by_message, &self.deliveries)
+                .transaction(|(messages, by_message, deliveries)| {
+                    for (_, delivery_id) in &links {
+                        if let Some(bytes) = deliveries.get(delivery_id.as_bytes())? {
+                            let delivery: Delivery = tx(decode("delivery", &bytes))?;
+                            if matches!(delivery.state, DeliveryState::Scheduled { .. }) {
+                                return Ok(false);
+                            }
+                        }
+                    }
+                    for (key, delivery_id) in &links {
+                        deliveries.remove(delivery_id.as_bytes())?;
+                        by_message.remove(key)?;
+                    }
+                    messages.remove(&id)?;
+                    Ok(true)
+                })
+                .map_err(tx_error)?;
+            if removed {
+                pruned.messages += 1;
+                pruned.deliveries += links.len();
             }
-            if !finished {
-                continue;
-            }
-            let mut batch_messages = sled::Batch::default();
-            batch_messages.remove(id.clone());
-            let mut batch_links = sled::Batch::default();
-            let mut batch_deliveries = sled::Batch::default();
-            for (key, delivery_id) in &links {
-                batch_links.remove(key.clone());
-                batch_deliveries.remove(delivery_id.as_bytes());
-            }
-            // Deliveries first: a crash in between leaves a message without
-            // its deliveries, never deliveries without their message.
-            self.deliveries.apply_batch(batch_deliveries)?;
-            self.by_message.apply_batch(batch_links)?;
-            self.messages.apply_batch(batch_messages)?;
-            pruned.messages += 1;
-            pruned.deliveries += links.len();
         }
         if from.is_some() {
             return Ok(pruned);

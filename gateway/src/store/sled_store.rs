@@ -8,6 +8,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::commit::GroupCommit;
 use super::keys::{self, decode, encode};
+use super::migrate;
 use super::{
     Attempt, Delivery, DeliveryState, DisabledEndpoint, Error, Ingested, Message, MessageStatus,
     NewDelivery, NewMessage, NextStep, Store,
@@ -64,11 +65,17 @@ impl SledStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, Error> {
         let db = sled::Config::new().path(dir).open()?;
+        let messages = db.open_tree(keys::MESSAGES)?;
+        let deliveries = db.open_tree(keys::DELIVERIES)?;
+        let migrated = migrate::deliveries(&db, &messages, &deliveries)?;
+        if migrated > 0 {
+            tracing::info!(migrated, "deliveries moved to the current record format");
+        }
         Ok(Self {
-            messages: db.open_tree(keys::MESSAGES)?,
+            messages,
             pipeline: db.open_tree(keys::PIPELINE)?,
             dedup: db.open_tree(keys::DEDUP)?,
-            deliveries: db.open_tree(keys::DELIVERIES)?,
+            deliveries,
             by_message: db.open_tree(keys::BY_MESSAGE)?,
             schedule: db.open_tree(keys::SCHEDULE)?,
             claims: db.open_tree(keys::CLAIMS)?,
