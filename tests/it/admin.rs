@@ -690,3 +690,34 @@ async fn replay_and_recover_refuse_a_disabled_endpoint_and_bad_ranges() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn source_and_route_lists_page_through_every_object_once() {
+    let gateway = TestGateway::start(&config("")).await;
+    for name in ["s1", "s2", "s3"] {
+        let (status, _) = gateway
+            .admin("POST", "/v1/sources", Some(json!({"name": name})))
+            .await;
+        assert_eq!(status, 201);
+        let (status, _) = gateway
+            .admin(
+                "POST",
+                "/v1/routes",
+                Some(json!({"source": name, "plugins": []})),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    let (sources, pages) = gateway.all_pages("/v1/sources?limit=3").await;
+    let names: Vec<&str> = sources
+        .iter()
+        .map(|s| s["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!((names, pages), (vec!["calls", "s1", "s2", "s3"], 2));
+    let (routes, pages) = gateway.all_pages("/v1/routes?limit=2").await;
+    let names: Vec<&str> = routes
+        .iter()
+        .map(|r| r["source"].as_str().expect("source"))
+        .collect();
+    assert_eq!((names, pages), (vec!["s1", "s2", "s3"], 2));
+}

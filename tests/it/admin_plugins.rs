@@ -228,3 +228,19 @@ async fn a_plugin_a_route_uses_cannot_be_deleted_and_config_changes_add_versions
     })
     .await;
 }
+
+#[tokio::test]
+async fn plugin_lists_page_through_every_plugin_once() {
+    let receiver = TestReceiver::start().await;
+    let gateway = TestGateway::start(&config(&receiver)).await;
+    for name in ["a", "b", "c"] {
+        let (status, _) = gateway.deploy(name, &wasm("noop"), &[]).await;
+        assert_eq!(status, 200);
+    }
+    let (items, pages) = gateway.all_pages("/v1/plugins?limit=2").await;
+    let names: Vec<&str> = items
+        .iter()
+        .map(|p| p["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!((names, pages), (vec!["a", "b", "c"], 2));
+}

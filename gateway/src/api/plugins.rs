@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::body;
+use super::body::{self, PageParams};
 use super::views::ListPage;
 use super::{AdminState, ApiError, ErrorBody};
 use crate::registry::PluginView;
@@ -27,13 +27,26 @@ pub(super) fn routes() -> OpenApiRouter<AdminState> {
 }
 
 /// Lists plugins by name.
-#[utoipa::path(get, path = "/v1/plugins", tag = "plugins",
+#[utoipa::path(get, path = "/v1/plugins", tag = "plugins", params(PageParams),
     responses((status = 200, body = ListPage<PluginView>), (status = 401, body = ErrorBody)))]
-async fn list_plugins(State(state): State<AdminState>) -> Json<ListPage<PluginView>> {
-    Json(ListPage {
-        items: state.registry.plugins().await,
-        next_cursor: None,
-    })
+async fn list_plugins(
+    State(state): State<AdminState>,
+    query: Result<Query<PageParams>, QueryRejection>,
+) -> Result<Json<ListPage<PluginView>>, ApiError> {
+    let Query(page) = query?;
+    let limit = page.limit()?;
+    let mut after: Vec<PluginView> = state
+        .registry
+        .plugins()
+        .await
+        .into_iter()
+        .filter(|p| page.cursor.as_deref().is_none_or(|c| p.name.as_str() > c))
+        .collect();
+    let more = after.len() > limit;
+    after.truncate(limit);
+    Ok(Json(ListPage::by_name(after, more, |p: &PluginView| {
+        &p.name
+    })))
 }
 
 /// One plugin with every version.
