@@ -3,8 +3,13 @@
 //! networks (tests and local demos allow loopback explicitly).
 //!
 //! Used at ingest (a per-message target URL is refused before anything is
-//! stored) and before every delivery attempt (the host is resolved and each
-//! address checked).
+//! stored), before every delivery attempt (the host is resolved and each
+//! address checked, for a clear dead-letter reason), and at connect time:
+//! the delivery client resolves through [`PolicyResolver`], so a host that
+//! answers differently between the check and the connection (DNS rebinding)
+//! still cannot reach a forbidden address.
+
+use std::sync::Arc;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -75,6 +80,43 @@ pub async fn resolve(url: &url::Url, policy: TargetPolicy) -> Result<Vec<SocketA
         check_ip(host, addr.ip(), policy)?;
     }
     Ok(addrs)
+}
+
+/// The delivery client's DNS resolver: the system's resolution, with every
+/// address checked against the policy when the connection is made.
+#[derive(Debug, Clone, Copy)]
+pub struct PolicyResolver(pub TargetPolicy);
+
+impl PolicyResolver {
+    /// For `reqwest::ClientBuilder::dns_resolver`.
+    pub fn shared(policy: TargetPolicy) -> Arc<Self> {
+        Arc::new(Self(policy))
+    }
+
+    async fn lookup(host: String, policy: TargetPolicy) -> Result<Vec<SocketAddr>, TargetError> {
+        // The port is the connector's to set; 0 here.
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+            .await
+            .map_err(|_| TargetError::Unresolved(host.clone()))?
+            .collect();
+        if addrs.is_empty() {
+            return Err(TargetError::Unresolved(host));
+        }
+        for addr in &addrs {
+            check_ip(&host, addr.ip(), policy)?;
+        }
+        Ok(addrs)
+    }
+}
+
+impl reqwest::dns::Resolve for PolicyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let (host, policy) = (name.as_str().to_owned(), self.0);
+        Box::pin(async move {
+            let addrs = Self::lookup(host, policy).await?;
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
 }
 
 fn check_ip(host: &str, addr: IpAddr, policy: TargetPolicy) -> Result<(), TargetError> {
@@ -154,6 +196,28 @@ mod tests {
         allow_loopback: false,
         allow_private: false,
     };
+
+    #[tokio::test]
+    async fn the_connect_time_resolver_refuses_what_the_policy_forbids() {
+        use reqwest::dns::Resolve as _;
+        let name = |host: &str| host.parse::<reqwest::dns::Name>().expect("a name");
+        let refused = PolicyResolver(STRICT)
+            .resolve(name("localhost"))
+            .await
+            .err()
+            .expect("loopback is refused");
+        assert!(refused.to_string().contains("loopback"), "{refused}");
+        let loopback = TargetPolicy {
+            allow_loopback: true,
+            ..STRICT
+        };
+        let addrs: Vec<SocketAddr> = PolicyResolver(loopback)
+            .resolve(name("localhost"))
+            .await
+            .expect("allowed")
+            .collect();
+        assert!(!addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()));
+    }
 
     #[test]
     fn https_to_a_public_address_is_allowed() {

@@ -71,6 +71,7 @@ impl Deliverer {
     ) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(targets::PolicyResolver::shared(targets))
             .user_agent(concat!("hookgate/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
