@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 use super::body::{self, PageParams};
 use super::views::{DeliveryView, ListPage};
 use super::{AdminState, ApiError, ErrorBody};
+use crate::delivery::Unavailable;
 use crate::store::{DeliveryQuery, DeliveryStatusKind};
 
 pub(super) fn routes() -> OpenApiRouter<AdminState> {
@@ -114,27 +115,23 @@ async fn dead_letter(
 /// a disabled or inactive endpoint would only dead-letter it at once.
 pub(super) fn takes_deliveries(state: &AdminState, endpoint: &str) -> Result<(), ApiError> {
     let snapshot = state.registry.snapshot();
-    let Some(live) = snapshot.endpoints.get(endpoint) else {
-        return Ok(());
-    };
-    if let Some(disabled) = live.state.disabled() {
-        return Err(ApiError::new(
+    match snapshot
+        .endpoints
+        .get(endpoint)
+        .and_then(|e| e.unavailable())
+    {
+        None => Ok(()),
+        Some(Unavailable::Disabled(reason)) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "endpoint_disabled",
-            format!(
-                "endpoint {endpoint} is disabled ({}); enable it first",
-                disabled.reason
-            ),
-        ));
-    }
-    if !live.active {
-        return Err(ApiError::new(
+            format!("endpoint {endpoint} is disabled ({reason}); enable it first"),
+        )),
+        Some(Unavailable::Inactive) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "endpoint_inactive",
             format!("endpoint {endpoint} is inactive; set active to true first"),
-        ));
+        )),
     }
-    Ok(())
 }
 
 fn not_found(id: &str) -> ApiError {

@@ -6,7 +6,7 @@ use super::RESPONSE_BODY_LIMIT;
 
 /// What an attempt got.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Response {
+pub(super) enum Response {
     /// A response arrived.
     Status {
         /// Its status code.
@@ -21,7 +21,7 @@ pub enum Response {
 }
 
 /// Sends one request and reads the answer.
-pub async fn send(
+pub(super) async fn send(
     client: &reqwest::Client,
     url: &url::Url,
     headers: &[(String, String)],

@@ -36,6 +36,15 @@ pub enum Signing {
     None,
 }
 
+/// Why an endpoint does not take deliveries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unavailable {
+    /// Disabled, for this reason.
+    Disabled(String),
+    /// `active = false` in its configuration.
+    Inactive,
+}
+
 /// A configured endpoint at run time.
 #[derive(Debug)]
 pub struct Endpoint {
@@ -120,6 +129,16 @@ impl Endpoint {
             breaker: config.circuit_breaker.clone(),
             state,
         })
+    }
+
+    /// Why it would not attempt a delivery now, if it would not: disabled
+    /// (410, its breaker, or an operator) or configured inactive.
+    pub fn unavailable(&self) -> Option<Unavailable> {
+        match self.state.disabled() {
+            Some(disabled) => Some(Unavailable::Disabled(disabled.reason)),
+            None if !self.active => Some(Unavailable::Inactive),
+            None => None,
+        }
     }
 
     /// Whether it subscribes to an event type.

@@ -14,8 +14,7 @@ pub mod policy;
 pub mod protection;
 mod worker;
 
-pub use attempt::{Response, send};
-pub use endpoint::{Endpoint, Signing};
+pub use endpoint::{Endpoint, Signing, Unavailable};
 pub use policy::RetryPolicy;
 pub use protection::{EndpointState, Gate};
 pub use worker::{Deliverer, TestError};

@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::attempt::{self, Response};
-use super::{Endpoint, Gate};
+use super::{Endpoint, Gate, Unavailable};
 use crate::clock::Clock;
 use crate::config::TargetPolicy;
 use crate::metrics::Metrics;
@@ -197,15 +197,13 @@ impl Deliverer {
             let reason = format!("endpoint {:?} no longer exists", delivery.plan.endpoint);
             return self.give_up(&delivery, now, reason).await;
         };
-        if let Some(disabled) = endpoint.state.disabled() {
-            let reason = format!(
-                "endpoint {} is disabled: {}",
-                endpoint.name, disabled.reason
-            );
-            return self.give_up(&delivery, now, reason).await;
-        }
-        if !endpoint.active {
-            let reason = format!("endpoint {} is inactive", endpoint.name);
+        if let Some(why) = endpoint.unavailable() {
+            let reason = match why {
+                Unavailable::Disabled(reason) => {
+                    format!("endpoint {} is disabled: {reason}", endpoint.name)
+                }
+                Unavailable::Inactive => format!("endpoint {} is inactive", endpoint.name),
+            };
             return self.give_up(&delivery, now, reason).await;
         }
         let Some(message) = self.store.message(&delivery.message_id).await? else {

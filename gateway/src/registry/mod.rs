@@ -179,11 +179,6 @@ impl Registry {
         self.current.load_full()
     }
 
-    /// The plugin host new versions are loaded into.
-    pub fn host(&self) -> &PluginHost {
-        &self.host
-    }
-
     /// The store, for the endpoint operations that record state.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
