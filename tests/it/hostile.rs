@@ -49,7 +49,12 @@ fn an_infinite_loop_ends_in_a_timeout_close_to_the_deadline() {
 
 #[test]
 fn a_memory_bomb_hits_the_memory_limit() {
-    let host = host(HostConfig::default());
+    // A generous wall time: filling 32 MiB takes a few tens of milliseconds,
+    // more when the tests share the two cores, and the memory limit must be
+    // what stops it, not the default 50 ms deadline.
+    let mut config = HostConfig::default();
+    config.limits.wall_time = Duration::from_secs(10);
+    let host = host(config);
     let plugin = load(&host, "memory-bomb");
     match run(&host, &plugin, &event("t", "{}")).result {
         Err(Error::MemoryLimit { limit }) => assert_eq!(limit, 32 << 20),
