@@ -23,7 +23,7 @@ use crate::metrics::{Metrics, MetricsState};
 use crate::pipeline::Pipeline;
 use crate::plugin::{HostConfig, PluginHost};
 use crate::registry::Registry;
-use crate::store::{Catalog, SledStore, Store};
+use crate::store::{Backend, Catalog, Store};
 
 /// A failure to start or run the gateway.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +51,7 @@ pub struct Gateway {
     /// Where it listens.
     pub addr: SocketAddr,
     /// Its store, shared with the server.
-    pub store: Arc<SledStore>,
+    pub store: Arc<dyn Backend>,
     /// The delivery worker, for tests that inject time.
     pub deliverer: Arc<Deliverer>,
     /// The live configuration.
@@ -70,13 +70,14 @@ impl Gateway {
         shutdown: CancellationToken,
     ) -> Result<Self, Error> {
         let data_dir = config.server.data_dir.clone();
-        let store =
-            Arc::new(
-                SledStore::open(&data_dir.join("store")).map_err(|source| Error::Store {
-                    path: data_dir.clone(),
-                    source,
-                })?,
-            );
+        let store = config
+            .storage
+            .engine
+            .open(&data_dir)
+            .map_err(|source| Error::Store {
+                path: data_dir.clone(),
+                source,
+            })?;
         let dyn_store = store.clone() as Arc<dyn Store>;
         let new_message = Arc::new(Notify::new());
         let new_delivery = Arc::new(Notify::new());

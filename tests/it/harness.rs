@@ -124,8 +124,8 @@ impl TestGateway {
     }
 
     /// The gateway's store.
-    pub(crate) fn store(&self) -> &hookgate::store::SledStore {
-        &self.gateway.as_ref().expect("running").store
+    pub(crate) fn store(&self) -> &dyn hookgate::store::Backend {
+        &*self.gateway.as_ref().expect("running").store
     }
 
     /// The delivery worker, to run due deliveries at an injected time.

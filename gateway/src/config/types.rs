@@ -38,6 +38,18 @@ pub struct Config {
     pub admin: AdminConfig,
     /// How long payloads and attempt logs are kept.
     pub retention: RetentionConfig,
+    /// Which embedded engine stores the data.
+    #[serde(default)]
+    pub storage: StorageConfig,
+}
+
+/// `[storage]`: the embedded engine under `server.data_dir`.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `sled` (the default) or `fjall` (for high ingest rates).
+    #[serde(default)]
+    pub engine: crate::store::Engine,
 }
 
 /// `[admin]`: the management API under `/v1` (everything but ingest).

@@ -31,18 +31,31 @@ pub(super) fn id_floor(prefix: &str, millis: u64) -> String {
     format!("{prefix}_{}", ulid::Ulid::from_parts(millis, 0))
 }
 
-/// A new id with a prefix, ordered by `millis`; ids made in the same
-/// millisecond (or with an earlier one) still sort in the order they were
-/// made, so listings are newest first exactly.
-pub(super) fn new_id(prefix: &str, millis: u64) -> String {
-    static IDS: std::sync::Mutex<ulid::Generator> = std::sync::Mutex::new(ulid::Generator::new());
-    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis);
-    let ulid = IDS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .generate_from_datetime(at)
-        .unwrap_or_else(|_| ulid::Ulid::from_parts(millis, rand::random()));
-    format!("{prefix}_{ulid}")
+/// Makes a store's ids: `prefix_` + a ULID ordered by time. Ids made in the
+/// same millisecond (or with an earlier one) still sort in the order they
+/// were made, so listings are newest first exactly. One per store: the
+/// order is the store's own.
+#[derive(Default)]
+pub(super) struct Ids(std::sync::Mutex<ulid::Generator>);
+
+impl std::fmt::Debug for Ids {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ids").finish_non_exhaustive()
+    }
+}
+
+impl Ids {
+    /// A new id with a prefix, ordered by `millis`.
+    pub(super) fn next(&self, prefix: &str, millis: u64) -> String {
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis);
+        let ulid = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .generate_from_datetime(at)
+            .unwrap_or_else(|_| ulid::Ulid::from_parts(millis, rand::random()));
+        format!("{prefix}_{ulid}")
+    }
 }
 
 /// `source \0 key`.
@@ -89,8 +102,14 @@ mod tests {
 
     #[test]
     fn ids_are_ordered_by_time() {
-        let a = new_id("msg", 1_000);
-        let b = new_id("msg", 2_000);
+        let ids = Ids::default();
+        let a = ids.next("msg", 1_000);
+        let b = ids.next("msg", 2_000);
+        let c = ids.next("msg", 1_500);
+        assert!(
+            b < c,
+            "a clock going back still gives a later id: {b} < {c}"
+        );
         assert!(a < b, "{a} < {b}");
         assert!(a.starts_with("msg_") && a.len() == 30);
     }

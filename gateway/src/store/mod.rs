@@ -4,9 +4,16 @@
 //! Ingest, pipeline and delivery talk only to the [`Store`] trait, whose
 //! operations are coarse and transactional (one call = one commit), so that a
 //! networked backend shared by several gateway nodes (PostgreSQL) can be added
-//! beside [`SledStore`] without touching them. The management side (objects
-//! the API created, plugin components, listings, pruning) is the separate
-//! [`Catalog`] trait. Only sled is built.
+//! beside the embedded ones without touching them. The management side
+//! (objects the API created, plugin components, listings, pruning) is the
+//! separate [`Catalog`] trait.
+//!
+//! Two embedded engines implement both, chosen by `[storage] engine`:
+//! [`SledStore`] (the default) makes a message durable by flushing sled, and
+//! [`FjallStore`] by syncing one append-only journal that every change goes
+//! through on a single writer thread. The journal writes a few kilobytes per
+//! event where sled rewrites tree pages, so fjall sustains several times the
+//! durable ingest rate (BENCHMARKS.md).
 //!
 //! **Invariant:** [`Store::ingest`] returns only after the message is on disk
 //! (fsync'd); concurrent ingests share one fsync (group commit). Attempt
@@ -16,6 +23,9 @@
 //! mid-attempt means it is sent again (at-least-once).
 
 mod commit;
+mod fjall_catalog;
+mod fjall_store;
+mod fjall_tables;
 mod keys;
 mod migrate;
 mod model;
@@ -24,7 +34,9 @@ mod sled_catalog;
 mod sled_store;
 #[cfg(test)]
 mod tests;
+mod writer;
 
+pub use fjall_store::FjallStore;
 pub use model::{
     Attempt, Delivery, DeliveryState, DisabledEndpoint, Ingested, Message, MessageStatus,
     NewDelivery, NewMessage, NextStep, Pruned,
@@ -32,7 +44,71 @@ pub use model::{
 pub use query::{DeliveryQuery, DeliveryStatusKind, MessageQuery, MessageStatusKind, Page};
 pub use sled_store::SledStore;
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Which embedded engine holds the data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// sled, flushed for each group commit.
+    #[default]
+    Sled,
+    /// fjall, its journal synced for each group commit.
+    Fjall,
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Sled => "sled",
+            Self::Fjall => "fjall",
+        })
+    }
+}
+
+impl Engine {
+    /// Both engines.
+    pub const ALL: [Self; 2] = [Self::Sled, Self::Fjall];
+
+    /// The engine's directory under the data directory.
+    fn dir(self, data_dir: &Path) -> PathBuf {
+        data_dir.join(match self {
+            Self::Sled => "store",
+            Self::Fjall => "fjall",
+        })
+    }
+
+    /// Opens (or creates) this engine's store under `data_dir`. Refuses a
+    /// data directory that already holds the other engine's store: nothing
+    /// moves data between them, and starting empty beside it would hide
+    /// messages that were acknowledged.
+    pub fn open(self, data_dir: &Path) -> Result<Arc<dyn Backend>, Error> {
+        for other in Self::ALL.into_iter().filter(|e| *e != self) {
+            let found = other.dir(data_dir);
+            if found.exists() {
+                return Err(Error::OtherEngine {
+                    found: other,
+                    path: found,
+                });
+            }
+        }
+        let dir = self.dir(data_dir);
+        Ok(match self {
+            Self::Sled => Arc::new(SledStore::open(&dir)?),
+            Self::Fjall => Arc::new(FjallStore::open(&dir)?),
+        })
+    }
+}
+
+/// A whole embedded store: the core's [`Store`] and the management side's
+/// [`Catalog`] over the same data.
+pub trait Backend: Store + Catalog + std::fmt::Debug {}
+
+impl<T: Store + Catalog + std::fmt::Debug> Backend for T {}
 
 /// A storage failure. Never a client's fault: the HTTP layer answers 5xx
 /// and logs the detail.
@@ -41,6 +117,23 @@ pub enum Error {
     /// The embedded database failed.
     #[error("database: {0}")]
     Sled(#[from] sled::Error),
+    /// The fjall database failed.
+    #[error("database: {0}")]
+    Fjall(#[from] fjall::Error),
+    /// A sync to disk failed; what was written may not be durable.
+    #[error("cannot make writes durable: {0}")]
+    Durability(String),
+    /// The data directory holds the other engine's store.
+    #[error(
+        "{path} holds a {found} store, but storage.engine names another; nothing moves data \
+         between engines: set storage.engine back or use another data_dir"
+    )]
+    OtherEngine {
+        /// The engine found.
+        found: Engine,
+        /// Its directory.
+        path: PathBuf,
+    },
     /// A transaction failed.
     #[error("transaction: {0}")]
     Transaction(String),

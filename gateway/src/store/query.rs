@@ -2,9 +2,12 @@
 //! newest first, with an opaque cursor. The matching is pure so every
 //! backend filters the same way.
 
+use std::ops::Bound;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::keys;
 use super::{Delivery, DeliveryState, Message, MessageStatus};
 
 /// A message's status as a filter value.
@@ -142,4 +145,24 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass as `before` for the next page; `None` on the last page.
     pub next: Option<String>,
+}
+
+/// The id range a time filter and a cursor leave, as key bounds.
+pub(super) fn id_range(
+    prefix: &str,
+    since: Option<u64>,
+    until: Option<u64>,
+    before: Option<&str>,
+) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let lower = since.map_or(Bound::Unbounded, |t| {
+        Bound::Included(keys::id_floor(prefix, t).into_bytes())
+    });
+    let until = until.map(|t| keys::id_floor(prefix, t).into_bytes());
+    let before = before.map(|id| id.as_bytes().to_vec());
+    let upper = match (until, before) {
+        (Some(a), Some(b)) => Bound::Excluded(a.min(b)),
+        (Some(a), None) | (None, Some(a)) => Bound::Excluded(a),
+        (None, None) => Bound::Unbounded,
+    };
+    (lower, upper)
 }

@@ -6,31 +6,12 @@ use std::ops::Bound;
 use sled::Transactional;
 
 use super::keys::{self, decode};
+use super::query::id_range;
 use super::sled_store::{SledStore, tx, tx_error};
 use super::{
     Catalog, Delivery, DeliveryQuery, DeliveryState, Error, Message, MessageQuery, MessageStatus,
     Page, Pruned,
 };
-
-/// The id range a time filter and a cursor leave, as sled bounds.
-fn id_range(
-    prefix: &str,
-    since: Option<u64>,
-    until: Option<u64>,
-    before: Option<&str>,
-) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
-    let lower = since.map_or(Bound::Unbounded, |t| {
-        Bound::Included(keys::id_floor(prefix, t).into_bytes())
-    });
-    let until = until.map(|t| keys::id_floor(prefix, t).into_bytes());
-    let before = before.map(|id| id.as_bytes().to_vec());
-    let upper = match (until, before) {
-        (Some(a), Some(b)) => Bound::Excluded(a.min(b)),
-        (Some(a), None) | (None, Some(a)) => Bound::Excluded(a),
-        (None, None) => Bound::Unbounded,
-    };
-    (lower, upper)
-}
 
 /// Newest first from `tree` within `range`, decoded, filtered, paged.
 fn page<T>(

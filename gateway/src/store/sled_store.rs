@@ -39,6 +39,8 @@ pub struct SledStore {
     pub(super) objects: sled::Tree,
     /// content hash → plugin component bytes.
     pub(super) blobs: sled::Tree,
+    /// Message and delivery ids.
+    ids: keys::Ids,
     /// The fsync batcher; dropped last, after the trees are idle.
     pub(super) commit: GroupCommit,
 }
@@ -61,10 +63,34 @@ pub(super) fn tx_error(error: TransactionError<Error>) -> Error {
     }
 }
 
+/// How long an open waits for a store closed in this process to let go of
+/// its lock file.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+
+/// Opens sled in `dir`. sled releases its lock file when the last of its
+/// detached IO threads ends, a moment after the store is dropped, so an
+/// open right after a close in the same process (a restart in tests) can
+/// find it held; that is retried for up to [`LOCK_WAIT`]. A lock held by
+/// another process fails after that, naming the lock.
+fn open_db(dir: &Path) -> Result<sled::Db, Error> {
+    let started = std::time::Instant::now();
+    loop {
+        match sled::Config::new().path(dir).open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && started.elapsed() < LOCK_WAIT =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            result => return Ok(result?),
+        }
+    }
+}
+
 impl SledStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, Error> {
-        let db = sled::Config::new().path(dir).open()?;
+        let db = open_db(dir)?;
         let messages = db.open_tree(keys::MESSAGES)?;
         let deliveries = db.open_tree(keys::DELIVERIES)?;
         let migrated = migrate::deliveries(&db, &messages, &deliveries)?;
@@ -82,6 +108,7 @@ impl SledStore {
             disabled: db.open_tree(keys::DISABLED_ENDPOINTS)?,
             objects: db.open_tree(keys::OBJECTS)?,
             blobs: db.open_tree(keys::BLOBS)?,
+            ids: keys::Ids::default(),
             commit: GroupCommit::start(db.clone())?,
             db,
         })
@@ -98,7 +125,7 @@ impl SledStore {
 #[async_trait::async_trait]
 impl Store for SledStore {
     async fn ingest(&self, message: NewMessage, dedup_window: Duration) -> Result<Ingested, Error> {
-        let id = keys::new_id("msg", message.received_at);
+        let id = self.ids.next("msg", message.received_at);
         let received_at = message.received_at;
         let dedup_key = message
             .idempotency_key
@@ -157,7 +184,7 @@ impl Store for SledStore {
         let mut records = Vec::with_capacity(deliveries.len());
         for plan in deliveries {
             let delivery = Delivery {
-                id: keys::new_id("dlv", now),
+                id: self.ids.next("dlv", now),
                 message_id: message_id.to_owned(),
                 plan,
                 state: DeliveryState::Scheduled { at: now },

@@ -9,6 +9,43 @@ use super::*;
 
 const HOUR: Duration = Duration::from_secs(3600);
 
+/// Each test runs once per engine, in a module named for it.
+macro_rules! for_each_engine {
+    ($($test:ident),* $(,)?) => {
+        mod sled {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(super::Engine::Sled).await;
+            })*
+        }
+        mod fjall {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(super::Engine::Fjall).await;
+            })*
+        }
+    };
+}
+
+for_each_engine!(
+    an_ingested_message_survives_a_reopen_and_waits_for_the_pipeline,
+    a_repeated_key_within_the_window_returns_the_first_id_and_stores_nothing,
+    concurrent_ingests_all_land_with_distinct_ids,
+    completing_the_pipeline_schedules_deliveries_and_claims_lease_them,
+    attempts_are_recorded_and_decide_the_next_step,
+    random_operations_with_restarts_match_a_model,
+    a_restart_releases_the_claims_of_the_previous_run_at_once,
+    listings_page_newest_first_with_filters,
+    pruning_removes_finished_messages_and_keeps_scheduled_ones,
+    objects_and_blobs_survive_a_reopen,
+);
+
+fn open(engine: Engine, dir: &std::path::Path) -> std::sync::Arc<dyn Backend> {
+    engine
+        .open(dir)
+        .unwrap_or_else(|e| panic!("{engine} opens {}: {e}", dir.display()))
+}
+
 fn message(source: &str, key: Option<&str>, at: u64) -> NewMessage {
     NewMessage {
         source: source.into(),
@@ -49,17 +86,16 @@ fn routed() -> MessageStatus {
     }
 }
 
-#[tokio::test]
-async fn an_ingested_message_survives_a_reopen_and_waits_for_the_pipeline() {
+async fn an_ingested_message_survives_a_reopen_and_waits_for_the_pipeline(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
     let id = {
-        let store = SledStore::open(dir.path()).expect("opens");
+        let store = open(engine, dir.path());
         store
             .ingest(message("s", None, 1_000), HOUR)
             .await
             .expect("ingests")
     };
-    let store = SledStore::open(dir.path()).expect("reopens");
+    let store = open(engine, dir.path());
     let stored = store
         .message(id.id())
         .await
@@ -72,10 +108,9 @@ async fn an_ingested_message_survives_a_reopen_and_waits_for_the_pipeline() {
     assert_eq!(batch[0].id, id.id());
 }
 
-#[tokio::test]
-async fn a_repeated_key_within_the_window_returns_the_first_id_and_stores_nothing() {
+async fn a_repeated_key_within_the_window_returns_the_first_id_and_stores_nothing(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SledStore::open(dir.path()).expect("opens");
+    let store = open(engine, dir.path());
     let first = store
         .ingest(message("s", Some("k"), 1_000), HOUR)
         .await
@@ -100,10 +135,9 @@ async fn a_repeated_key_within_the_window_returns_the_first_id_and_stores_nothin
     assert!(matches!(after_window, Ingested::New(ref id) if id != first.id()));
 }
 
-#[tokio::test]
-async fn concurrent_ingests_all_land_with_distinct_ids() {
+async fn concurrent_ingests_all_land_with_distinct_ids(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = std::sync::Arc::new(SledStore::open(dir.path()).expect("opens"));
+    let store = open(engine, dir.path());
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..200u64 {
         let store = store.clone();
@@ -117,10 +151,9 @@ async fn concurrent_ingests_all_land_with_distinct_ids() {
     assert_eq!(store.pipeline_count().await.expect("counts"), 200);
 }
 
-#[tokio::test]
-async fn completing_the_pipeline_schedules_deliveries_and_claims_lease_them() {
+async fn completing_the_pipeline_schedules_deliveries_and_claims_lease_them(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SledStore::open(dir.path()).expect("opens");
+    let store = open(engine, dir.path());
     let id = store
         .ingest(message("s", None, 1_000), HOUR)
         .await
@@ -164,10 +197,9 @@ async fn completing_the_pipeline_schedules_deliveries_and_claims_lease_them() {
     assert_eq!(store.deliveries_of(id.id()).await.expect("reads").len(), 2);
 }
 
-#[tokio::test]
-async fn attempts_are_recorded_and_decide_the_next_step() {
+async fn attempts_are_recorded_and_decide_the_next_step(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SledStore::open(dir.path()).expect("opens");
+    let store = open(engine, dir.path());
     let id = store
         .ingest(message("s", None, 1_000), HOUR)
         .await
@@ -204,7 +236,7 @@ async fn attempts_are_recorded_and_decide_the_next_step() {
     assert_eq!(store.scheduled_count().await.expect("counts"), 1);
 
     drop(store);
-    let store = SledStore::open(dir.path()).expect("reopens");
+    let store = open(engine, dir.path());
     let due = store.claim_due(7_000, HOUR, 10).await.expect("claims");
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].id, ids[0]);
@@ -221,11 +253,10 @@ async fn attempts_are_recorded_and_decide_the_next_step() {
 
 /// Random operations with reopenings, checked against a model kept in plain
 /// maps: what the store says is pending, scheduled and stored must match.
-#[tokio::test]
-async fn random_operations_with_restarts_match_a_model() {
+async fn random_operations_with_restarts_match_a_model(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut rng = StdRng::seed_from_u64(0x600d_5eed);
-    let mut store = SledStore::open(dir.path()).expect("opens");
+    let mut store = open(engine, dir.path());
     let mut now = 1_000u64;
     let mut pending: BTreeMap<String, ()> = BTreeMap::new();
     let mut scheduled: BTreeMap<String, u64> = BTreeMap::new();
@@ -292,7 +323,7 @@ async fn random_operations_with_restarts_match_a_model() {
             }
             _ => {
                 drop(store);
-                store = SledStore::open(dir.path()).expect("reopens");
+                store = open(engine, dir.path());
             }
         }
         assert_eq!(store.pipeline_count().await.expect("counts"), pending.len());
@@ -306,11 +337,10 @@ async fn random_operations_with_restarts_match_a_model() {
     assert_eq!(ids, pending.keys().collect::<Vec<_>>());
 }
 
-#[tokio::test]
-async fn a_restart_releases_the_claims_of_the_previous_run_at_once() {
+async fn a_restart_releases_the_claims_of_the_previous_run_at_once(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
     let (id, delivered) = {
-        let store = SledStore::open(dir.path()).expect("opens");
+        let store = open(engine, dir.path());
         let id = store
             .ingest(message("s", None, 1_000), HOUR)
             .await
@@ -327,7 +357,7 @@ async fn a_restart_releases_the_claims_of_the_previous_run_at_once() {
             .expect("records");
         (id, ids[0].clone())
     };
-    let store = SledStore::open(dir.path()).expect("reopens");
+    let store = open(engine, dir.path());
     assert_eq!(store.release_claims(3_000).await.expect("releases"), 1);
     let due = store.claim_due(3_000, HOUR, 10).await.expect("claims");
     assert_eq!(
@@ -337,4 +367,214 @@ async fn a_restart_releases_the_claims_of_the_previous_run_at_once() {
     );
     assert_ne!(due[0].id, delivered);
     assert_eq!(due[0].message_id, id.id());
+}
+
+/// Ingests a message at `at` and routes it to `endpoint`; returns the
+/// message and delivery ids.
+async fn routed_message(store: &dyn Backend, at: u64, endpoint: &str) -> (String, String) {
+    let id = store
+        .ingest(message("s", None, at), HOUR)
+        .await
+        .expect("ingests");
+    let ids = store
+        .complete_pipeline(id.id(), routed(), vec![plan(endpoint)], at)
+        .await
+        .expect("completes");
+    (id.id().to_owned(), ids[0].clone())
+}
+
+async fn listings_page_newest_first_with_filters(engine: Engine) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(engine, dir.path());
+    let mut messages = Vec::new();
+    for at in 1..=5u64 {
+        let endpoint = if at % 2 == 0 { "even" } else { "odd" };
+        messages.push(routed_message(&*store, at * 1_000, endpoint).await);
+    }
+    store
+        .ingest(message("other", None, 6_000), HOUR)
+        .await
+        .expect("ingests");
+
+    let mut query = MessageQuery {
+        source: Some("s".into()),
+        limit: 2,
+        ..MessageQuery::default()
+    };
+    let mut seen = Vec::new();
+    loop {
+        let page = store.list_messages(&query).await.expect("lists");
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.into_iter().map(|m| m.id));
+        match page.next {
+            Some(next) => query.before = Some(next),
+            None => break,
+        }
+    }
+    let newest_first: Vec<String> = messages.iter().rev().map(|(m, _)| m.clone()).collect();
+    assert_eq!(seen, newest_first, "{engine}: every page, newest first");
+
+    let pending = store
+        .list_messages(&MessageQuery {
+            status: Some(MessageStatusKind::Pending),
+            limit: 10,
+            ..MessageQuery::default()
+        })
+        .await
+        .expect("lists");
+    assert_eq!(pending.items.len(), 1, "{engine}: only the unrouted one");
+    assert_eq!(pending.items[0].received.source, "other");
+
+    let windowed = store
+        .list_messages(&MessageQuery {
+            since: Some(2_000),
+            until: Some(4_000),
+            limit: 10,
+            ..MessageQuery::default()
+        })
+        .await
+        .expect("lists");
+    let ids: Vec<&str> = windowed.items.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, [messages[2].0.as_str(), messages[1].0.as_str()]);
+
+    let even = store
+        .list_deliveries(&DeliveryQuery {
+            endpoint: Some("even".into()),
+            limit: 10,
+            ..DeliveryQuery::default()
+        })
+        .await
+        .expect("lists");
+    let ids: Vec<&str> = even.items.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, [messages[3].1.as_str(), messages[1].1.as_str()]);
+    assert!(even.next.is_none());
+}
+
+async fn pruning_removes_finished_messages_and_keeps_scheduled_ones(engine: Engine) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(engine, dir.path());
+    let keyed = store
+        .ingest(message("s", Some("k"), 500), HOUR)
+        .await
+        .expect("ingests");
+    store
+        .complete_pipeline(keyed.id(), routed(), Vec::new(), 500)
+        .await
+        .expect("completes");
+    let (delivered, delivered_dlv) = routed_message(&*store, 1_000, "e").await;
+    let (retrying, _) = routed_message(&*store, 2_000, "e").await;
+    let waiting = store
+        .ingest(message("s", None, 3_000), HOUR)
+        .await
+        .expect("ingests");
+    let (recent, _) = routed_message(&*store, 9_000, "e").await;
+    for delivery in store.claim_due(9_000, HOUR, 10).await.expect("claims") {
+        let next = if delivery.message_id == delivered {
+            NextStep::Delivered
+        } else {
+            NextStep::RetryAt(20_000)
+        };
+        store
+            .record_attempt(&delivery.id, attempt(9_000, 200), next)
+            .await
+            .expect("records");
+    }
+
+    let pruned = store.prune(5_000, None, 100).await.expect("prunes");
+    assert_eq!(
+        (pruned.messages, pruned.deliveries, pruned.dedup_keys),
+        (2, 1, 1),
+        "{engine}: the keyed one (no deliveries) and the delivered one, with its delivery and key"
+    );
+    assert!(pruned.resume.is_none());
+    assert!(store.message(&delivered).await.expect("reads").is_none());
+    assert!(
+        store
+            .delivery(&delivered_dlv)
+            .await
+            .expect("reads")
+            .is_none()
+    );
+    assert!(store.message(keyed.id()).await.expect("reads").is_none());
+    for kept in [&retrying, waiting.id(), &recent] {
+        assert!(
+            store.message(kept).await.expect("reads").is_some(),
+            "{engine}: {kept} is kept"
+        );
+    }
+    let again = store
+        .ingest(message("s", Some("k"), 5_500), HOUR)
+        .await
+        .expect("ingests");
+    assert!(
+        matches!(again, Ingested::New(_)),
+        "{engine}: a forgotten key is new again"
+    );
+
+    let first = store.prune(5_000, None, 1).await.expect("prunes");
+    assert!(
+        first.resume.is_some(),
+        "{engine}: a full batch says where to resume"
+    );
+}
+
+async fn objects_and_blobs_survive_a_reopen(engine: Engine) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let store = open(engine, dir.path());
+        store
+            .put_object("endpoint", "a", b"{\"url\":1}".to_vec())
+            .await
+            .expect("puts");
+        store
+            .put_object("endpoint", "b", b"{}".to_vec())
+            .await
+            .expect("puts");
+        store
+            .put_object("source", "a", b"{}".to_vec())
+            .await
+            .expect("puts");
+        store.delete_object("endpoint", "b").await.expect("deletes");
+        store.put_blob("h1", vec![7; 100_000]).await.expect("puts");
+        store
+            .disable_endpoint("a", 1_000, "410 Gone")
+            .await
+            .expect("disables");
+    }
+    let store = open(engine, dir.path());
+    assert_eq!(
+        store.objects("endpoint").await.expect("lists"),
+        [("a".to_owned(), b"{\"url\":1}".to_vec())]
+    );
+    assert_eq!(store.objects("source").await.expect("lists").len(), 1);
+    assert_eq!(
+        store.blob("h1").await.expect("reads"),
+        Some(vec![7; 100_000])
+    );
+    assert_eq!(store.blob("h2").await.expect("reads"), None);
+    let disabled = store.disabled_endpoints().await.expect("reads");
+    assert_eq!(disabled.len(), 1);
+    assert_eq!(
+        (disabled[0].at, disabled[0].reason.as_str()),
+        (1_000, "410 Gone")
+    );
+}
+
+#[test]
+fn a_data_dir_refuses_the_other_engine() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    drop(open(Engine::Fjall, dir.path()));
+    let error = Engine::Sled.open(dir.path()).expect_err("refused");
+    assert!(
+        matches!(
+            error,
+            Error::OtherEngine {
+                found: Engine::Fjall,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().contains("storage.engine"), "{error}");
+    drop(open(Engine::Fjall, dir.path()));
 }
