@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use hookgate::store::Store;
+use hookgate::store::Engine;
 
 use crate::harness::TestReceiver;
 
@@ -60,7 +60,16 @@ fn spawn(config: &Path) -> (Server, String) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_acknowledged_event_is_delivered_after_a_kill_9() {
+async fn every_acknowledged_event_is_delivered_after_a_kill_9_on_sled() {
+    every_acknowledged_event_is_delivered_after_a_kill_9(Engine::Sled).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_event_is_delivered_after_a_kill_9_on_fjall() {
+    every_acknowledged_event_is_delivered_after_a_kill_9(Engine::Fjall).await;
+}
+
+async fn every_acknowledged_event_is_delivered_after_a_kill_9(engine: Engine) {
     let receiver = TestReceiver::start().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("hookgate.toml");
@@ -75,6 +84,9 @@ data_dir = "{data}"
 [server.targets]
 allow_http = true
 allow_loopback = true
+
+[storage]
+engine = "{engine}"
 
 [[source]]
 name = "load"
@@ -162,7 +174,8 @@ event_types = ["*"]
     second.kill();
     let missing: Vec<String> = acked.difference(&delivered()).cloned().collect();
     if !missing.is_empty() {
-        let store = hookgate::store::SledStore::open(&dir.path().join("data").join("store"))
+        let store = engine
+            .open(&dir.path().join("data"))
             .expect("the store opens after the run");
         let mut states = Vec::new();
         for id in missing.iter().take(5) {

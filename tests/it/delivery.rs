@@ -2,7 +2,7 @@
 //! run through plugins, delivered and verified at a receiver with an
 //! independent Standard Webhooks verifier; retries driven by injected time.
 
-use hookgate::store::{DeliveryState, MessageStatus, Store};
+use hookgate::store::{DeliveryState, MessageStatus};
 use serde_json::Value;
 
 use crate::harness::{TestGateway, TestReceiver, eventually, fixture, hmac_hex, wasm};

@@ -3,7 +3,6 @@
 //! what was acknowledged.
 
 use base64::Engine as _;
-use hookgate::store::Store;
 use serde_json::Value;
 
 use crate::harness::{TestGateway, fixture, hmac_hex};
