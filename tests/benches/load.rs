@@ -9,6 +9,8 @@
 //!    receiver, timed until the last delivery arrives;
 //! 3. end-to-end latency at a fixed 1,000 events per second.
 //!
+//! It runs the phases once per storage engine (`sled`, then `fjall`), or
+//! on one: `cargo bench -p hookgate-tests --bench load -- --engine fjall`.
 //! It stops by itself; every request goes to 127.0.0.1.
 
 use std::collections::HashMap;
@@ -35,7 +37,7 @@ impl Drop for Gateway {
 }
 
 impl Gateway {
-    fn start(dir: &Path, receiver: &str) -> Self {
+    fn start(dir: &Path, receiver: &str, engine: &str) -> Self {
         let wasm = Path::new(env!("HOOKGATE_WASM_DIR")).join("provider_normalizer.wasm");
         let config = dir.join("hookgate.toml");
         std::fs::write(
@@ -48,6 +50,9 @@ data_dir = "{data}"
 [server.targets]
 allow_http = true
 allow_loopback = true
+
+[storage]
+engine = "{engine}"
 
 [[source]]
 name = "ingest-only"
@@ -243,61 +248,80 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo bench -- --list` probes targets; nothing to list.
     }
+    let args: Vec<String> = std::env::args().collect();
+    let engines = match args.iter().position(|a| a == "--engine") {
+        Some(i) => vec![args.get(i + 1).expect("--engine sled|fjall").clone()],
+        None => vec!["sled".to_owned(), "fjall".to_owned()],
+    };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    runtime.block_on(async {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let receiver = Receiver::default();
-        let receiver_url = receiver.start().await;
-        let gateway = Gateway::start(dir.path(), &receiver_url);
-        println!("hookgate load: {EVENTS} events of ~1 KB, {CONCURRENCY} concurrent clients, loopback\n");
+    for engine in engines {
+        runtime.block_on(run(&engine));
+    }
+}
 
-        let (elapsed, latencies, _) = blast(&gateway.1, "ingest-only", EVENTS).await;
-        println!(
-            "durable ingest:   {:>8.0} events/s   latency {}",
-            EVENTS as f64 / elapsed.as_secs_f64(),
-            percentiles(latencies)
-        );
+#[allow(clippy::print_stdout)]
+async fn run(engine: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let receiver = Receiver::default();
+    let receiver_url = receiver.start().await;
+    let gateway = Gateway::start(dir.path(), &receiver_url, engine);
+    println!(
+        "hookgate load ({engine}): {EVENTS} events of ~1 KB, {CONCURRENCY} concurrent clients, loopback\n"
+    );
 
-        let started = Instant::now();
-        let (_, _, sent) = blast(&gateway.1, "callintel", EVENTS).await;
-        let acknowledged = started.elapsed();
-        let complete = receiver.wait_for(EVENTS, Duration::from_secs(120)).await;
-        let elapsed = started.elapsed();
-        let delivered = receiver.arrived.lock().expect("lock").len();
-        println!(
-            "end to end:       {:>8.0} events/s   ({delivered}/{EVENTS} delivered{}; all acknowledged after {acknowledged:.2?}) ingest-to-receiver {}",
-            delivered as f64 / elapsed.as_secs_f64(),
-            if complete { "" } else { ", timed out" },
-            percentiles(end_to_end(&sent, &receiver))
-        );
+    let (elapsed, latencies, _) = blast(&gateway.1, "ingest-only", EVENTS).await;
+    println!(
+        "durable ingest:   {:>8.0} events/s   latency {}",
+        EVENTS as f64 / elapsed.as_secs_f64(),
+        percentiles(latencies)
+    );
 
-        let client = reqwest::Client::new();
-        let url = format!("{}/v1/ingest/callintel", gateway.1);
-        let before = receiver.arrived.lock().expect("lock").len();
-        assert_eq!(before, EVENTS, "the paced phase starts with no backlog");
-        let total = (PACED_RATE * PACED_SECONDS) as usize;
-        let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / PACED_RATE));
-        let mut requests = tokio::task::JoinSet::new();
-        for i in 0..total {
-            ticker.tick().await;
-            let (client, url) = (client.clone(), url.clone());
-            requests.spawn(async move {
-                let t = Instant::now();
-                let response = client.post(&url).body(body(EVENTS + i)).send().await.expect("request");
-                let json: serde_json::Value = response.json().await.expect("JSON");
-                (json["id"].as_str().expect("id").to_owned(), t)
-            });
-        }
-        let mut sent = HashMap::new();
-        while let Some(done) = requests.join_next().await {
-            let (id, t) = done.expect("request");
-            sent.insert(id, t);
-        }
-        receiver.wait_for(before + total, Duration::from_secs(60)).await;
-        println!(
-            "paced {PACED_RATE}/s:      ingest-to-receiver {}",
-            percentiles(end_to_end(&sent, &receiver))
-        );
-        println!("peak RSS:         {:.1} MiB", gateway.peak_rss_mib());
-    });
+    let started = Instant::now();
+    let (_, _, sent) = blast(&gateway.1, "callintel", EVENTS).await;
+    let acknowledged = started.elapsed();
+    let complete = receiver.wait_for(EVENTS, Duration::from_secs(120)).await;
+    let elapsed = started.elapsed();
+    let delivered = receiver.arrived.lock().expect("lock").len();
+    println!(
+        "end to end:       {:>8.0} events/s   ({delivered}/{EVENTS} delivered{}; all acknowledged after {acknowledged:.2?}) ingest-to-receiver {}",
+        delivered as f64 / elapsed.as_secs_f64(),
+        if complete { "" } else { ", timed out" },
+        percentiles(end_to_end(&sent, &receiver))
+    );
+
+    let client = reqwest::Client::new();
+    let url = format!("{}/v1/ingest/callintel", gateway.1);
+    let before = receiver.arrived.lock().expect("lock").len();
+    assert_eq!(before, EVENTS, "the paced phase starts with no backlog");
+    let total = (PACED_RATE * PACED_SECONDS) as usize;
+    let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / PACED_RATE));
+    let mut requests = tokio::task::JoinSet::new();
+    for i in 0..total {
+        ticker.tick().await;
+        let (client, url) = (client.clone(), url.clone());
+        requests.spawn(async move {
+            let t = Instant::now();
+            let response = client
+                .post(&url)
+                .body(body(EVENTS + i))
+                .send()
+                .await
+                .expect("request");
+            let json: serde_json::Value = response.json().await.expect("JSON");
+            (json["id"].as_str().expect("id").to_owned(), t)
+        });
+    }
+    let mut sent = HashMap::new();
+    while let Some(done) = requests.join_next().await {
+        let (id, t) = done.expect("request");
+        sent.insert(id, t);
+    }
+    receiver
+        .wait_for(before + total, Duration::from_secs(60))
+        .await;
+    println!(
+        "paced {PACED_RATE}/s:      ingest-to-receiver {}",
+        percentiles(end_to_end(&sent, &receiver))
+    );
+    println!("peak RSS:         {:.1} MiB\n", gateway.peak_rss_mib());
 }
