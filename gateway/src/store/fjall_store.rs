@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::fjall_tables::Tables;
+use super::fjall_tables::{Change, Tables};
 use super::keys::{self, decode, encode};
 use super::writer::Writer;
 use super::{
@@ -42,24 +42,35 @@ impl FjallStore {
 }
 
 /// Sets a delivery's state, keeping the schedule in step; returns it.
-fn reschedule_in(
-    tables: &Tables,
-    batch: &mut fjall::OwnedWriteBatch,
+fn set_state(
+    change: &mut Change<'_>,
     mut delivery: Delivery,
     state: DeliveryState,
 ) -> Result<Delivery, Error> {
-    if let DeliveryState::Scheduled { at } = delivery.state {
-        batch.remove(&tables.schedule, keys::schedule_key(at, &delivery.id));
-    }
-    if let DeliveryState::Scheduled { at } = state {
-        tables.schedule(batch, at, &delivery.id);
+    let was = match delivery.state {
+        DeliveryState::Scheduled { at } => Some(at),
+        _ => None,
+    };
+    let will = match state {
+        DeliveryState::Scheduled { at } => Some(at),
+        _ => None,
+    };
+    // A key removed and inserted in one batch would be ambiguous: leave an
+    // unchanged entry alone.
+    if was != will {
+        if let Some(at) = was {
+            change.unschedule(at, &delivery.id);
+        }
+        if let Some(at) = will {
+            change.schedule(at, &delivery.id);
+        }
     }
     delivery.state = state;
-    batch.insert(
-        &tables.deliveries,
-        delivery.id.as_bytes(),
-        encode("delivery", &delivery)?,
-    );
+    let record = encode("delivery", &delivery)?;
+    let tables = change.tables();
+    change
+        .batch
+        .insert(&tables.deliveries, delivery.id.as_bytes(), record);
     Ok(delivery)
 }
 
@@ -133,17 +144,20 @@ impl Store for FjallStore {
                         id: message_id,
                     });
                 }
-                let mut batch = t.db.batch();
-                batch.insert(&t.statuses, message_id.as_bytes(), status);
-                batch.remove(&t.pipeline, message_id.as_bytes());
+                let mut change = t.change();
+                change
+                    .batch
+                    .insert(&t.statuses, message_id.as_bytes(), status);
+                change.batch.remove(&t.pipeline, message_id.as_bytes());
                 let mut ids = Vec::with_capacity(records.len());
                 for (id, record) in records {
-                    batch.insert(&t.by_message, keys::by_message_key(&message_id, &id), []);
-                    t.schedule(&mut batch, now, &id);
-                    batch.insert(&t.deliveries, id.as_bytes(), record);
+                    let link = keys::by_message_key(&message_id, &id);
+                    change.batch.insert(&t.by_message, link, []);
+                    change.schedule(now, &id);
+                    change.batch.insert(&t.deliveries, id.as_bytes(), record);
                     ids.push(id);
                 }
-                batch.commit()?;
+                change.commit()?;
                 Ok(ids)
             })
             .await
@@ -158,38 +172,24 @@ impl Store for FjallStore {
         let until = now.saturating_add(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX));
         self.writer
             .apply(false, move |t| {
-                let end = now.saturating_add(1);
-                let due: Vec<(u64, String)> = t
-                    .schedule_until(end)
-                    .take(limit)
-                    .map(|entry| Ok(keys::parse_schedule_key(&entry.key()?)))
-                    .filter_map(Result::transpose)
-                    .collect::<Result<_, Error>>()?;
-                // Everything before this is claimed once the batch commits
-                // (and moved to `until`, which a zero lease leaves at `now`).
-                let floor = if due.len() < limit {
-                    end
-                } else {
-                    due.last().map_or(end, |(at, _)| *at)
-                }
-                .min(until);
-                let mut batch = t.db.batch();
+                let due = t.due(now.saturating_add(1), limit);
+                let mut change = t.change();
                 let mut claimed = Vec::with_capacity(due.len());
                 for (_, id) in due {
                     let Some(delivery) = t.delivery(&id)? else {
                         continue;
                     };
-                    let delivery = reschedule_in(
-                        t,
-                        &mut batch,
+                    let delivery = set_state(
+                        &mut change,
                         delivery,
                         DeliveryState::Scheduled { at: until },
                     )?;
-                    batch.insert(&t.claims, id.as_bytes(), until.to_be_bytes());
+                    change
+                        .batch
+                        .insert(&t.claims, id.as_bytes(), until.to_be_bytes());
                     claimed.push(delivery);
                 }
-                batch.commit()?;
-                t.raise_schedule_floor(floor);
+                change.commit()?;
                 Ok(claimed)
             })
             .await
@@ -198,35 +198,27 @@ impl Store for FjallStore {
     async fn release_claims(&self, now: u64) -> Result<usize, Error> {
         self.writer
             .apply(true, move |t| {
-                let mut batch = t.db.batch();
+                let mut change = t.change();
                 let mut released = 0;
                 for entry in t.claims.iter() {
                     let id = entry.key()?;
-                    batch.remove(&t.claims, id.clone());
+                    change.batch.remove(&t.claims, id.clone());
                     released += 1;
                     let Some(delivery) = t.delivery(&String::from_utf8_lossy(&id))? else {
                         continue;
                     };
                     if matches!(delivery.state, DeliveryState::Scheduled { .. }) {
-                        reschedule_in(
-                            t,
-                            &mut batch,
-                            delivery,
-                            DeliveryState::Scheduled { at: now },
-                        )?;
+                        set_state(&mut change, delivery, DeliveryState::Scheduled { at: now })?;
                     }
                 }
-                batch.commit()?;
+                change.commit()?;
                 Ok(released)
             })
             .await
     }
 
     async fn next_due(&self) -> Result<Option<u64>, Error> {
-        let Some(first) = self.tables.schedule_until(u64::MAX).next() else {
-            return Ok(None);
-        };
-        Ok(keys::parse_schedule_key(&first.key()?).map(|(at, _)| at))
+        Ok(self.tables.next_due())
     }
 
     async fn record_attempt(
@@ -254,10 +246,10 @@ impl Store for FjallStore {
                     NextStep::RetryAt(when) => DeliveryState::Scheduled { at: when },
                     NextStep::Dead(reason) => DeliveryState::Dead { at, reason },
                 };
-                let mut batch = t.db.batch();
-                batch.remove(&t.claims, delivery_id.as_bytes());
-                let delivery = reschedule_in(t, &mut batch, delivery, state)?;
-                batch.commit()?;
+                let mut change = t.change();
+                change.batch.remove(&t.claims, delivery_id.as_bytes());
+                let delivery = set_state(&mut change, delivery, state)?;
+                change.commit()?;
                 Ok(delivery)
             })
             .await
@@ -267,18 +259,17 @@ impl Store for FjallStore {
         let delivery_id = delivery_id.to_owned();
         self.writer
             .apply(false, move |t| {
-                let mut batch = t.db.batch();
-                batch.remove(&t.claims, delivery_id.as_bytes());
+                let mut change = t.change();
+                change.batch.remove(&t.claims, delivery_id.as_bytes());
                 let delivery = match t.delivery(&delivery_id)? {
-                    Some(delivery) => Some(reschedule_in(
-                        t,
-                        &mut batch,
+                    Some(delivery) => Some(set_state(
+                        &mut change,
                         delivery,
                         DeliveryState::Scheduled { at },
                     )?),
                     None => None,
                 };
-                batch.commit()?;
+                change.commit()?;
                 Ok(delivery)
             })
             .await
@@ -337,7 +328,7 @@ impl Store for FjallStore {
     }
 
     async fn scheduled_count(&self) -> Result<usize, Error> {
-        Ok(self.tables.schedule_until(u64::MAX).count())
+        Ok(self.tables.scheduled_len())
     }
 
     async fn pipeline_count(&self) -> Result<usize, Error> {

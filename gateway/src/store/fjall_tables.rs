@@ -1,12 +1,16 @@
 //! The fjall store's keyspaces and key layout.
 //!
-//! The layout follows the sled store's trees (see [`super::keys`]), with one
-//! change: a message's status lives apart from what was received, so the
-//! pipeline's outcome does not rewrite the body.
+//! The layout follows the sled store's trees (see [`super::keys`]), with two
+//! changes: a message's status lives apart from what was received, so the
+//! pipeline's outcome does not rewrite the body; and the schedule is mirrored
+//! in memory, because an LSM tree keeps the entries a queue removes as
+//! tombstones until compaction, and a scan for "what is due first" would wade
+//! through all of them. The mirror costs about 100 bytes per scheduled
+//! delivery and is rebuilt from the keyspace at open.
 
+use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions};
 
@@ -45,10 +49,9 @@ pub(super) struct Tables {
     pub(super) objects: Keyspace,
     /// content hash → plugin component bytes.
     pub(super) blobs: Keyspace,
-    /// No schedule entry is due before this time. Removed entries leave
-    /// tombstones at the front of the schedule until compaction; scans
-    /// start here instead of wading through them.
-    schedule_floor: Arc<AtomicU64>,
+    /// The schedule keyspace's entries, in memory; changed only by a
+    /// committed [`Change`].
+    index: Arc<Mutex<BTreeSet<(u64, String)>>>,
     /// No message waits for the pipeline with a smaller id (ids only grow),
     /// for the same reason.
     pipeline_floor: Arc<Mutex<Vec<u8>>>,
@@ -66,7 +69,7 @@ impl Tables {
     pub(super) fn open(dir: &Path) -> Result<Self, Error> {
         let db = Database::builder(dir).manual_journal_persist(true).open()?;
         let keyspace = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default);
-        Ok(Self {
+        Self {
             received: keyspace(RECEIVED)?,
             statuses: keyspace(STATUSES)?,
             pipeline: keyspace(keys::PIPELINE)?,
@@ -78,10 +81,35 @@ impl Tables {
             disabled: keyspace(keys::DISABLED_ENDPOINTS)?,
             objects: keyspace(keys::OBJECTS)?,
             blobs: keyspace(keys::BLOBS)?,
-            schedule_floor: Arc::new(AtomicU64::new(0)),
+            index: Arc::default(),
             pipeline_floor: Arc::new(Mutex::new(Vec::new())),
             db,
-        })
+        }
+        .with_index()
+    }
+
+    /// Loads the schedule's mirror.
+    fn with_index(self) -> Result<Self, Error> {
+        let mut index = BTreeSet::new();
+        for entry in self.schedule.iter() {
+            index.extend(keys::parse_schedule_key(&entry.key()?));
+        }
+        *self.index() = index;
+        Ok(self)
+    }
+
+    fn index(&self) -> MutexGuard<'_, BTreeSet<(u64, String)>> {
+        self.index.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A new change to the database.
+    pub(super) fn change(&self) -> Change<'_> {
+        Change {
+            tables: self,
+            batch: self.db.batch(),
+            scheduled: Vec::new(),
+            unscheduled: Vec::new(),
+        }
     }
 
     /// A message from its two records, given what was received.
@@ -114,23 +142,23 @@ impl Tables {
             .transpose()
     }
 
-    /// Schedules delivery `id` at `at` in `batch`.
-    pub(super) fn schedule(&self, batch: &mut fjall::OwnedWriteBatch, at: u64, id: &str) {
-        self.schedule_floor.fetch_min(at, Ordering::SeqCst);
-        batch.insert(&self.schedule, keys::schedule_key(at, id), []);
+    /// Up to `limit` deliveries due before `end`, earliest first.
+    pub(super) fn due(&self, end: u64, limit: usize) -> Vec<(u64, String)> {
+        self.index()
+            .range(..(end, String::new()))
+            .take(limit)
+            .cloned()
+            .collect()
     }
 
-    /// Everything scheduled before `at` has been taken out of the schedule.
-    /// Only the writer thread calls this, after the batch that did it.
-    pub(super) fn raise_schedule_floor(&self, at: u64) {
-        self.schedule_floor.fetch_max(at, Ordering::SeqCst);
+    /// When the earliest scheduled delivery is due.
+    pub(super) fn next_due(&self) -> Option<u64> {
+        self.index().first().map(|(at, _)| *at)
     }
 
-    /// The schedule from its floor up to (not including) `end`, in order.
-    pub(super) fn schedule_until(&self, end: u64) -> fjall::Iter {
-        let floor = self.schedule_floor.load(Ordering::SeqCst);
-        self.schedule
-            .range(keys::schedule_key(floor, "")..keys::schedule_key(end, ""))
+    /// How many deliveries are scheduled.
+    pub(super) fn scheduled_len(&self) -> usize {
+        self.index().len()
     }
 
     /// Up to `limit` ids waiting for the pipeline, oldest first.
@@ -162,5 +190,47 @@ impl Tables {
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         self.pipeline.range(floor..).count()
+    }
+}
+
+/// One atomic write batch, with the schedule changes it makes; the mirror
+/// follows only once the batch is committed.
+pub(super) struct Change<'a> {
+    tables: &'a Tables,
+    /// The writes.
+    pub(super) batch: fjall::OwnedWriteBatch,
+    scheduled: Vec<(u64, String)>,
+    unscheduled: Vec<(u64, String)>,
+}
+
+impl<'a> Change<'a> {
+    /// The tables it changes.
+    pub(super) fn tables(&self) -> &'a Tables {
+        self.tables
+    }
+
+    /// Puts delivery `id` in the schedule at `at`.
+    pub(super) fn schedule(&mut self, at: u64, id: &str) {
+        self.batch
+            .insert(&self.tables.schedule, keys::schedule_key(at, id), []);
+        self.scheduled.push((at, id.to_owned()));
+    }
+
+    /// Takes delivery `id` out of the schedule at `at`.
+    pub(super) fn unschedule(&mut self, at: u64, id: &str) {
+        self.batch
+            .remove(&self.tables.schedule, keys::schedule_key(at, id));
+        self.unscheduled.push((at, id.to_owned()));
+    }
+
+    /// Commits the batch, then updates the mirror.
+    pub(super) fn commit(self) -> Result<(), Error> {
+        self.batch.commit()?;
+        let mut index = self.tables.index();
+        for entry in &self.unscheduled {
+            index.remove(entry);
+        }
+        index.extend(self.scheduled);
+        Ok(())
     }
 }
