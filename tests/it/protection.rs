@@ -26,6 +26,13 @@ async fn post(gateway: &TestGateway, n: u64) -> String {
     reply["id"].as_str().expect("id").to_owned()
 }
 
+fn now_millis() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    u64::try_from(now.as_millis()).expect("fits")
+}
+
 #[tokio::test]
 async fn the_rate_limit_holds_deliveries_back_without_failing_them() {
     let receiver = TestReceiver::start().await;
@@ -39,9 +46,15 @@ async fn the_rate_limit_holds_deliveries_back_without_failing_them() {
     }
     receiver.wait_for(1).await;
     // One went; two wait their turns, 1000 s apart, with no attempt made.
+    // Held back means due far later than a claim's lease (seconds).
+    let later = now_millis() + 100_000;
     let held = eventually("two deliveries held back", || async {
         let pending = gateway.deliveries("status=pending").await;
-        (pending.len() == 2).then_some(pending)
+        let both_held = pending.len() == 2
+            && pending
+                .iter()
+                .all(|d| d["next_attempt_at"].as_u64() > Some(later));
+        both_held.then_some(pending)
     })
     .await;
     let mut due: Vec<u64> = held
@@ -93,15 +106,18 @@ event_types = ["endpoint.*"]
     failing.wait_for(1).await;
     post(&gateway, 1).await;
     failing.wait_for(2).await;
-    // Two failures in a row: open. The third is held for the probe.
+    // Two failures in a row: open. The third is held for the probe, a
+    // minute out; a claim's lease would be 40 s (timeout and margin).
     let third = post(&gateway, 2).await;
+    let later = now_millis() + 50_000;
     let (held, probe_at) = eventually("the third delivery is held for the probe", || async {
         let (_, message) = gateway
             .admin("GET", &format!("/v1/messages/{third}"), None)
             .await;
         let d = message["deliveries"].get(0)?.clone();
         let at = d["next_attempt_at"].as_u64()?;
-        (d["attempt_count"] == 0 && d["status"] == "pending").then_some((d["id"].clone(), at))
+        (d["attempt_count"] == 0 && d["status"] == "pending" && at > later)
+            .then_some((d["id"].clone(), at))
     })
     .await;
     let (_, endpoint) = gateway.admin("GET", "/v1/endpoints/flaky", None).await;

@@ -165,6 +165,11 @@ impl Deliverer {
             .insert(id.to_owned())
     }
 
+    /// Unmarks a delivery. Called just before the write that ends its
+    /// attempt (recorded, held back, dead-lettered): until that write
+    /// commits, the delivery is leased and cannot be claimed again; once it
+    /// commits, a claim must not find it still marked, or it would be
+    /// skipped and wait out a whole lease.
     fn finish(&self, id: &str) {
         self.in_flight
             .lock()
@@ -236,6 +241,7 @@ impl Deliverer {
                 .admit(now, endpoint.rate_limit, &endpoint.breaker)
         {
             self.metrics.held_back(&endpoint.name);
+            self.finish(&delivery.id);
             self.store.reschedule(&delivery.id, at).await?;
             return Ok(());
         }
@@ -325,6 +331,7 @@ impl Deliverer {
         };
         self.metrics.attempt(&endpoint.name, outcome, latency);
         tracing::debug!(delivery_id = %delivery.id, endpoint = %endpoint.name, status = ?record.status, ?next, "attempt");
+        self.finish(&delivery.id);
         self.store
             .record_attempt(&delivery.id, record, next)
             .await?;
@@ -371,6 +378,7 @@ impl Deliverer {
             response_body: String::new(),
             error: Some(reason.clone()),
         };
+        self.finish(&delivery.id);
         self.store
             .record_attempt(&delivery.id, record, NextStep::Dead(reason))
             .await?;
