@@ -578,3 +578,34 @@ fn a_data_dir_refuses_the_other_engine() {
     assert!(error.to_string().contains("storage.engine"), "{error}");
     drop(open(Engine::Fjall, dir.path()));
 }
+
+/// Bodies became byte strings in the record encoding; postcard writes a
+/// byte string exactly as it wrote the sequence of bytes before, so data
+/// stored by earlier versions still reads.
+#[test]
+fn a_message_stored_with_bodies_as_sequences_still_decodes() {
+    #[derive(serde::Serialize)]
+    struct Before {
+        source: String,
+        event_type: String,
+        received_at: u64,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        idempotency_key: Option<String>,
+        target_url: Option<String>,
+    }
+    let now = message("s", Some("k"), 7);
+    let before = Before {
+        source: now.source.clone(),
+        event_type: now.event_type.clone(),
+        received_at: now.received_at,
+        headers: now.headers.clone(),
+        body: now.body.clone(),
+        idempotency_key: now.idempotency_key.clone(),
+        target_url: None,
+    };
+    let stored = postcard::to_stdvec(&before).expect("encodes");
+    assert_eq!(stored, postcard::to_stdvec(&now).expect("encodes"));
+    let read: NewMessage = postcard::from_bytes(&stored).expect("decodes");
+    assert_eq!(read, now);
+}
