@@ -103,6 +103,7 @@ impl Store for FjallStore {
                 batch.insert(&t.received, id.as_bytes(), record);
                 batch.insert(&t.pipeline, id.as_bytes(), []);
                 batch.commit()?;
+                t.queued(&id);
                 Ok(Ingested::New(id))
             })
             .await

@@ -52,8 +52,9 @@ pub(super) struct Tables {
     /// The schedule keyspace's entries, in memory; changed only by a
     /// committed [`Change`].
     index: Arc<Mutex<BTreeSet<(u64, String)>>>,
-    /// No message waits for the pipeline with a smaller id (ids only grow),
-    /// for the same reason.
+    /// No message waits for the pipeline with a smaller id: the smallest
+    /// the last scan found, lowered by any id queued since. Scans start
+    /// here, past the tombstones of messages the pipeline finished.
     pipeline_floor: Arc<Mutex<Vec<u8>>>,
 }
 
@@ -180,6 +181,19 @@ impl Tables {
             .iter()
             .map(|id| String::from_utf8_lossy(id).into_owned())
             .collect())
+    }
+
+    /// A message was queued for the pipeline: scans must not start after
+    /// it. (Ids grow within a run; after a restart with the clock set back,
+    /// a new id can sort before one still queued from the last run.)
+    pub(super) fn queued(&self, id: &str) {
+        let mut floor = self
+            .pipeline_floor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if id.as_bytes() < floor.as_slice() {
+            *floor = id.as_bytes().to_vec();
+        }
     }
 
     /// How many messages wait for the pipeline.

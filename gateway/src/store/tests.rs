@@ -38,6 +38,7 @@ for_each_engine!(
     listings_page_newest_first_with_filters,
     pruning_removes_finished_messages_and_keeps_scheduled_ones,
     objects_and_blobs_survive_a_reopen,
+    a_clock_set_back_across_a_restart_loses_no_queued_message,
 );
 
 fn open(engine: Engine, dir: &std::path::Path) -> std::sync::Arc<dyn Backend> {
@@ -608,4 +609,31 @@ fn a_message_stored_with_bodies_as_sequences_still_decodes() {
     assert_eq!(stored, postcard::to_stdvec(&now).expect("encodes"));
     let read: NewMessage = postcard::from_bytes(&stored).expect("decodes");
     assert_eq!(read, now);
+}
+
+async fn a_clock_set_back_across_a_restart_loses_no_queued_message(engine: Engine) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let late = {
+        let store = open(engine, dir.path());
+        store
+            .ingest(message("s", None, 10_000), HOUR)
+            .await
+            .expect("ingests")
+    };
+    let store = open(engine, dir.path());
+    assert_eq!(store.pipeline_batch(10).await.expect("reads").len(), 1);
+    // The clock now reads earlier than the queued message's id.
+    let early = store
+        .ingest(message("s", None, 5_000), HOUR)
+        .await
+        .expect("ingests");
+    assert!(early.id() < late.id());
+    let ids: Vec<String> = store
+        .pipeline_batch(10)
+        .await
+        .expect("reads")
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(ids, [early.id(), late.id()], "{engine}");
 }
