@@ -3,6 +3,8 @@
 
 use std::ops::Bound;
 
+use fjall::Readable;
+
 use super::fjall_store::FjallStore;
 use super::keys::{self, decode};
 use super::query::{Page, id_range};
@@ -128,9 +130,10 @@ impl Catalog for FjallStore {
     async fn list_messages(&self, query: &MessageQuery) -> Result<Page<Message>, Error> {
         let range = id_range("msg", query.since, query.until, query.before.as_deref());
         let tables = &self.tables;
-        let items = tables.received.range(range).rev().map(|entry| {
+        let view = tables.snapshot();
+        let items = view.range(&tables.received, range).rev().map(|entry| {
             let (id, bytes) = entry.into_inner()?;
-            tables.assemble(&String::from_utf8_lossy(&id), &bytes)
+            tables.assemble(&view, &String::from_utf8_lossy(&id), &bytes)
         });
         page(
             items,
@@ -178,11 +181,13 @@ impl Catalog for FjallStore {
                     pruned.resume = candidates.last().cloned();
                 }
                 let mut batch = t.db.batch();
+                let view = t.snapshot();
                 for id in candidates {
-                    let Some(message) = t.message(&id)? else {
+                    // The status only: the body may be megabytes.
+                    if !t.received.contains_key(id.as_bytes())? {
                         continue;
-                    };
-                    if message.status == MessageStatus::Pending
+                    }
+                    if t.status(&view, &id)? == MessageStatus::Pending
                         || t.pipeline.contains_key(id.as_bytes())?
                     {
                         continue;

@@ -10,6 +10,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use fjall::Readable;
+
 use super::fjall_tables::{Change, Tables};
 use super::keys::{self, decode, encode};
 use super::writer::Writer;
@@ -176,8 +178,11 @@ impl Store for FjallStore {
                 let due = t.due(now.saturating_add(1), limit);
                 let mut change = t.change();
                 let mut claimed = Vec::with_capacity(due.len());
-                for (_, id) in due {
+                for (at, id) in due {
                     let Some(delivery) = t.delivery(&id)? else {
+                        // An entry without its delivery (sled drops these
+                        // too): left in place it would block the schedule.
+                        change.unschedule(at, &id);
                         continue;
                     };
                     let delivery = set_state(
@@ -319,11 +324,14 @@ impl Store for FjallStore {
 
     async fn deliveries_of(&self, message_id: &str) -> Result<Vec<Delivery>, Error> {
         let prefix = keys::by_message_key(message_id, "");
+        let view = self.tables.snapshot();
         let mut found = Vec::new();
-        for entry in self.tables.by_message.prefix(&prefix) {
+        for entry in view.prefix(&self.tables.by_message, &prefix) {
             let key = entry.key()?;
-            let id = String::from_utf8_lossy(&key[prefix.len()..]);
-            found.extend(self.tables.delivery(&id)?);
+            let id = &key[prefix.len()..];
+            if let Some(bytes) = view.get(&self.tables.deliveries, id)? {
+                found.push(decode("delivery", &bytes)?);
+            }
         }
         Ok(found)
     }

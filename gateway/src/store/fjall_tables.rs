@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use fjall::{Database, Keyspace, KeyspaceCreateOptions};
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, Readable, Snapshot};
 
 use super::Error;
 use super::keys::{self, decode};
@@ -113,25 +113,41 @@ impl Tables {
         }
     }
 
+    /// A consistent view: a batch is either wholly in it or not at all.
+    /// (Reads on the keyspaces themselves can see a batch being applied,
+    /// one key at a time.) For reads that span keys.
+    pub(super) fn snapshot(&self) -> Snapshot {
+        self.db.snapshot()
+    }
+
     /// A message from its two records, given what was received.
-    pub(super) fn assemble(&self, id: &str, received: &[u8]) -> Result<Message, Error> {
+    pub(super) fn assemble(
+        &self,
+        view: &Snapshot,
+        id: &str,
+        received: &[u8],
+    ) -> Result<Message, Error> {
         let received: NewMessage = decode("message", received)?;
-        let status = match self.statuses.get(id.as_bytes())? {
-            Some(bytes) => decode("message status", &bytes)?,
-            None => MessageStatus::Pending,
-        };
         Ok(Message {
             id: id.to_owned(),
             received,
-            status,
+            status: self.status(view, id)?,
+        })
+    }
+
+    /// A message's status; no record means it waits for the pipeline.
+    pub(super) fn status(&self, view: &Snapshot, id: &str) -> Result<MessageStatus, Error> {
+        Ok(match view.get(&self.statuses, id.as_bytes())? {
+            Some(bytes) => decode("message status", &bytes)?,
+            None => MessageStatus::Pending,
         })
     }
 
     /// One message.
     pub(super) fn message(&self, id: &str) -> Result<Option<Message>, Error> {
-        self.received
-            .get(id.as_bytes())?
-            .map(|bytes| self.assemble(id, &bytes))
+        let view = self.snapshot();
+        view.get(&self.received, id.as_bytes())?
+            .map(|bytes| self.assemble(&view, id, &bytes))
             .transpose()
     }
 

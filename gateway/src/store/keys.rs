@@ -58,8 +58,18 @@ impl Ids {
     }
 }
 
-/// `source \0 key`.
+/// Idempotency keys longer than this are stored by their SHA-256: a key
+/// is whatever a sender put in a header or a JSON field, and the engines
+/// limit key length (fjall panics past 64 KiB).
+const LONG_KEY: usize = 256;
+
+/// `source \0 key`, or `source \1 sha256(key)` for a long key.
 pub(super) fn dedup_key(source: &str, key: &str) -> Vec<u8> {
+    use sha2::Digest;
+    if key.len() > LONG_KEY {
+        let digest = sha2::Sha256::digest(key.as_bytes());
+        return [source.as_bytes(), &[1], digest.as_slice()].concat();
+    }
     [source.as_bytes(), &[0], key.as_bytes()].concat()
 }
 

@@ -10,7 +10,7 @@
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
@@ -56,14 +56,26 @@ fn sync(tables: &Tables, mode: fjall::PersistMode) -> Result<(), String> {
     tables.db.persist(mode).map_err(|e| e.to_string())
 }
 
+/// Applies one job. A job that panics fails its own caller only (its reply
+/// is dropped, which the caller sees as an error), not the writer.
+fn apply(tables: &Tables, job: Job, waiting: &mut Vec<Reply>) {
+    let durable = job.durable;
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.run)(tables))) {
+        Ok(reply) if durable => waiting.push(reply),
+        Ok(reply) => reply(Ok(())),
+        Err(_) => tracing::error!("a store write panicked; its caller gets an error"),
+    }
+}
+
 fn run(tables: &Tables, queue: &mpsc::Receiver<Job>) {
     let mut waiting: Vec<Reply> = Vec::new();
-    let mut unsynced = false;
+    // Applied, handed to the OS, not yet synced: since when.
+    let mut unsynced: Option<Instant> = None;
     loop {
         let first = match queue.recv_timeout(SYNC_EVERY) {
             Ok(job) => job,
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                if std::mem::take(&mut unsynced)
+                if unsynced.take().is_some()
                     && let Err(error) = sync(tables, fjall::PersistMode::SyncData)
                 {
                     tracing::error!(%error, "cannot sync the journal");
@@ -75,12 +87,7 @@ fn run(tables: &Tables, queue: &mpsc::Receiver<Job>) {
         let mut next = Some(first);
         let mut applied = 0;
         while let Some(job) = next {
-            let reply = (job.run)(tables);
-            if job.durable {
-                waiting.push(reply);
-            } else {
-                reply(Ok(()));
-            }
+            apply(tables, job, &mut waiting);
             applied += 1;
             // Bounded, so a steady stream of jobs cannot hold off the sync
             // that durable ones wait for.
@@ -90,17 +97,20 @@ fn run(tables: &Tables, queue: &mpsc::Receiver<Job>) {
                 None
             };
         }
-        if waiting.is_empty() {
+        let since = *unsynced.get_or_insert_with(Instant::now);
+        if waiting.is_empty() && since.elapsed() < SYNC_EVERY {
             // Handed to the OS at once, so a killed process loses none of
-            // it; synced within `SYNC_EVERY`.
-            unsynced = true;
+            // it; synced within `SYNC_EVERY` even if no durable job comes.
             if let Err(error) = sync(tables, fjall::PersistMode::Buffer) {
                 tracing::error!(%error, "cannot write the journal");
             }
             continue;
         }
         let synced = sync(tables, fjall::PersistMode::SyncData);
-        unsynced = false;
+        unsynced = None;
+        if let Err(error) = &synced {
+            tracing::error!(%error, "cannot sync the journal");
+        }
         for reply in waiting.drain(..) {
             reply(synced.as_ref().map(|_| ()).map_err(String::as_str));
         }
