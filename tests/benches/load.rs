@@ -240,6 +240,21 @@ async fn blast(
     (started.elapsed(), latencies, sent)
 }
 
+/// The gateway's queue depths, from `/metrics`.
+async fn backlog(url: &str) -> String {
+    let text = reqwest::get(format!("{url}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .filter_map(|line| line.strip_prefix("hookgate_queue_depth{queue=\""))
+        .map(|rest| rest.replacen("\"} ", " ", 1))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn end_to_end(sent: &HashMap<String, Instant>, receiver: &Receiver) -> Vec<Duration> {
     let arrived = receiver.arrived.lock().expect("lock");
     sent.iter()
@@ -283,11 +298,12 @@ async fn run(engine: &str) {
     let started = Instant::now();
     let (_, _, sent) = blast(&gateway.1, "callintel", EVENTS).await;
     let acknowledged = started.elapsed();
+    let backlog = backlog(&gateway.1).await;
     let complete = receiver.wait_for(EVENTS, Duration::from_secs(120)).await;
     let elapsed = started.elapsed();
     let delivered = receiver.arrived.lock().expect("lock").len();
     println!(
-        "end to end:       {:>8.0} events/s   ({delivered}/{EVENTS} delivered{}; all acknowledged after {acknowledged:.2?}) ingest-to-receiver {}",
+        "end to end:       {:>8.0} events/s   ({delivered}/{EVENTS} delivered{}; all acknowledged after {acknowledged:.2?}, backlog then: {backlog}) ingest-to-receiver {}",
         delivered as f64 / elapsed.as_secs_f64(),
         if complete { "" } else { ", timed out" },
         percentiles(end_to_end(&sent, &receiver))

@@ -26,8 +26,11 @@ use crate::plugin::{self, ChainOutcome, PluginHost};
 use crate::registry::{OPERATOR_SOURCE, Registry};
 use crate::store::{Message, MessageStatus, NewDelivery, Store};
 
-/// How many messages one pass takes from the queue.
-const BATCH: usize = 64;
+/// How many messages one pass takes from the queue, and runs at once. Most
+/// of a message's time in the pipeline is spent waiting (for a plugin slot,
+/// for its outcome's write behind the store's last sync), so the pass is
+/// wide; the plugin pool still bounds how many plugins run at once.
+const BATCH: usize = 256;
 /// How long to wait before retrying after a store failure.
 const STORE_BACKOFF: Duration = Duration::from_millis(500);
 
@@ -76,12 +79,11 @@ impl Pipeline {
                     () = shutdown.cancelled() => return,
                 }
             }
-            // Messages are independent: run a batch as wide as the plugin
-            // pool, so plugins, store writes and waits overlap.
-            let width = self.host.pool_size();
+            // Messages are independent: run the whole batch at once, so
+            // plugins, store writes and waits overlap.
             let this = &self;
             futures::stream::iter(batch)
-                .for_each_concurrent(width, |message| async move {
+                .for_each_concurrent(BATCH, |message| async move {
                     if let Err(error) = this.process(message).await {
                         tracing::error!(%error, "cannot record a pipeline outcome");
                     }
