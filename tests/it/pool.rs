@@ -108,3 +108,56 @@ async fn a_caller_gives_up_after_the_queue_timeout() {
     hog.await.expect("task completes");
     assert_eq!(host.free_slots(), 1, "the hog's slot came back");
 }
+
+/// Plugins run inline on the async worker while they are quick; one that ran
+/// past the inline budget (here an infinite loop stopped at its deadline)
+/// goes to the blocking pool next time, so on a single-threaded runtime
+/// another invocation still completes while it runs.
+#[tokio::test(flavor = "current_thread")]
+async fn a_plugin_that_ran_long_is_moved_off_the_async_worker() {
+    let host = host(HostConfig {
+        pool_size: 2,
+        ..HostConfig::default()
+    });
+    let looping = load(&host, "infinite-loop");
+    let noop = load(&host, "noop");
+    let first = host
+        .invoke(
+            looping.clone(),
+            context("hog", &[], &[]),
+            Arc::new(event("t", "{}")),
+        )
+        .await;
+    assert!(
+        matches!(first.result, Err(Error::Timeout { .. })),
+        "{:?}",
+        first.result
+    );
+    let second = tokio::spawn({
+        let host = host.clone();
+        async move {
+            host.invoke(
+                looping,
+                context("hog", &[], &[]),
+                Arc::new(event("t", "{}")),
+            )
+            .await
+        }
+    });
+    // Let the hog start (and, were it inline, run to its deadline).
+    tokio::task::yield_now().await;
+    let quick = host
+        .invoke(noop, context("t", &[], &[]), Arc::new(event("t", "{}")))
+        .await;
+    assert!(
+        matches!(quick.result, Ok(Outcome::Continue(_))),
+        "{:?}",
+        quick.result
+    );
+    assert!(
+        !second.is_finished(),
+        "the hog runs on the blocking pool while the quick plugin runs inline"
+    );
+    let second = second.await.expect("task completes");
+    assert!(matches!(second.result, Err(Error::Timeout { .. })));
+}

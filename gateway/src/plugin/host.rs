@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -77,6 +78,9 @@ pub struct LoadedPlugin {
     interface: Interface,
     /// Pre-instantiated with the host's linker: instantiating is cheap.
     pub(super) pre: PluginPre<HostState>,
+    /// Until when (Unix ms) its invocations go to the blocking pool, set
+    /// when one ran longer than the inline budget (see `invoke.rs`).
+    pub(super) offload_until: AtomicU64,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -170,6 +174,7 @@ impl PluginHost {
             size: bytes.len(),
             interface,
             pre,
+            offload_until: AtomicU64::new(0),
         })
     }
 

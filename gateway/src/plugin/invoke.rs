@@ -1,8 +1,19 @@
 //! One invocation: a fresh store and instance, the call, and the
 //! classification of whatever went wrong.
+//!
+//! Where it runs: a typical invocation takes tens of microseconds, and
+//! handing it to tokio's blocking pool and back costs more than that (under
+//! load the pipeline spent most of its time on the hand-off; BENCHMARKS.md).
+//! So an invocation runs inline on the async worker when the plugin's wall
+//! time limit is short ([`INLINE_LIMIT`]) and the plugin has not recently
+//! run past [`INLINE_BUDGET`]; one that did is sent to the blocking pool for
+//! [`OFFLOAD_FOR`]. The epoch deadline bounds an inline call either way: the
+//! worst a plugin can do is hold one worker for its wall time, once per
+//! [`OFFLOAD_FOR`].
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use wasmtime::{Store, Trap, WasmBacktrace};
 
@@ -17,6 +28,22 @@ use super::{Error, PluginContext};
 /// Extra time the outer timeout allows beyond the wall-time limit: the epoch
 /// deadline is the real limit, this only catches a call stuck in host code.
 const OUTER_GRACE: Duration = Duration::from_millis(250);
+
+/// Plugins whose wall time limit is longer than this always run on the
+/// blocking pool.
+const INLINE_LIMIT: Duration = Duration::from_millis(100);
+/// An invocation that takes longer than this sends its plugin's next ones to
+/// the blocking pool...
+const INLINE_BUDGET: Duration = Duration::from_millis(1);
+/// ...for this long.
+const OFFLOAD_FOR: Duration = Duration::from_secs(10);
+
+fn unix_millis() -> u64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(now.as_millis()).unwrap_or(u64::MAX)
+}
 
 /// What one invocation produced.
 #[derive(Debug)]
@@ -83,7 +110,8 @@ impl PluginHost {
         }
     }
 
-    /// Runs a plugin on one event in a pool slot, on tokio's blocking pool.
+    /// Runs a plugin on one event in a pool slot, inline or on tokio's
+    /// blocking pool (see the module docs).
     ///
     /// Waits up to the queue timeout for a free slot. The slot is held until
     /// the wasm call has really ended, even if the outer timeout gave up on
@@ -110,12 +138,39 @@ impl PluginHost {
                 );
             }
         };
+        let limit = config.limits.wall_time;
+        let now = unix_millis();
+        let invocation =
+            if limit <= INLINE_LIMIT && plugin.offload_until.load(Ordering::Relaxed) <= now {
+                let _permit = permit;
+                self.invoke_blocking(&plugin, &context, &event)
+            } else {
+                self.offload(permit, plugin.clone(), context, event, started)
+                    .await
+            };
+        if invocation.elapsed > INLINE_BUDGET {
+            let until = now.saturating_add(u64::try_from(OFFLOAD_FOR.as_millis()).unwrap_or(0));
+            plugin.offload_until.store(until, Ordering::Relaxed);
+        }
+        invocation
+    }
+
+    /// Runs an invocation on tokio's blocking pool, holding `permit` until
+    /// the call has really ended.
+    async fn offload(
+        &self,
+        permit: tokio::sync::OwnedSemaphorePermit,
+        plugin: Arc<LoadedPlugin>,
+        context: Arc<PluginContext>,
+        event: Arc<Event>,
+        started: Instant,
+    ) -> Invocation {
         let host = self.clone();
         let task = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             host.invoke_blocking(&plugin, &context, &event)
         });
-        let limit = config.limits.wall_time;
+        let limit = self.inner.config.limits.wall_time;
         match tokio::time::timeout(limit + OUTER_GRACE, task).await {
             Ok(Ok(invocation)) => invocation,
             Ok(Err(join)) => Invocation::failed(
