@@ -32,11 +32,9 @@ const OUTER_GRACE: Duration = Duration::from_millis(250);
 /// Plugins whose wall time limit is longer than this always run on the
 /// blocking pool.
 const INLINE_LIMIT: Duration = Duration::from_millis(100);
-/// An invocation that takes longer than this sends its plugin's next ones to
-/// the blocking pool... (Wall time, so it includes any preemption: on a
-/// loaded machine a 20 µs call is sometimes measured at a millisecond, and
-/// that must not send a quick plugin away.)
-const INLINE_BUDGET: Duration = Duration::from_millis(5);
+/// An invocation that uses more CPU time than this sends its plugin's next
+/// ones to the blocking pool...
+const INLINE_BUDGET: Duration = Duration::from_millis(2);
 /// ...for this long.
 const OFFLOAD_FOR: Duration = Duration::from_secs(10);
 
@@ -142,15 +140,25 @@ impl PluginHost {
         };
         let limit = config.limits.wall_time;
         let now = unix_millis();
-        let invocation =
-            if limit <= INLINE_LIMIT && plugin.offload_until.load(Ordering::Relaxed) <= now {
-                let _permit = permit;
-                self.invoke_blocking(&plugin, &context, &event)
-            } else {
-                self.offload(permit, plugin.clone(), context, event, started)
-                    .await
-            };
-        if invocation.elapsed > INLINE_BUDGET {
+        let inline = limit <= INLINE_LIMIT && plugin.offload_until.load(Ordering::Relaxed) <= now;
+        let (invocation, spent) = if inline {
+            let _permit = permit;
+            let cpu = cpu_time::ThreadTime::try_now().ok();
+            let invocation = self.invoke_blocking(&plugin, &context, &event);
+            // CPU time, not wall time: on a loaded machine a quick call is
+            // sometimes preempted for longer than the budget.
+            let spent = cpu
+                .and_then(|t| t.try_elapsed().ok())
+                .unwrap_or(invocation.elapsed);
+            (invocation, spent)
+        } else {
+            let invocation = self
+                .offload(permit, plugin.clone(), context, event, started)
+                .await;
+            let spent = invocation.elapsed;
+            (invocation, spent)
+        };
+        if spent > INLINE_BUDGET {
             let until = now.saturating_add(u64::try_from(OFFLOAD_FOR.as_millis()).unwrap_or(0));
             plugin.offload_until.store(until, Ordering::Relaxed);
         }
