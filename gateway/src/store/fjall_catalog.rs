@@ -7,39 +7,11 @@ use fjall::Readable;
 
 use super::fjall_store::FjallStore;
 use super::keys::{self, decode};
-use super::query::{Page, id_range};
+use super::query::{Page, id_range, page};
 use super::{
     Catalog, Delivery, DeliveryQuery, DeliveryState, Error, Message, MessageQuery, MessageStatus,
     Pruned,
 };
-
-/// Newest first from `items` (already limited to the range), filtered,
-/// paged.
-fn page<T>(
-    items: impl Iterator<Item = Result<T, Error>>,
-    limit: usize,
-    keep: impl Fn(&T) -> bool,
-    id: impl Fn(&T) -> &str,
-) -> Result<Page<T>, Error> {
-    let limit = limit.max(1);
-    let mut kept = Vec::new();
-    for item in items {
-        let item = item?;
-        if keep(&item) {
-            kept.push(item);
-            if kept.len() > limit {
-                break;
-            }
-        }
-    }
-    let next = if kept.len() > limit {
-        kept.truncate(limit);
-        kept.last().map(|last| id(last).to_owned())
-    } else {
-        None
-    };
-    Ok(Page { items: kept, next })
-}
 
 /// Idempotency keys forgotten per writer job.
 const FORGET_BATCH: usize = 256;

@@ -80,27 +80,20 @@ fn set_state(
 impl Store for FjallStore {
     async fn ingest(&self, message: NewMessage, dedup_window: Duration) -> Result<Ingested, Error> {
         let id = self.ids.next("msg", message.received_at);
-        let received_at = message.received_at;
-        let dedup_key = message
-            .idempotency_key
-            .as_deref()
-            .map(|key| keys::dedup_key(&message.source, key));
-        let window = u64::try_from(dedup_window.as_millis()).unwrap_or(u64::MAX);
+        let dedup = keys::Dedup::of(&message, &id, dedup_window)?;
         let record = encode("message", &message)?;
-        let seen = encode("dedup entry", &(id.as_str(), received_at))?;
         // A duplicate waits for the sync too: its first message may not be
         // durable yet.
         self.writer
             .apply(true, move |t| {
                 let mut batch = t.db.batch();
-                if let Some(key) = dedup_key {
-                    if let Some(first) = t.dedup.get(&key)? {
-                        let (first_id, first_at): (String, u64) = decode("dedup entry", &first)?;
-                        if received_at.saturating_sub(first_at) < window {
-                            return Ok(Ingested::Duplicate(first_id));
-                        }
+                if let Some(dedup) = dedup {
+                    if let Some(stored) = t.dedup.get(&dedup.key)?
+                        && let Some(first) = dedup.repeat_of(&stored)?
+                    {
+                        return Ok(Ingested::Duplicate(first));
                     }
-                    batch.insert(&t.dedup, key, seen);
+                    batch.insert(&t.dedup, dedup.key, dedup.entry);
                 }
                 batch.insert(&t.received, id.as_bytes(), record);
                 batch.insert(&t.pipeline, id.as_bytes(), []);
@@ -126,17 +119,7 @@ impl Store for FjallStore {
         deliveries: Vec<NewDelivery>,
         now: u64,
     ) -> Result<Vec<String>, Error> {
-        let mut records = Vec::with_capacity(deliveries.len());
-        for plan in deliveries {
-            let delivery = Delivery {
-                id: self.ids.next("dlv", now),
-                message_id: message_id.to_owned(),
-                plan,
-                state: DeliveryState::Scheduled { at: now },
-                attempts: Vec::new(),
-            };
-            records.push((delivery.id.clone(), encode("delivery", &delivery)?));
-        }
+        let records = keys::new_deliveries(&self.ids, message_id, deliveries, now)?;
         let status = encode("message status", &status)?;
         let message_id = message_id.to_owned();
         self.writer
@@ -172,7 +155,7 @@ impl Store for FjallStore {
         lease: Duration,
         limit: usize,
     ) -> Result<Vec<Delivery>, Error> {
-        let until = now.saturating_add(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX));
+        let until = now.saturating_add(keys::millis(lease));
         self.writer
             .apply(false, move |t| {
                 let due = t.due(now.saturating_add(1), limit);
@@ -247,11 +230,7 @@ impl Store for FjallStore {
                 };
                 let at = attempt.at;
                 delivery.attempts.push(attempt);
-                let state = match next {
-                    NextStep::Delivered => DeliveryState::Delivered { at },
-                    NextStep::RetryAt(when) => DeliveryState::Scheduled { at: when },
-                    NextStep::Dead(reason) => DeliveryState::Dead { at, reason },
-                };
+                let state = keys::state_after(&next, at);
                 let mut change = t.change();
                 change.batch.remove(&t.claims, delivery_id.as_bytes());
                 let delivery = set_state(&mut change, delivery, state)?;

@@ -1,12 +1,15 @@
-//! Key layout of the sled trees and record encoding.
+//! Key layout of the stores' trees, record encoding, and the record-making
+//! steps both engines share.
 //!
 //! Ids are `msg_`/`dlv_` + a ULID, so byte order is time order. The schedule
 //! key is the due time (big-endian u64) followed by the delivery id, so a
 //! range scan from the start yields the due deliveries in order.
 
+use std::time::Duration;
+
 use serde::{Serialize, de::DeserializeOwned};
 
-use super::Error;
+use super::{Delivery, DeliveryState, Error, NewDelivery, NewMessage, NextStep};
 
 /// Tree names; the `v1` is the record format's version.
 pub(super) const MESSAGES: &str = "messages.v1";
@@ -88,6 +91,81 @@ pub(super) fn parse_schedule_key(key: &[u8]) -> Option<(u64, String)> {
     let (at, id) = key.split_at_checked(8)?;
     let at = u64::from_be_bytes(at.try_into().ok()?);
     Some((at, String::from_utf8(id.to_vec()).ok()?))
+}
+
+/// Milliseconds in `d`, saturating.
+pub(super) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// What ingest checks and records for a message's idempotency key.
+pub(super) struct Dedup {
+    /// The key under which it is recorded.
+    pub(super) key: Vec<u8>,
+    /// The record: the first message's id and when it came.
+    pub(super) entry: Vec<u8>,
+    received_at: u64,
+    window: u64,
+}
+
+impl Dedup {
+    /// For message `id`, if it has an idempotency key.
+    pub(super) fn of(
+        message: &NewMessage,
+        id: &str,
+        window: Duration,
+    ) -> Result<Option<Self>, Error> {
+        let Some(key) = message.idempotency_key.as_deref() else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            key: dedup_key(&message.source, key),
+            entry: encode("dedup entry", &(id, message.received_at))?,
+            received_at: message.received_at,
+            window: millis(window),
+        }))
+    }
+
+    /// The first message's id, if `stored` (the record under the key) is
+    /// still within the window.
+    pub(super) fn repeat_of(&self, stored: &[u8]) -> Result<Option<String>, Error> {
+        let (first_id, first_at): (String, u64) = decode("dedup entry", stored)?;
+        Ok((self.received_at.saturating_sub(first_at) < self.window).then_some(first_id))
+    }
+}
+
+/// The deliveries of `message_id` for `plans`, due at `now`: ids and records.
+pub(super) fn new_deliveries(
+    ids: &Ids,
+    message_id: &str,
+    plans: Vec<NewDelivery>,
+    now: u64,
+) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    plans
+        .into_iter()
+        .map(|plan| {
+            let delivery = Delivery {
+                id: ids.next("dlv", now),
+                message_id: message_id.to_owned(),
+                plan,
+                state: DeliveryState::Scheduled { at: now },
+                attempts: Vec::new(),
+            };
+            Ok((delivery.id.clone(), encode("delivery", &delivery)?))
+        })
+        .collect()
+}
+
+/// Where an attempt made at `at` leaves its delivery.
+pub(super) fn state_after(next: &NextStep, at: u64) -> DeliveryState {
+    match next {
+        NextStep::Delivered => DeliveryState::Delivered { at },
+        NextStep::RetryAt(when) => DeliveryState::Scheduled { at: *when },
+        NextStep::Dead(reason) => DeliveryState::Dead {
+            at,
+            reason: reason.clone(),
+        },
+    }
 }
 
 pub(super) fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, Error> {

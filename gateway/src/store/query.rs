@@ -7,8 +7,8 @@ use std::ops::Bound;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::keys;
 use super::{Delivery, DeliveryState, Message, MessageStatus};
+use super::{Error, keys};
 
 /// A message's status as a filter value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -165,4 +165,32 @@ pub(super) fn id_range(
         (None, None) => Bound::Unbounded,
     };
     (lower, upper)
+}
+
+/// Newest first from `items` (already limited to the range), filtered,
+/// paged.
+pub(super) fn page<T>(
+    items: impl Iterator<Item = Result<T, Error>>,
+    limit: usize,
+    keep: impl Fn(&T) -> bool,
+    id: impl Fn(&T) -> &str,
+) -> Result<Page<T>, Error> {
+    let limit = limit.max(1);
+    let mut kept = Vec::new();
+    for item in items {
+        let item = item?;
+        if keep(&item) {
+            kept.push(item);
+            if kept.len() > limit {
+                break;
+            }
+        }
+    }
+    let next = if kept.len() > limit {
+        kept.truncate(limit);
+        kept.last().map(|last| id(last).to_owned())
+    } else {
+        None
+    };
+    Ok(Page { items: kept, next })
 }

@@ -6,7 +6,7 @@ use std::ops::Bound;
 use sled::Transactional;
 
 use super::keys::{self, decode};
-use super::query::id_range;
+use super::query::{id_range, page};
 use super::sled_store::{SledStore, tx, tx_error};
 use super::{
     Catalog, Delivery, DeliveryQuery, DeliveryState, Error, Message, MessageQuery, MessageStatus,
@@ -14,7 +14,7 @@ use super::{
 };
 
 /// Newest first from `tree` within `range`, decoded, filtered, paged.
-fn page<T>(
+fn page_of<T>(
     tree: &sled::Tree,
     range: (Bound<Vec<u8>>, Bound<Vec<u8>>),
     limit: usize,
@@ -25,25 +25,11 @@ fn page<T>(
 where
     T: serde::de::DeserializeOwned,
 {
-    let limit = limit.max(1);
-    let mut items = Vec::new();
-    for entry in tree.range(range).rev() {
+    let items = tree.range(range).rev().map(|entry| {
         let (_, bytes) = entry?;
-        let item: T = decode(what, &bytes)?;
-        if keep(&item) {
-            items.push(item);
-            if items.len() > limit {
-                break;
-            }
-        }
-    }
-    let next = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|last| id(last).to_owned())
-    } else {
-        None
-    };
-    Ok(Page { items, next })
+        decode(what, &bytes)
+    });
+    page(items, limit, keep, id)
 }
 
 #[async_trait::async_trait]
@@ -81,7 +67,7 @@ impl Catalog for SledStore {
 
     async fn list_messages(&self, query: &MessageQuery) -> Result<Page<Message>, Error> {
         let range = id_range("msg", query.since, query.until, query.before.as_deref());
-        page(
+        page_of(
             &self.messages,
             range,
             query.limit,
@@ -93,7 +79,7 @@ impl Catalog for SledStore {
 
     async fn list_deliveries(&self, query: &DeliveryQuery) -> Result<Page<Delivery>, Error> {
         let range = id_range("dlv", query.since, query.until, query.before.as_deref());
-        page(
+        page_of(
             &self.deliveries,
             range,
             query.limit,

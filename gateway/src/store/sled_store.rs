@@ -126,12 +126,7 @@ impl SledStore {
 impl Store for SledStore {
     async fn ingest(&self, message: NewMessage, dedup_window: Duration) -> Result<Ingested, Error> {
         let id = self.ids.next("msg", message.received_at);
-        let received_at = message.received_at;
-        let dedup_key = message
-            .idempotency_key
-            .as_deref()
-            .map(|key| keys::dedup_key(&message.source, key));
-        let window = u64::try_from(dedup_window.as_millis()).unwrap_or(u64::MAX);
+        let dedup = keys::Dedup::of(&message, &id, dedup_window)?;
         let record = encode(
             "message",
             &Message {
@@ -140,18 +135,15 @@ impl Store for SledStore {
                 status: MessageStatus::Pending,
             },
         )?;
-        let seen = encode("dedup entry", &(id.as_str(), received_at))?;
         let outcome = (&self.messages, &self.pipeline, &self.dedup)
-            .transaction(|(messages, pipeline, dedup)| {
-                if let Some(key) = &dedup_key {
-                    if let Some(first) = dedup.get(key.as_slice())? {
-                        let (first_id, first_at): (String, u64) =
-                            tx(decode("dedup entry", &first))?;
-                        if received_at.saturating_sub(first_at) < window {
-                            return Ok(Ingested::Duplicate(first_id));
-                        }
+            .transaction(|(messages, pipeline, seen)| {
+                if let Some(dedup) = &dedup {
+                    if let Some(stored) = seen.get(dedup.key.as_slice())?
+                        && let Some(first) = tx(dedup.repeat_of(&stored))?
+                    {
+                        return Ok(Ingested::Duplicate(first));
                     }
-                    dedup.insert(key.as_slice(), seen.as_slice())?;
+                    seen.insert(dedup.key.as_slice(), dedup.entry.as_slice())?;
                 }
                 messages.insert(id.as_bytes(), record.as_slice())?;
                 pipeline.insert(id.as_bytes(), &[])?;
@@ -181,17 +173,7 @@ impl Store for SledStore {
         deliveries: Vec<NewDelivery>,
         now: u64,
     ) -> Result<Vec<String>, Error> {
-        let mut records = Vec::with_capacity(deliveries.len());
-        for plan in deliveries {
-            let delivery = Delivery {
-                id: self.ids.next("dlv", now),
-                message_id: message_id.to_owned(),
-                plan,
-                state: DeliveryState::Scheduled { at: now },
-                attempts: Vec::new(),
-            };
-            records.push((delivery.id.clone(), encode("delivery", &delivery)?));
-        }
+        let records = keys::new_deliveries(&self.ids, message_id, deliveries, now)?;
         let trees = (
             &self.messages,
             &self.pipeline,
@@ -229,7 +211,7 @@ impl Store for SledStore {
         lease: Duration,
         limit: usize,
     ) -> Result<Vec<Delivery>, Error> {
-        let until = now.saturating_add(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX));
+        let until = now.saturating_add(keys::millis(lease));
         let due: Vec<(u64, String)> = self
             .schedule
             .range(..keys::schedule_key(now.saturating_add(1), ""))
@@ -322,17 +304,10 @@ impl Store for SledStore {
                     schedule.remove(keys::schedule_key(at, delivery_id))?;
                 }
                 delivery.attempts.push(attempt.clone());
-                delivery.state = match &next {
-                    NextStep::Delivered => DeliveryState::Delivered { at },
-                    NextStep::RetryAt(when) => {
-                        schedule.insert(keys::schedule_key(*when, delivery_id), &[])?;
-                        DeliveryState::Scheduled { at: *when }
-                    }
-                    NextStep::Dead(reason) => DeliveryState::Dead {
-                        at,
-                        reason: reason.clone(),
-                    },
-                };
+                if let NextStep::RetryAt(when) = &next {
+                    schedule.insert(keys::schedule_key(*when, delivery_id), &[])?;
+                }
+                delivery.state = keys::state_after(&next, at);
                 let encoded = tx(encode("delivery", &delivery))?;
                 deliveries.insert(delivery_id.as_bytes(), encoded)?;
                 Ok(delivery)
