@@ -105,9 +105,13 @@ impl Store for FjallStore {
     }
 
     async fn pipeline_batch(&self, limit: usize) -> Result<Vec<Message>, Error> {
-        let mut batch = Vec::new();
-        for id in self.tables.pipeline_ids(limit)? {
-            batch.extend(self.tables.message(&id)?);
+        let ids = self.tables.pipeline_ids(limit)?;
+        // One view for the batch. An id whose ingest is still being applied
+        // is not in it yet; it stays queued for the next batch.
+        let view = self.tables.snapshot();
+        let mut batch = Vec::with_capacity(ids.len());
+        for id in ids {
+            batch.extend(self.tables.message_in(&view, &id)?);
         }
         Ok(batch)
     }

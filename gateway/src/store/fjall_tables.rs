@@ -145,9 +145,13 @@ impl Tables {
 
     /// One message.
     pub(super) fn message(&self, id: &str) -> Result<Option<Message>, Error> {
-        let view = self.snapshot();
+        self.message_in(&self.snapshot(), id)
+    }
+
+    /// One message as `view` sees it.
+    pub(super) fn message_in(&self, view: &Snapshot, id: &str) -> Result<Option<Message>, Error> {
         view.get(&self.received, id.as_bytes())?
-            .map(|bytes| self.assemble(&view, id, &bytes))
+            .map(|bytes| self.assemble(view, id, &bytes))
             .transpose()
     }
 
