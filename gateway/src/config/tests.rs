@@ -186,3 +186,14 @@ fn the_example_config_in_the_repository_is_valid() {
             .all(|p| p.file.starts_with("examples/../target"))
     );
 }
+
+#[test]
+fn the_storage_engine_is_sled_unless_the_file_names_fjall() {
+    let defaults = Config::defaults().expect("defaults load");
+    assert_eq!(defaults.storage.engine, crate::store::Engine::Sled);
+    let config = load("[storage]\nengine = \"fjall\"\n").expect("loads");
+    assert_eq!(config.storage.engine, crate::store::Engine::Fjall);
+    let text = message("[storage]\nengine = \"rocksdb\"\n");
+    assert!(text.contains("in `storage.engine`"), "{text}");
+    assert!(text.contains("sled") && text.contains("fjall"), "{text}");
+}
