@@ -57,6 +57,8 @@ pub(super) struct Inner {
     pub(super) slots: Arc<Semaphore>,
     /// Advances the epoch so deadlines fire; stops when the host is dropped.
     _ticker: EpochTicker,
+    /// When the host was built: `offload_until` counts from here.
+    pub(super) started: std::time::Instant,
 }
 
 impl std::fmt::Debug for PluginHost {
@@ -78,8 +80,8 @@ pub struct LoadedPlugin {
     interface: Interface,
     /// Pre-instantiated with the host's linker: instantiating is cheap.
     pub(super) pre: PluginPre<HostState>,
-    /// Until when (Unix ms) its invocations go to the blocking pool, set
-    /// when one ran longer than the inline budget (see `invoke.rs`).
+    /// Until when (ms after the host started) its invocations go to the
+    /// blocking pool, set when one ran past the inline budget (`invoke.rs`).
     pub(super) offload_until: AtomicU64,
 }
 
@@ -127,6 +129,7 @@ impl PluginHost {
                 slots: Arc::new(Semaphore::new(slots as usize)),
                 config,
                 _ticker: ticker,
+                started: std::time::Instant::now(),
             }),
         })
     }

@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap, WasmBacktrace};
 
@@ -37,13 +37,6 @@ const INLINE_LIMIT: Duration = Duration::from_millis(100);
 const INLINE_BUDGET: Duration = Duration::from_millis(2);
 /// ...for this long.
 const OFFLOAD_FOR: Duration = Duration::from_secs(10);
-
-fn unix_millis() -> u64 {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    u64::try_from(now.as_millis()).unwrap_or(u64::MAX)
-}
 
 /// What one invocation produced.
 #[derive(Debug)]
@@ -139,7 +132,7 @@ impl PluginHost {
             }
         };
         let limit = config.limits.wall_time;
-        let now = unix_millis();
+        let now = u64::try_from(self.inner.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let inline = limit <= INLINE_LIMIT && plugin.offload_until.load(Ordering::Relaxed) <= now;
         let (invocation, spent) = if inline {
             let _permit = permit;

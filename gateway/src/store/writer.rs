@@ -37,14 +37,6 @@ pub(super) struct Writer {
     thread: Option<JoinHandle<()>>,
 }
 
-impl std::fmt::Debug for Job {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job")
-            .field("durable", &self.durable)
-            .finish_non_exhaustive()
-    }
-}
-
 /// Jobs applied between two syncs at most.
 const MAX_JOBS_PER_SYNC: usize = 1024;
 
