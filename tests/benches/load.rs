@@ -20,6 +20,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
 use tokio::sync::Notify;
 
 /// Events in the durable-ingest phase: long enough (a few seconds) that
@@ -116,7 +121,9 @@ max_in_flight = 64
     }
 }
 
-/// A receiver that notes when each message id arrived.
+/// A receiver that notes when each message id arrived. It is plain hyper
+/// (HTTP/1.1, keep-alive), so that as little of the machine as possible goes
+/// to the receiving end.
 #[derive(Clone, Default)]
 struct Receiver {
     arrived: Arc<Mutex<HashMap<String, Instant>>>,
@@ -130,25 +137,47 @@ impl Receiver {
             .expect("binds");
         let url = format!("http://{}/hook", listener.local_addr().expect("address"));
         let this = self.clone();
-        let app = axum::Router::new().route(
-            "/hook",
-            axum::routing::post(move |headers: http::HeaderMap| {
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
                 let this = this.clone();
-                async move {
-                    if let Some(id) = headers.get("webhook-id").and_then(|v| v.to_str().ok()) {
-                        this.arrived
-                            .lock()
-                            .expect("lock")
-                            .entry(id.to_owned())
-                            .or_insert_with(Instant::now);
-                        this.changed.notify_waiters();
-                    }
-                    "ok"
-                }
-            }),
-        );
-        tokio::spawn(async move { axum::serve(listener, app).await.expect("serves") });
+                let service = service_fn(move |request: http::Request<Incoming>| {
+                    let this = this.clone();
+                    async move { this.arrive(request).await }
+                });
+                tokio::spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
         url
+    }
+
+    async fn arrive(
+        &self,
+        request: http::Request<Incoming>,
+    ) -> Result<http::Response<Full<Bytes>>, hyper::Error> {
+        let id = request
+            .headers()
+            .get("webhook-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        // Read the body, so the connection stays usable for the next one.
+        request.into_body().collect().await?;
+        if let Some(id) = id {
+            self.arrived
+                .lock()
+                .expect("lock")
+                .entry(id)
+                .or_insert_with(Instant::now);
+            self.changed.notify_waiters();
+        }
+        Ok(http::Response::new(Full::new(Bytes::from_static(b"ok"))))
     }
 
     async fn wait_for(&self, n: usize, limit: Duration) -> bool {
@@ -166,11 +195,12 @@ impl Receiver {
     }
 }
 
-fn body(i: usize) -> String {
+/// Event `i`: ~1 KB of JSON, each with its own ids.
+fn body(i: usize) -> Bytes {
     let pad = "x".repeat(760);
-    format!(
+    Bytes::from(format!(
         r#"{{"event_type":"call.completed","timestamp":"2024-12-16T10:30:45Z","webhook_id":"wh_{i}","data":{{"id":"call_{i}","agent_id":"agent_abc123","direction":"outbound","status":"completed","duration_seconds":345,"pad":"{pad}"}}}}"#
-    )
+    ))
 }
 
 fn percentiles(mut samples: Vec<Duration>) -> String {
@@ -188,45 +218,90 @@ fn percentiles(mut samples: Vec<Duration>) -> String {
     )
 }
 
-/// Posts `count` events with `CONCURRENCY` workers; returns per-request
-/// latency and, per acknowledged id, when its request started.
+/// One keep-alive HTTP/1.1 connection to the gateway's ingest route: plain
+/// hyper with the request bodies made beforehand, so that the client side
+/// takes as little of the machine as it can (as wrk or oha would).
+struct Poster {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    authority: String,
+    path: String,
+}
+
+impl Poster {
+    async fn connect(base: &str, source: &str) -> Self {
+        let authority = base.trim_start_matches("http://").to_owned();
+        let stream = tokio::net::TcpStream::connect(&authority)
+            .await
+            .expect("connects");
+        stream.set_nodelay(true).expect("nodelay");
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("handshake");
+        tokio::spawn(connection);
+        Self {
+            sender,
+            authority,
+            path: format!("/v1/ingest/{source}"),
+        }
+    }
+
+    /// Posts one event; returns the message id from the 202.
+    async fn post(&mut self, body: Bytes) -> String {
+        self.sender.ready().await.expect("connection ready");
+        let request = http::Request::post(self.path.as_str())
+            .header(http::header::HOST, self.authority.as_str())
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(body))
+            .expect("request");
+        let response = self.sender.send_request(request).await.expect("response");
+        assert_eq!(response.status(), 202);
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let accepted: Accepted<'_> = serde_json::from_slice(&bytes).expect("JSON");
+        accepted.id.to_owned()
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Accepted<'a> {
+    id: &'a str,
+}
+
+/// Posts events `first..first + count` with `CONCURRENCY` connections;
+/// returns when the first was sent, per-request latency and, per acknowledged id,
+/// when its request started.
 async fn blast(
     url: &str,
     source: &str,
+    first: usize,
     count: usize,
-) -> (Duration, Vec<Duration>, HashMap<String, Instant>) {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(CONCURRENCY)
-        .build()
-        .expect("client");
+) -> (Instant, Vec<Duration>, HashMap<String, Instant>) {
+    let bodies: Arc<Vec<Bytes>> = Arc::new((first..first + count).map(body).collect());
+    let mut posters = Vec::with_capacity(CONCURRENCY);
+    for _ in 0..CONCURRENCY {
+        posters.push(Poster::connect(url, source).await);
+    }
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..CONCURRENCY {
-        let (client, next, url) = (
-            client.clone(),
-            next.clone(),
-            format!("{url}/v1/ingest/{source}"),
-        );
+    for mut poster in posters {
+        let (next, bodies) = (next.clone(), bodies.clone());
         workers.spawn(async move {
             let mut latencies = Vec::new();
             let mut sent = HashMap::new();
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= count {
+                let Some(body) = bodies.get(i) else {
                     return (latencies, sent);
-                }
+                };
                 let t = Instant::now();
-                let response = client
-                    .post(&url)
-                    .body(body(i))
-                    .send()
-                    .await
-                    .expect("request");
-                assert_eq!(response.status(), 202);
-                let json: serde_json::Value = response.json().await.expect("JSON");
+                let id = poster.post(body.clone()).await;
                 latencies.push(t.elapsed());
-                sent.insert(json["id"].as_str().expect("id").to_owned(), t);
+                sent.insert(id, t);
             }
         });
     }
@@ -237,7 +312,53 @@ async fn blast(
         latencies.extend(l);
         sent.extend(s);
     }
-    (started.elapsed(), latencies, sent)
+    (started, latencies, sent)
+}
+
+/// Posts `total` events at `rate` per second, each at its own time, over a
+/// few connections; returns, per acknowledged id, when it was due, and each
+/// 202's latency from that time (so a stall in the client counts too).
+async fn paced(
+    url: &str,
+    source: &str,
+    first: usize,
+    total: usize,
+    rate: u64,
+) -> (HashMap<String, Instant>, Vec<Duration>) {
+    const CONNECTIONS: usize = 32;
+    let mut queues = Vec::with_capacity(CONNECTIONS);
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..CONNECTIONS {
+        let mut poster = Poster::connect(url, source).await;
+        let (queue, mut due) = tokio::sync::mpsc::unbounded_channel::<(Instant, Bytes)>();
+        queues.push(queue);
+        workers.spawn(async move {
+            let mut done = Vec::new();
+            while let Some((t, body)) = due.recv().await {
+                let id = poster.post(body).await;
+                done.push((id, t, t.elapsed()));
+            }
+            done
+        });
+    }
+    let bodies: Vec<Bytes> = (first..first + total).map(body).collect();
+    let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
+    for (i, body) in bodies.into_iter().enumerate() {
+        ticker.tick().await;
+        queues[i % CONNECTIONS]
+            .send((Instant::now(), body))
+            .expect("worker alive");
+    }
+    drop(queues);
+    let mut sent = HashMap::with_capacity(total);
+    let mut acknowledged = Vec::with_capacity(total);
+    while let Some(done) = workers.join_next().await {
+        for (id, t, latency) in done.expect("worker") {
+            sent.insert(id, t);
+            acknowledged.push(latency);
+        }
+    }
+    (sent, acknowledged)
 }
 
 /// The gateway's queue depths, from `/metrics`.
@@ -288,15 +409,15 @@ async fn run(engine: &str) {
         "hookgate load ({engine}): events of ~1 KB, {CONCURRENCY} concurrent clients, loopback\n"
     );
 
-    let (elapsed, latencies, _) = blast(&gateway.1, "ingest-only", INGEST_EVENTS).await;
+    let (started, latencies, _) = blast(&gateway.1, "ingest-only", 0, INGEST_EVENTS).await;
+    let elapsed = started.elapsed();
     println!(
         "durable ingest:   {:>8.0} events/s   ({INGEST_EVENTS} events) latency {}",
         INGEST_EVENTS as f64 / elapsed.as_secs_f64(),
         percentiles(latencies)
     );
 
-    let started = Instant::now();
-    let (_, _, sent) = blast(&gateway.1, "callintel", EVENTS).await;
+    let (started, _, sent) = blast(&gateway.1, "callintel", INGEST_EVENTS, EVENTS).await;
     let acknowledged = started.elapsed();
     let backlog = backlog(&gateway.1).await;
     let complete = receiver.wait_for(EVENTS, Duration::from_secs(120)).await;
@@ -309,35 +430,17 @@ async fn run(engine: &str) {
         percentiles(end_to_end(&sent, &receiver))
     );
 
-    let client = reqwest::Client::new();
-    let url = format!("{}/v1/ingest/callintel", gateway.1);
     let before = receiver.arrived.lock().expect("lock").len();
     assert_eq!(before, EVENTS, "the paced phase starts with no backlog");
     let total = (PACED_RATE * PACED_SECONDS) as usize;
-    let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / PACED_RATE));
-    let mut requests = tokio::task::JoinSet::new();
-    for i in 0..total {
-        ticker.tick().await;
-        let (client, url) = (client.clone(), url.clone());
-        requests.spawn(async move {
-            let t = Instant::now();
-            let response = client
-                .post(&url)
-                .body(body(EVENTS + i))
-                .send()
-                .await
-                .expect("request");
-            let json: serde_json::Value = response.json().await.expect("JSON");
-            (json["id"].as_str().expect("id").to_owned(), t, t.elapsed())
-        });
-    }
-    let mut sent = HashMap::new();
-    let mut acknowledged = Vec::with_capacity(total);
-    while let Some(done) = requests.join_next().await {
-        let (id, t, latency) = done.expect("request");
-        sent.insert(id, t);
-        acknowledged.push(latency);
-    }
+    let (sent, acknowledged) = paced(
+        &gateway.1,
+        "callintel",
+        INGEST_EVENTS + EVENTS,
+        total,
+        PACED_RATE,
+    )
+    .await;
     receiver
         .wait_for(before + total, Duration::from_secs(60))
         .await;
