@@ -117,15 +117,6 @@ impl Gateway {
             .await
             .map_err(|e| Error::Setup(e.to_string()))?,
         );
-        let pipeline = Pipeline {
-            store: dyn_store.clone(),
-            host,
-            registry: registry.clone(),
-            new_message: new_message.clone(),
-            new_delivery: new_delivery.clone(),
-            clock,
-            metrics: metrics.clone(),
-        };
         let deliverer = Arc::new(
             Deliverer::new(
                 dyn_store.clone(),
@@ -137,11 +128,22 @@ impl Gateway {
             )
             .map_err(Error::Setup)?,
         );
+        let (inbox, queue) = crate::pipeline::inbox(new_message);
+        let pipeline = Pipeline {
+            store: dyn_store.clone(),
+            host,
+            registry: registry.clone(),
+            queue,
+            deliverer: deliverer.clone(),
+            new_delivery: new_delivery.clone(),
+            clock,
+            metrics: metrics.clone(),
+        };
         let ingest = IngestState::new(
             dyn_store.clone(),
             registry.clone(),
             config.server.targets,
-            new_message,
+            inbox,
             metrics.clone(),
         );
         let admin = AdminState {

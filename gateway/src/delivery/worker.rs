@@ -7,12 +7,19 @@
 //! [`Deliverer::deliver_due`] does one pass at a given time (tests inject
 //! time through it); [`Deliverer::run`] calls it with the clock, sleeping
 //! until the next delivery is due or new ones arrive.
+//!
+//! First attempts skip the schedule: the pipeline creates a message's
+//! deliveries already claimed and hands them over with the message
+//! ([`Deliverer::dispatch`]), so the run loop attempts them at once without
+//! a claim or a read of its own. If the process dies first, the claims are
+//! released at the next start, as for any attempt cut off.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -22,7 +29,7 @@ use crate::clock::Clock;
 use crate::config::TargetPolicy;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
-use crate::store::{Attempt, Delivery, MessageStatus, NextStep, Store};
+use crate::store::{Attempt, Delivery, Message, MessageStatus, NextStep, Store};
 use crate::targets;
 
 /// Deliveries claimed per pass.
@@ -51,6 +58,19 @@ pub struct Deliverer {
     in_flight: Mutex<HashSet<String>>,
     /// Attempt counts and latency.
     metrics: Arc<Metrics>,
+    /// Claimed deliveries handed over by the pipeline, with their message.
+    dispatched: mpsc::UnboundedSender<Dispatch>,
+    /// The run loop's end of `dispatched`, until it starts.
+    dispatch_queue: Mutex<Option<mpsc::UnboundedReceiver<Dispatch>>>,
+    /// Whether the run loop is taking dispatched deliveries.
+    running: AtomicBool,
+}
+
+/// Deliveries the pipeline created claimed, and the message they carry.
+#[derive(Debug)]
+struct Dispatch {
+    deliveries: Vec<Delivery>,
+    message: Arc<Message>,
 }
 
 impl std::fmt::Debug for Deliverer {
@@ -75,6 +95,7 @@ impl Deliverer {
             .user_agent(concat!("hookgate/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let (dispatched, dispatch_queue) = mpsc::unbounded_channel();
         Ok(Self {
             store,
             registry,
@@ -84,25 +105,68 @@ impl Deliverer {
             wake,
             in_flight: Mutex::new(HashSet::new()),
             metrics,
+            dispatched,
+            dispatch_queue: Mutex::new(Some(dispatch_queue)),
+            running: AtomicBool::new(false),
         })
+    }
+
+    /// How long from `now` deliveries handed to [`Deliverer::dispatch`]
+    /// should be claimed for, or `None` if no run loop takes them (then
+    /// they go through the schedule).
+    pub fn dispatch_claim(&self, now: u64) -> Option<u64> {
+        self.running
+            .load(Ordering::Acquire)
+            .then(|| now.saturating_add(millis(self.lease())))
+    }
+
+    /// Hands over deliveries of `message` that the pipeline created claimed
+    /// (until the time [`Deliverer::dispatch_claim`] gave): the run loop
+    /// attempts them at once. If it has stopped meanwhile, their claims
+    /// lapse and the schedule hands them out again.
+    pub fn dispatch(&self, deliveries: Vec<Delivery>, message: Arc<Message>) {
+        if deliveries.is_empty() {
+            return;
+        }
+        if self
+            .dispatched
+            .send(Dispatch {
+                deliveries,
+                message,
+            })
+            .is_err()
+        {
+            self.wake.notify_one();
+        }
     }
 
     /// Runs until `shutdown` fires, then lets attempts in flight finish for
     /// up to `grace`.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken, grace: Duration) {
         let mut running = JoinSet::new();
+        let taken = self
+            .dispatch_queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let Some(mut dispatched) = taken else {
+            tracing::error!("the delivery loop was started twice");
+            return;
+        };
+        self.running.store(true, Ordering::Release);
+        let mut pass = true;
         loop {
-            let now = self.clock.now_millis();
-            match self.store.claim_due(now, self.lease(), BATCH).await {
-                Ok(claimed) => {
-                    for delivery in claimed {
-                        if self.start(&delivery.id) {
-                            let this = self.clone();
-                            running.spawn(async move { this.attempt(delivery).await });
+            if pass {
+                pass = false;
+                let now = self.clock.now_millis();
+                match self.store.claim_due(now, self.lease(), BATCH).await {
+                    Ok(claimed) => {
+                        for delivery in claimed {
+                            self.spawn_attempt(&mut running, delivery, None);
                         }
                     }
+                    Err(error) => tracing::error!(%error, "cannot read the delivery schedule"),
                 }
-                Err(error) => tracing::error!(%error, "cannot read the delivery schedule"),
             }
             while running.try_join_next().is_some() {}
             let idle = match self.store.next_due().await {
@@ -111,12 +175,22 @@ impl Deliverer {
             }
             .min(MAX_IDLE);
             tokio::select! {
-                () = tokio::time::sleep(idle) => {}
-                () = self.wake.notified() => {}
-                Some(_) = running.join_next(), if !running.is_empty() => {}
+                () = tokio::time::sleep(idle) => pass = true,
+                () = self.wake.notified() => pass = true,
+                Some(first) = dispatched.recv() => {
+                    // Claimed already: attempted without a pass.
+                    let mut next = Some(first);
+                    while let Some(Dispatch { deliveries, message }) = next {
+                        for delivery in deliveries {
+                            self.spawn_attempt(&mut running, delivery, Some(message.clone()));
+                        }
+                        next = dispatched.try_recv().ok();
+                    }
+                }
                 () = shutdown.cancelled() => break,
             }
         }
+        self.running.store(false, Ordering::Release);
         let drained = tokio::time::timeout(grace, async {
             while running.join_next().await.is_some() {}
         })
@@ -129,6 +203,22 @@ impl Deliverer {
         }
     }
 
+    /// Starts an attempt of a claimed delivery now, unless one is running.
+    fn spawn_attempt(
+        self: &Arc<Self>,
+        running: &mut JoinSet<()>,
+        delivery: Delivery,
+        message: Option<Arc<Message>>,
+    ) {
+        if self.start(&delivery.id) {
+            let this = self.clone();
+            running.spawn(async move {
+                let now = this.clock.now_millis();
+                this.attempt_at(delivery, now, message).await;
+            });
+        }
+    }
+
     /// One pass at time `now`: claims what is due and runs every attempt to
     /// its recorded outcome. Returns how many attempts were made.
     pub async fn deliver_due(&self, now: u64) -> Result<usize, crate::store::Error> {
@@ -138,13 +228,15 @@ impl Deliverer {
         for delivery in claimed {
             if self.start(&delivery.id) {
                 attempts += 1;
-                running.push(self.attempt_at(delivery, now));
+                running.push(self.attempt_at(delivery, now, None));
             }
         }
         futures::future::join_all(running).await;
         Ok(attempts)
     }
 
+    /// How long a claim holds a delivery: the slowest endpoint's timeout
+    /// and a margin.
     fn lease(&self) -> Duration {
         let slowest = self
             .registry
@@ -177,21 +269,30 @@ impl Deliverer {
             .remove(id);
     }
 
-    async fn attempt(&self, delivery: Delivery) {
-        let now = self.clock.now_millis();
-        self.attempt_at(delivery, now).await;
-    }
-
-    async fn attempt_at(&self, delivery: Delivery, now: u64) {
+    /// One attempt at time `now`, with the message if the caller has it.
+    async fn attempt_at(&self, delivery: Delivery, now: u64, message: Option<Arc<Message>>) {
         let id = delivery.id.clone();
-        if let Err(error) = self.try_attempt(delivery, now).await {
-            tracing::error!(delivery_id = %id, %error, "cannot record a delivery attempt");
-        }
+        let again = match self.try_attempt(delivery, now, message).await {
+            Ok(again) => again,
+            Err(error) => {
+                tracing::error!(delivery_id = %id, %error, "cannot record a delivery attempt");
+                // Its claim lapses and the schedule hands it out again.
+                None
+            }
+        };
         self.finish(&id);
-        self.wake.notify_one();
+        // A delivery due again before the loop would look by itself.
+        if again.is_some_and(|at| at < now.saturating_add(millis(MAX_IDLE))) {
+            self.wake.notify_one();
+        }
     }
 
-    async fn try_attempt(&self, delivery: Delivery, now: u64) -> Result<(), crate::store::Error> {
+    async fn try_attempt(
+        &self,
+        delivery: Delivery,
+        now: u64,
+        message: Option<Arc<Message>>,
+    ) -> Result<Option<u64>, crate::store::Error> {
         let endpoint = self
             .registry
             .snapshot()
@@ -211,7 +312,15 @@ impl Deliverer {
             };
             return self.give_up(&delivery, now, reason).await;
         }
-        let Some(message) = self.store.message(&delivery.message_id).await? else {
+        let message = match message {
+            Some(message) => Some(message),
+            None => self
+                .store
+                .message(&delivery.message_id)
+                .await?
+                .map(Arc::new),
+        };
+        let Some(message) = message else {
             let reason = format!("message {} no longer exists", delivery.message_id);
             return self.give_up(&delivery, now, reason).await;
         };
@@ -243,7 +352,7 @@ impl Deliverer {
             self.metrics.held_back(&endpoint.name);
             self.finish(&delivery.id);
             self.store.reschedule(&delivery.id, at).await?;
-            return Ok(());
+            return Ok(Some(at));
         }
         let body = match (&delivery.plan.body, &message.status) {
             (Some(body), _) => body.clone(),
@@ -331,11 +440,15 @@ impl Deliverer {
         };
         self.metrics.attempt(&endpoint.name, outcome, latency);
         tracing::debug!(delivery_id = %delivery.id, endpoint = %endpoint.name, status = ?record.status, ?next, "attempt");
+        let again = match next {
+            NextStep::RetryAt(at) => Some(at),
+            NextStep::Delivered | NextStep::Dead(_) => None,
+        };
         self.finish(&delivery.id);
         self.store
             .record_attempt(&delivery.id, record, next)
             .await?;
-        Ok(())
+        Ok(again)
     }
 
     async fn disable(&self, endpoint: &str, reason: &str) -> Result<(), crate::store::Error> {
@@ -369,7 +482,7 @@ impl Deliverer {
         delivery: &Delivery,
         now: u64,
         reason: String,
-    ) -> Result<(), crate::store::Error> {
+    ) -> Result<Option<u64>, crate::store::Error> {
         tracing::warn!(delivery_id = %delivery.id, %reason, "delivery dead-lettered");
         let record = Attempt {
             at: now,
@@ -382,7 +495,7 @@ impl Deliverer {
         self.store
             .record_attempt(&delivery.id, record, NextStep::Dead(reason))
             .await?;
-        Ok(())
+        Ok(None)
     }
 }
 

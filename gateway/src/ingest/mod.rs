@@ -21,13 +21,13 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::routing::post;
 use serde_json::{Value, json};
-use tokio::sync::Notify;
 
 use crate::api::ApiError;
 use crate::config::{SourceConfig, TargetPolicy};
 use crate::metrics::Metrics;
+use crate::pipeline::Inbox;
 use crate::registry::Registry;
-use crate::store::{Ingested, NewMessage, Store};
+use crate::store::{Ingested, Message, MessageStatus, NewMessage, Store};
 use crate::targets;
 
 use auth::Auth;
@@ -62,8 +62,8 @@ pub struct IngestState {
     registry: Arc<Registry>,
     /// Rules for per-message target URLs.
     targets: TargetPolicy,
-    /// Woken after each new message, so the pipeline starts at once.
-    new_message: Arc<Notify>,
+    /// Takes each new message, so the pipeline starts on it at once.
+    inbox: Inbox,
     /// Accepted and refused counts.
     metrics: Arc<Metrics>,
 }
@@ -80,14 +80,14 @@ impl IngestState {
         store: Arc<dyn Store>,
         registry: Arc<Registry>,
         targets: TargetPolicy,
-        new_message: Arc<Notify>,
+        inbox: Inbox,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             store,
             registry,
             targets,
-            new_message,
+            inbox,
             metrics,
         }
     }
@@ -213,11 +213,15 @@ async fn accept(
     };
     let ingested = state
         .store
-        .ingest(message, source.config.dedup_window)
+        .ingest(&message, source.config.dedup_window)
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    if let Ingested::New(_) = &ingested {
-        state.new_message.notify_one();
+    if let Ingested::New(id) = &ingested {
+        state.inbox.push(Message {
+            id: id.clone(),
+            received: message,
+            status: MessageStatus::Pending,
+        });
     }
     tracing::debug!(source = %source_name, id = ingested.id(), "ingested");
     Ok(ingested)

@@ -2,6 +2,14 @@
 //! and records what happened: dropped, failed (dead letter, with the
 //! classified error), or routed to deliveries.
 //!
+//! Messages reach it two ways. Ingest hands each new message over in memory
+//! once it is durable ([`Inbox::push`]), so the pipeline does not read back
+//! what was just written; and the pipeline scans the store's queue at
+//! start (messages the last run left), whenever the in-memory queue was
+//! full, and when woken by other writers (operator events). A message can
+//! come both ways; the store completes it once and the second run writes
+//! nothing.
+//!
 //! Default routing, when no plugin chose targets: the active endpoints
 //! subscribed to the (possibly rewritten) event type. A plugin's `deliver`
 //! overrides it. A message with a per-message target URL is sent there,
@@ -13,26 +21,75 @@
 //! **Invariant:** a message runs wholly on one registry snapshot: the plugin
 //! versions current when it started.
 
+mod process;
+
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
+use crate::delivery::Deliverer;
 use crate::metrics::Metrics;
-use crate::plugin::{self, ChainOutcome, PluginHost};
+use crate::plugin::PluginHost;
 use crate::registry::{OPERATOR_SOURCE, Registry};
-use crate::store::{Message, MessageStatus, NewDelivery, Store};
+use crate::store::{Message, Store};
 
-/// How many messages one pass takes from the queue, and runs at once. Most
-/// of a message's time in the pipeline is spent waiting (for a plugin slot,
-/// for its outcome's write behind the store's last sync), so the pass is
-/// wide; the plugin pool still bounds how many plugins run at once.
-const BATCH: usize = 256;
+use process::Worker;
+
+/// Messages being processed at once at most. Most of a message's time in
+/// the pipeline is spent waiting (for a plugin slot, for its outcome's write
+/// behind the store's last sync), so this is wide; the plugin pool still
+/// bounds how many plugins run at once.
+const IN_FLIGHT: usize = 256;
+/// Messages handed over in memory and not yet taken, at most; past that,
+/// ingest leaves them to the store scan.
+const INBOX_CAPACITY: usize = 1024;
+/// Bodies larger than this are not held in the in-memory queue; the scan
+/// reads them from the store.
+const INBOX_MAX_BODY: usize = 64 << 10;
 /// How long to wait before retrying after a store failure.
 const STORE_BACKOFF: Duration = Duration::from_millis(500);
+
+/// Ingest's side of the hand-over: new durable messages, in memory while the
+/// pipeline keeps up, through the store otherwise.
+#[derive(Debug, Clone)]
+pub struct Inbox {
+    queue: mpsc::Sender<Message>,
+    rescan: Arc<Notify>,
+}
+
+impl Inbox {
+    /// Hands over a message that is durably stored and queued in the store.
+    pub fn push(&self, message: Message) {
+        if message.received.body.len() > INBOX_MAX_BODY || self.queue.try_send(message).is_err() {
+            self.rescan.notify_one();
+        }
+    }
+}
+
+/// The pipeline's end of the hand-over.
+#[derive(Debug)]
+pub struct Queue {
+    queue: mpsc::Receiver<Message>,
+    rescan: Arc<Notify>,
+}
+
+/// A hand-over whose store path is woken through `rescan`, the notifier other
+/// writers of the store's queue use too.
+pub fn inbox(rescan: Arc<Notify>) -> (Inbox, Queue) {
+    let (tx, rx) = mpsc::channel(INBOX_CAPACITY);
+    (
+        Inbox {
+            queue: tx,
+            rescan: rescan.clone(),
+        },
+        Queue { queue: rx, rescan },
+    )
+}
 
 /// The pipeline worker's parts.
 pub struct Pipeline {
@@ -42,9 +99,11 @@ pub struct Pipeline {
     pub host: PluginHost,
     /// The chains and endpoints in force.
     pub registry: Arc<Registry>,
-    /// Woken by ingest after each new message.
-    pub new_message: Arc<Notify>,
-    /// Woken after deliveries are created.
+    /// New messages from ingest, and the wake-up for a store scan.
+    pub queue: Queue,
+    /// Takes the deliveries created.
+    pub deliverer: Arc<Deliverer>,
+    /// Woken after deliveries are created for the schedule.
     pub new_delivery: Arc<Notify>,
     /// Wall time.
     pub clock: Clock,
@@ -58,183 +117,126 @@ impl std::fmt::Debug for Pipeline {
     }
 }
 
-impl Pipeline {
-    /// Processes messages until `shutdown` fires; the message being
-    /// processed when it fires is finished first.
-    pub async fn run(self, shutdown: CancellationToken) {
-        loop {
-            let batch = match self.store.pipeline_batch(BATCH).await {
-                Ok(batch) => batch,
-                Err(error) => {
-                    tracing::error!(%error, "cannot read the pipeline queue");
-                    tokio::select! {
-                        () = tokio::time::sleep(STORE_BACKOFF) => continue,
-                        () = shutdown.cancelled() => return,
-                    }
-                }
-            };
-            if batch.is_empty() {
-                tokio::select! {
-                    () = self.new_message.notified() => continue,
-                    () = shutdown.cancelled() => return,
-                }
+/// The messages being processed, by task.
+#[derive(Default)]
+struct Running {
+    tasks: JoinSet<()>,
+    ids: HashMap<tokio::task::Id, String>,
+    messages: HashSet<String>,
+}
+
+impl Running {
+    fn has_room(&self) -> bool {
+        self.tasks.len() < IN_FLIGHT
+    }
+
+    fn start(&mut self, worker: &Arc<Worker>, message: Message) {
+        if !self.messages.insert(message.id.clone()) {
+            return;
+        }
+        let id = message.id.clone();
+        let worker = worker.clone();
+        let task = self.tasks.spawn(async move {
+            if let Err(error) = worker.process(message).await {
+                tracing::error!(%error, "cannot record a pipeline outcome");
             }
-            // Messages are independent: run the whole batch at once, so
-            // plugins, store writes and waits overlap.
-            let this = &self;
-            futures::stream::iter(batch)
-                .for_each_concurrent(BATCH, |message| async move {
-                    if let Err(error) = this.process(message).await {
-                        tracing::error!(%error, "cannot record a pipeline outcome");
-                    }
-                })
-                .await;
-            if shutdown.is_cancelled() {
-                return;
-            }
+        });
+        self.ids.insert(task.id(), id);
+    }
+
+    fn finished(&mut self, task: tokio::task::Id) {
+        if let Some(id) = self.ids.remove(&task) {
+            self.messages.remove(&id);
         }
     }
 
-    async fn process(&self, message: Message) -> Result<(), crate::store::Error> {
-        let snapshot = self.registry.snapshot();
-        if message.received.source == OPERATOR_SOURCE {
-            return self.operator_event(&message, &snapshot).await;
+    fn reap(&mut self) {
+        while let Some(done) = self.tasks.try_join_next_with_id() {
+            self.finished(task_id(&done));
         }
-        let steps = snapshot
-            .chains
-            .get(&message.received.source)
-            .map_or(&[][..], Vec::as_slice);
-        let event = plugin::Event {
-            id: message.id.clone(),
-            source: message.received.source.clone(),
-            event_type: message.received.event_type.clone(),
-            received_at: message.received.received_at,
-            headers: message.received.headers.clone(),
-            body: message.received.body.clone(),
-        };
-        let run = plugin::run_chain(&self.host, steps, event).await;
-        let failed_plugin = run
-            .result
-            .as_ref()
-            .err()
-            .map(|f| (f.plugin.as_str(), f.error.kind()));
-        for step in &run.steps {
-            let outcome = match failed_plugin {
-                Some((plugin, kind)) if plugin == step.plugin => kind,
-                _ => "ok",
-            };
-            self.metrics.plugin(&step.plugin, outcome, step.elapsed);
-            for line in &step.logs.lines {
-                tracing::info!(plugin = %step.plugin, message_id = %message.id, level = ?line.level, "{}", line.message);
-            }
-        }
-        let target_url = message.received.target_url.clone();
-        let plan = |endpoint: &str,
-                    event_type: &str,
-                    body: Option<Vec<u8>>,
-                    headers: Vec<(String, String)>| NewDelivery {
-            endpoint: endpoint.to_owned(),
-            event_type: event_type.to_owned(),
-            url: target_url.clone(),
-            body,
-            headers,
-        };
-        let (status, deliveries) = match run.result {
-            Ok(ChainOutcome::Dropped { plugin, reason }) => {
-                (MessageStatus::Dropped { plugin, reason }, Vec::new())
-            }
-            Ok(ChainOutcome::Continued(event)) => {
-                let mut names: Vec<&String> = snapshot
-                    .endpoints
-                    .iter()
-                    // A disabled endpoint still gets its deliveries, dead-lettered
-                    // at once, so they can be recovered once it is enabled.
-                    .filter(|(_, e)| e.active && e.subscribed(&event.event_type))
-                    .map(|(name, _)| name)
-                    .collect();
-                names.sort();
-                let deliveries = names
-                    .into_iter()
-                    .map(|name| plan(name, &event.event_type, None, Vec::new()))
-                    .collect();
-                routed(event, &message.received.body, deliveries)
-            }
-            Ok(ChainOutcome::Deliver { event, targets, .. }) => {
-                let deliveries = targets
-                    .into_iter()
-                    .map(|t| plan(&t.endpoint, &event.event_type, t.body, t.headers))
-                    .collect();
-                routed(event, &message.received.body, deliveries)
-            }
-            Err(failure) => {
-                tracing::warn!(message_id = %message.id, plugin = %failure.plugin, kind = failure.error.kind(), error = %failure.error, "plugin failed; message dead-lettered");
-                (
-                    MessageStatus::Failed {
-                        plugin: failure.plugin,
-                        kind: failure.error.kind().to_owned(),
-                        error: failure.error.to_string(),
-                    },
-                    Vec::new(),
-                )
-            }
-        };
-        self.complete(&message, status, deliveries).await
-    }
-
-    async fn complete(
-        &self,
-        message: &Message,
-        status: MessageStatus,
-        deliveries: Vec<NewDelivery>,
-    ) -> Result<(), crate::store::Error> {
-        let created = !deliveries.is_empty();
-        self.store
-            .complete_pipeline(&message.id, status, deliveries, self.clock.now_millis())
-            .await?;
-        if created {
-            self.new_delivery.notify_one();
-        }
-        Ok(())
-    }
-
-    /// An operator event goes to the operator endpoint, unchanged.
-    async fn operator_event(
-        &self,
-        message: &Message,
-        snapshot: &crate::registry::Snapshot,
-    ) -> Result<(), crate::store::Error> {
-        let deliveries: Vec<NewDelivery> = snapshot
-            .operator_endpoint
-            .iter()
-            .map(|endpoint| NewDelivery {
-                endpoint: endpoint.clone(),
-                event_type: message.received.event_type.clone(),
-                url: None,
-                body: None,
-                headers: Vec::new(),
-            })
-            .collect();
-        let status = MessageStatus::Routed {
-            event_type: message.received.event_type.clone(),
-            body: None,
-            deliveries: u32::try_from(deliveries.len()).unwrap_or(u32::MAX),
-        };
-        self.complete(message, status, deliveries).await
     }
 }
 
-/// The status of a message the chain routed, with its deliveries; the body is
-/// kept only if the plugins changed it.
-fn routed(
-    event: plugin::Event,
-    original_body: &[u8],
-    deliveries: Vec<NewDelivery>,
-) -> (MessageStatus, Vec<NewDelivery>) {
-    let changed = event.body != original_body;
-    let status = MessageStatus::Routed {
-        event_type: event.event_type,
-        body: changed.then_some(event.body),
-        deliveries: u32::try_from(deliveries.len()).unwrap_or(u32::MAX),
-    };
-    (status, deliveries)
+fn task_id(done: &Result<(tokio::task::Id, ()), tokio::task::JoinError>) -> tokio::task::Id {
+    match done {
+        Ok((id, ())) => *id,
+        Err(error) => error.id(),
+    }
+}
+
+impl Pipeline {
+    /// Processes messages until `shutdown` fires; the messages being
+    /// processed when it fires are finished first.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let Self {
+            store,
+            host,
+            registry,
+            queue: Queue {
+                queue: mut inbox,
+                rescan,
+            },
+            deliverer,
+            new_delivery,
+            clock,
+            metrics,
+        } = self;
+        let worker = Arc::new(Worker {
+            store: store.clone(),
+            host,
+            registry,
+            deliverer,
+            new_delivery,
+            clock,
+            metrics,
+        });
+        let mut running = Running::default();
+        // Messages the last run left in the store's queue.
+        let mut scan = true;
+        loop {
+            running.reap();
+            while running.has_room() {
+                match inbox.try_recv() {
+                    Ok(message) => running.start(&worker, message),
+                    Err(_) => break,
+                }
+            }
+            if scan && running.has_room() {
+                // The oldest waiting messages, past those already running.
+                let room = IN_FLIGHT - running.tasks.len();
+                let limit = running.messages.len() + room;
+                match store.pipeline_batch(limit).await {
+                    Ok(batch) => {
+                        scan = batch.len() == limit;
+                        for message in batch {
+                            if !running.has_room() {
+                                scan = true;
+                                break;
+                            }
+                            running.start(&worker, message);
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "cannot read the pipeline queue");
+                        tokio::select! {
+                            () = tokio::time::sleep(STORE_BACKOFF) => continue,
+                            () = shutdown.cancelled() => break,
+                        }
+                    }
+                }
+                continue;
+            }
+            tokio::select! {
+                Some(done) = running.tasks.join_next_with_id(), if !running.tasks.is_empty() => {
+                    running.finished(task_id(&done));
+                }
+                Some(message) = inbox.recv(), if running.has_room() => {
+                    running.start(&worker, message);
+                }
+                () = rescan.notified() => scan = true,
+                () = shutdown.cancelled() => break,
+            }
+        }
+        while running.tasks.join_next().await.is_some() {}
+    }
 }

@@ -114,7 +114,7 @@ impl Registry {
             idempotency_key: None,
             target_url: None,
         };
-        self.store.ingest(message, Duration::ZERO).await?;
+        self.store.ingest(&message, Duration::ZERO).await?;
         self.wake_pipeline();
         Ok(())
     }

@@ -16,8 +16,8 @@ use super::fjall_tables::{Change, Tables};
 use super::keys::{self, decode, encode};
 use super::writer::Writer;
 use super::{
-    Attempt, Delivery, DeliveryState, DisabledEndpoint, Error, Ingested, Message, MessageStatus,
-    NewDelivery, NewMessage, NextStep, Store,
+    Attempt, Completion, Delivery, DeliveryState, DisabledEndpoint, Error, Ingested, Message,
+    NewMessage, NextStep, Store,
 };
 
 /// The fjall-backed [`Store`].
@@ -78,10 +78,14 @@ fn set_state(
 
 #[async_trait::async_trait]
 impl Store for FjallStore {
-    async fn ingest(&self, message: NewMessage, dedup_window: Duration) -> Result<Ingested, Error> {
+    async fn ingest(
+        &self,
+        message: &NewMessage,
+        dedup_window: Duration,
+    ) -> Result<Ingested, Error> {
         let id = self.ids.next("msg", message.received_at);
-        let dedup = keys::Dedup::of(&message, &id, dedup_window)?;
-        let record = encode("message", &message)?;
+        let dedup = keys::Dedup::of(message, &id, dedup_window)?;
+        let record = encode("message", message)?;
         // A duplicate waits for the sync too: its first message may not be
         // durable yet.
         self.writer
@@ -119,36 +123,44 @@ impl Store for FjallStore {
     async fn complete_pipeline(
         &self,
         message_id: &str,
-        status: MessageStatus,
-        deliveries: Vec<NewDelivery>,
-        now: u64,
-    ) -> Result<Vec<String>, Error> {
-        let records = keys::new_deliveries(&self.ids, message_id, deliveries, now)?;
+        completion: Completion,
+    ) -> Result<Option<Vec<Delivery>>, Error> {
+        let Completion {
+            status,
+            deliveries,
+            now,
+            claimed_until,
+        } = completion;
+        let due = claimed_until.unwrap_or(now);
+        let records = keys::new_deliveries(&self.ids, message_id, deliveries, now, due)?;
         let status = encode("message status", &status)?;
         let message_id = message_id.to_owned();
         self.writer
             .apply(false, move |t| {
-                if !t.received.contains_key(message_id.as_bytes())? {
-                    return Err(Error::NotFound {
-                        what: "message",
-                        id: message_id,
-                    });
+                if !t.pipeline.contains_key(message_id.as_bytes())?
+                    || !t.received.contains_key(message_id.as_bytes())?
+                {
+                    return Ok(None);
                 }
                 let mut change = t.change();
                 change
                     .batch
                     .insert(&t.statuses, message_id.as_bytes(), status);
                 change.batch.remove(&t.pipeline, message_id.as_bytes());
-                let mut ids = Vec::with_capacity(records.len());
-                for (id, record) in records {
-                    let link = keys::by_message_key(&message_id, &id);
+                let mut created = Vec::with_capacity(records.len());
+                for (delivery, record) in records {
+                    let id = delivery.id.as_bytes();
+                    let link = keys::by_message_key(&message_id, &delivery.id);
                     change.batch.insert(&t.by_message, link, []);
-                    change.schedule(now, &id);
-                    change.batch.insert(&t.deliveries, id.as_bytes(), record);
-                    ids.push(id);
+                    change.schedule(due, &delivery.id);
+                    if let Some(until) = claimed_until {
+                        change.batch.insert(&t.claims, id, until.to_be_bytes());
+                    }
+                    change.batch.insert(&t.deliveries, id, record);
+                    created.push(delivery);
                 }
                 change.commit()?;
-                Ok(ids)
+                Ok(Some(created))
             })
             .await
     }

@@ -134,13 +134,15 @@ impl Dedup {
     }
 }
 
-/// The deliveries of `message_id` for `plans`, due at `now`: ids and records.
+/// The deliveries of `message_id` for `plans`, created at `now` and due at
+/// `due`: records and their encodings.
 pub(super) fn new_deliveries(
     ids: &Ids,
     message_id: &str,
     plans: Vec<NewDelivery>,
     now: u64,
-) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    due: u64,
+) -> Result<Vec<(Delivery, Vec<u8>)>, Error> {
     plans
         .into_iter()
         .map(|plan| {
@@ -148,10 +150,11 @@ pub(super) fn new_deliveries(
                 id: ids.next("dlv", now),
                 message_id: message_id.to_owned(),
                 plan,
-                state: DeliveryState::Scheduled { at: now },
+                state: DeliveryState::Scheduled { at: due },
                 attempts: Vec::new(),
             };
-            Ok((delivery.id.clone(), encode("delivery", &delivery)?))
+            let record = encode("delivery", &delivery)?;
+            Ok((delivery, record))
         })
         .collect()
 }
@@ -166,6 +169,29 @@ pub(super) fn state_after(next: &NextStep, at: u64) -> DeliveryState {
             reason: reason.clone(),
         },
     }
+}
+
+/// A [`super::Message`] record made from its parts, without copying them:
+/// the same bytes as encoding the owned record.
+pub(super) fn encode_message(
+    id: &str,
+    received: &NewMessage,
+    status: &super::MessageStatus,
+) -> Result<Vec<u8>, Error> {
+    #[derive(Serialize)]
+    struct MessageRef<'a> {
+        id: &'a str,
+        received: &'a NewMessage,
+        status: &'a super::MessageStatus,
+    }
+    encode(
+        "message",
+        &MessageRef {
+            id,
+            received,
+            status,
+        },
+    )
 }
 
 pub(super) fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, Error> {
@@ -186,6 +212,27 @@ mod tests {
         let late = schedule_key(256, "dlv_a");
         assert!(early < late);
         assert_eq!(parse_schedule_key(&late), Some((256, "dlv_a".into())));
+    }
+
+    #[test]
+    fn a_message_encoded_from_its_parts_is_the_owned_record() {
+        let message = crate::store::Message {
+            id: "msg_1".into(),
+            received: NewMessage {
+                source: "s".into(),
+                event_type: "call.completed".into(),
+                received_at: 7,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: b"{}".to_vec(),
+                idempotency_key: Some("k".into()),
+                target_url: None,
+            },
+            status: crate::store::MessageStatus::Pending,
+        };
+        assert_eq!(
+            encode_message(&message.id, &message.received, &message.status).expect("encodes"),
+            encode("message", &message).expect("encodes")
+        );
     }
 
     #[test]

@@ -38,8 +38,8 @@ mod writer;
 
 pub use fjall_store::FjallStore;
 pub use model::{
-    Attempt, Delivery, DeliveryState, DisabledEndpoint, Ingested, Message, MessageStatus,
-    NewDelivery, NewMessage, NextStep, Pruned,
+    Attempt, Completion, Delivery, DeliveryState, DisabledEndpoint, Ingested, Message,
+    MessageStatus, NewDelivery, NewMessage, NextStep, Pruned,
 };
 pub use query::{DeliveryQuery, DeliveryStatusKind, MessageQuery, MessageStatusKind, Page};
 pub use sled_store::SledStore;
@@ -175,21 +175,23 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a new message durably and queues it for the pipeline, unless
     /// its idempotency key was seen within `dedup_window`, in which case the
     /// first message's id is returned and nothing is stored.
-    async fn ingest(&self, message: NewMessage, dedup_window: Duration) -> Result<Ingested, Error>;
+    async fn ingest(&self, message: &NewMessage, dedup_window: Duration)
+    -> Result<Ingested, Error>;
 
     /// Up to `limit` messages waiting for the pipeline, oldest first.
     async fn pipeline_batch(&self, limit: usize) -> Result<Vec<Message>, Error>;
 
-    /// Records the pipeline's outcome for a message and creates its
-    /// deliveries, due at `now`, in one transaction; removes it from the
-    /// pipeline queue.
+    /// Records the pipeline's outcome for a message waiting for it and
+    /// creates its deliveries, in one transaction that also takes it off the
+    /// pipeline queue. Returns the deliveries created, or `None` if the
+    /// message was not waiting (an earlier pass completed it, or it does not
+    /// exist): then nothing is written, so a message run twice is
+    /// completed once.
     async fn complete_pipeline(
         &self,
         message_id: &str,
-        status: MessageStatus,
-        deliveries: Vec<NewDelivery>,
-        now: u64,
-    ) -> Result<Vec<String>, Error>;
+        completion: Completion,
+    ) -> Result<Option<Vec<Delivery>>, Error>;
 
     /// Claims up to `limit` deliveries due at or before `now`: each is moved
     /// `lease` into the future, so it is not handed out twice while its

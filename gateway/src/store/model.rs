@@ -86,6 +86,22 @@ pub enum MessageStatus {
     },
 }
 
+/// What the pipeline decided for a message: its new status and its
+/// deliveries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// The message's status from now on.
+    pub status: MessageStatus,
+    /// The deliveries to create.
+    pub deliveries: Vec<NewDelivery>,
+    /// When the pipeline finished: the deliveries are due then, unless...
+    pub now: u64,
+    /// ...this is set: then they are created claimed until this time (as
+    /// [`super::Store::claim_due`] would claim them) for a worker that
+    /// attempts them at once, with no claim of its own.
+    pub claimed_until: Option<u64>,
+}
+
 /// A delivery the pipeline decided on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewDelivery {

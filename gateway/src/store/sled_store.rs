@@ -10,8 +10,8 @@ use super::commit::GroupCommit;
 use super::keys::{self, decode, encode};
 use super::migrate;
 use super::{
-    Attempt, Delivery, DeliveryState, DisabledEndpoint, Error, Ingested, Message, MessageStatus,
-    NewDelivery, NewMessage, NextStep, Store,
+    Attempt, Completion, Delivery, DeliveryState, DisabledEndpoint, Error, Ingested, Message,
+    MessageStatus, NewMessage, NextStep, Store,
 };
 
 /// The sled-backed [`Store`].
@@ -124,17 +124,14 @@ impl SledStore {
 
 #[async_trait::async_trait]
 impl Store for SledStore {
-    async fn ingest(&self, message: NewMessage, dedup_window: Duration) -> Result<Ingested, Error> {
+    async fn ingest(
+        &self,
+        message: &NewMessage,
+        dedup_window: Duration,
+    ) -> Result<Ingested, Error> {
         let id = self.ids.next("msg", message.received_at);
-        let dedup = keys::Dedup::of(&message, &id, dedup_window)?;
-        let record = encode(
-            "message",
-            &Message {
-                id: id.clone(),
-                received: message,
-                status: MessageStatus::Pending,
-            },
-        )?;
+        let dedup = keys::Dedup::of(message, &id, dedup_window)?;
+        let record = keys::encode_message(&id, message, &MessageStatus::Pending)?;
         let outcome = (&self.messages, &self.pipeline, &self.dedup)
             .transaction(|(messages, pipeline, seen)| {
                 if let Some(dedup) = &dedup {
@@ -169,40 +166,51 @@ impl Store for SledStore {
     async fn complete_pipeline(
         &self,
         message_id: &str,
-        status: MessageStatus,
-        deliveries: Vec<NewDelivery>,
-        now: u64,
-    ) -> Result<Vec<String>, Error> {
-        let records = keys::new_deliveries(&self.ids, message_id, deliveries, now)?;
+        completion: Completion,
+    ) -> Result<Option<Vec<Delivery>>, Error> {
+        let Completion {
+            status,
+            deliveries,
+            now,
+            claimed_until,
+        } = completion;
+        let due = claimed_until.unwrap_or(now);
+        let records = keys::new_deliveries(&self.ids, message_id, deliveries, now, due)?;
         let trees = (
             &self.messages,
             &self.pipeline,
             &self.deliveries,
             &self.by_message,
             &self.schedule,
+            &self.claims,
         );
-        trees
-            .transaction(|(messages, pipeline, deliveries, by_message, schedule)| {
-                let Some(bytes) = messages.get(message_id.as_bytes())? else {
-                    return abort(Error::NotFound {
-                        what: "message",
-                        id: message_id.to_owned(),
-                    });
-                };
-                let mut message: Message = tx(decode("message", &bytes))?;
-                message.status = status.clone();
-                let encoded = tx(encode("message", &message))?;
-                messages.insert(message_id.as_bytes(), encoded)?;
-                pipeline.remove(message_id.as_bytes())?;
-                for (id, record) in &records {
-                    deliveries.insert(id.as_bytes(), record.as_slice())?;
-                    by_message.insert(keys::by_message_key(message_id, id), &[])?;
-                    schedule.insert(keys::schedule_key(now, id), &[])?;
-                }
-                Ok(())
-            })
+        let completed = trees
+            .transaction(
+                |(messages, pipeline, deliveries, by_message, schedule, claims)| {
+                    if pipeline.remove(message_id.as_bytes())?.is_none() {
+                        return Ok(false);
+                    }
+                    let Some(bytes) = messages.get(message_id.as_bytes())? else {
+                        return Ok(false);
+                    };
+                    let mut message: Message = tx(decode("message", &bytes))?;
+                    message.status = status.clone();
+                    let encoded = tx(encode("message", &message))?;
+                    messages.insert(message_id.as_bytes(), encoded)?;
+                    for (delivery, record) in &records {
+                        let id = &delivery.id;
+                        deliveries.insert(id.as_bytes(), record.as_slice())?;
+                        by_message.insert(keys::by_message_key(message_id, id), &[])?;
+                        schedule.insert(keys::schedule_key(due, id), &[])?;
+                        if let Some(until) = claimed_until {
+                            claims.insert(id.as_bytes(), &until.to_be_bytes())?;
+                        }
+                    }
+                    Ok(true)
+                },
+            )
             .map_err(tx_error)?;
-        Ok(records.into_iter().map(|(id, _)| id).collect())
+        Ok(completed.then(|| records.into_iter().map(|(d, _)| d).collect()))
     }
 
     async fn claim_due(

@@ -35,12 +35,24 @@ for_each_engine!(
     attempts_are_recorded_and_decide_the_next_step,
     random_operations_with_restarts_match_a_model,
     a_restart_releases_the_claims_of_the_previous_run_at_once,
+    a_message_completed_twice_gets_its_deliveries_once,
+    deliveries_created_claimed_wait_out_their_lease_or_a_restart,
     listings_page_newest_first_with_filters,
     pruning_removes_finished_messages_and_keeps_scheduled_ones,
     objects_and_blobs_survive_a_reopen,
     a_clock_set_back_across_a_restart_loses_no_queued_message,
     a_huge_idempotency_key_is_deduplicated_by_its_hash,
 );
+
+/// The pipeline's routed outcome with these deliveries, due at `now`.
+fn completion(deliveries: Vec<NewDelivery>, now: u64) -> Completion {
+    Completion {
+        status: routed(),
+        deliveries,
+        now,
+        claimed_until: None,
+    }
+}
 
 fn open(engine: Engine, dir: &std::path::Path) -> std::sync::Arc<dyn Backend> {
     engine
@@ -93,7 +105,7 @@ async fn an_ingested_message_survives_a_reopen_and_waits_for_the_pipeline(engine
     let id = {
         let store = open(engine, dir.path());
         store
-            .ingest(message("s", None, 1_000), HOUR)
+            .ingest(&message("s", None, 1_000), HOUR)
             .await
             .expect("ingests")
     };
@@ -114,11 +126,11 @@ async fn a_repeated_key_within_the_window_returns_the_first_id_and_stores_nothin
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open(engine, dir.path());
     let first = store
-        .ingest(message("s", Some("k"), 1_000), HOUR)
+        .ingest(&message("s", Some("k"), 1_000), HOUR)
         .await
         .expect("ingests");
     let again = store
-        .ingest(message("s", Some("k"), 2_000), HOUR)
+        .ingest(&message("s", Some("k"), 2_000), HOUR)
         .await
         .expect("ingests");
     assert_eq!(again, Ingested::Duplicate(first.id().to_owned()));
@@ -126,12 +138,12 @@ async fn a_repeated_key_within_the_window_returns_the_first_id_and_stores_nothin
     assert_eq!(store.message_count().await.expect("counts"), 1);
 
     let other_source = store
-        .ingest(message("t", Some("k"), 2_000), HOUR)
+        .ingest(&message("t", Some("k"), 2_000), HOUR)
         .await
         .expect("ingests");
     assert!(matches!(other_source, Ingested::New(_)));
     let after_window = store
-        .ingest(message("s", Some("k"), 1_000 + 3_600_000), HOUR)
+        .ingest(&message("s", Some("k"), 1_000 + 3_600_000), HOUR)
         .await
         .expect("ingests");
     assert!(matches!(after_window, Ingested::New(ref id) if id != first.id()));
@@ -143,7 +155,7 @@ async fn concurrent_ingests_all_land_with_distinct_ids(engine: Engine) {
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..200u64 {
         let store = store.clone();
-        tasks.spawn(async move { store.ingest(message("s", None, i), HOUR).await });
+        tasks.spawn(async move { store.ingest(&message("s", None, i), HOUR).await });
     }
     let mut ids = std::collections::HashSet::new();
     while let Some(result) = tasks.join_next().await {
@@ -157,13 +169,17 @@ async fn completing_the_pipeline_schedules_deliveries_and_claims_lease_them(engi
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open(engine, dir.path());
     let id = store
-        .ingest(message("s", None, 1_000), HOUR)
+        .ingest(&message("s", None, 1_000), HOUR)
         .await
         .expect("ingests");
     let created = store
-        .complete_pipeline(id.id(), routed(), vec![plan("a"), plan("b")], 2_000)
+        .complete_pipeline(id.id(), completion(vec![plan("a"), plan("b")], 2_000))
         .await
-        .expect("completes");
+        .expect("completes")
+        .expect("was waiting")
+        .into_iter()
+        .map(|d| d.id)
+        .collect::<Vec<_>>();
     assert_eq!(created.len(), 2);
     assert_eq!(store.pipeline_count().await.expect("counts"), 0);
     assert_eq!(store.next_due().await.expect("reads"), Some(2_000));
@@ -203,18 +219,20 @@ async fn attempts_are_recorded_and_decide_the_next_step(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open(engine, dir.path());
     let id = store
-        .ingest(message("s", None, 1_000), HOUR)
+        .ingest(&message("s", None, 1_000), HOUR)
         .await
         .expect("ingests");
     let ids = store
         .complete_pipeline(
             id.id(),
-            routed(),
-            vec![plan("a"), plan("b"), plan("c")],
-            2_000,
+            completion(vec![plan("a"), plan("b"), plan("c")], 2_000),
         )
         .await
-        .expect("completes");
+        .expect("completes")
+        .expect("was waiting")
+        .into_iter()
+        .map(|d| d.id)
+        .collect::<Vec<_>>();
     store.claim_due(2_000, HOUR, 10).await.expect("claims");
 
     let retried = store
@@ -273,7 +291,7 @@ async fn random_operations_with_restarts_match_a_model(engine: Engine) {
                     .random_bool(0.5)
                     .then(|| format!("k{}", rng.random_range(0..5)));
                 let got = store
-                    .ingest(message("s", key.as_deref(), now), window)
+                    .ingest(&message("s", key.as_deref(), now), window)
                     .await
                     .expect("ingests");
                 let expected_duplicate = key.as_ref().and_then(|k| {
@@ -296,9 +314,13 @@ async fn random_operations_with_restarts_match_a_model(engine: Engine) {
             4..=5 => {
                 if let Some(id) = pending.keys().next().cloned() {
                     let ids = store
-                        .complete_pipeline(&id, routed(), vec![plan("e")], now)
+                        .complete_pipeline(&id, completion(vec![plan("e")], now))
                         .await
-                        .expect("completes");
+                        .expect("completes")
+                        .expect("was waiting")
+                        .into_iter()
+                        .map(|d| d.id)
+                        .collect::<Vec<_>>();
                     pending.remove(&id);
                     scheduled.insert(ids[0].clone(), now);
                 }
@@ -344,13 +366,17 @@ async fn a_restart_releases_the_claims_of_the_previous_run_at_once(engine: Engin
     let (id, delivered) = {
         let store = open(engine, dir.path());
         let id = store
-            .ingest(message("s", None, 1_000), HOUR)
+            .ingest(&message("s", None, 1_000), HOUR)
             .await
             .expect("ingests");
         let ids = store
-            .complete_pipeline(id.id(), routed(), vec![plan("a"), plan("b")], 2_000)
+            .complete_pipeline(id.id(), completion(vec![plan("a"), plan("b")], 2_000))
             .await
-            .expect("completes");
+            .expect("completes")
+            .expect("was waiting")
+            .into_iter()
+            .map(|d| d.id)
+            .collect::<Vec<_>>();
         store.claim_due(2_000, HOUR, 10).await.expect("claims");
         // One attempt finishes; the other is cut off by the "crash".
         store
@@ -371,17 +397,96 @@ async fn a_restart_releases_the_claims_of_the_previous_run_at_once(engine: Engin
     assert_eq!(due[0].message_id, id.id());
 }
 
+async fn a_message_completed_twice_gets_its_deliveries_once(engine: Engine) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(engine, dir.path());
+    let id = store
+        .ingest(&message("s", None, 1_000), HOUR)
+        .await
+        .expect("ingests");
+    let first = store
+        .complete_pipeline(id.id(), completion(vec![plan("a")], 2_000))
+        .await
+        .expect("completes");
+    assert_eq!(first.map(|created| created.len()), Some(1));
+    let second = store
+        .complete_pipeline(id.id(), completion(vec![plan("a"), plan("b")], 2_500))
+        .await
+        .expect("completes");
+    assert_eq!(second, None, "the message no longer waits for the pipeline");
+    assert_eq!(store.deliveries_of(id.id()).await.expect("reads").len(), 1);
+    assert_eq!(store.scheduled_count().await.expect("counts"), 1);
+    let unknown = store
+        .complete_pipeline("msg_unknown", completion(vec![plan("a")], 2_000))
+        .await
+        .expect("completes");
+    assert_eq!(unknown, None);
+    assert_eq!(store.scheduled_count().await.expect("counts"), 1);
+}
+
+async fn deliveries_created_claimed_wait_out_their_lease_or_a_restart(engine: Engine) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let id = {
+        let store = open(engine, dir.path());
+        let id = store
+            .ingest(&message("s", None, 1_000), HOUR)
+            .await
+            .expect("ingests");
+        let created = store
+            .complete_pipeline(
+                id.id(),
+                Completion {
+                    claimed_until: Some(32_000),
+                    ..completion(vec![plan("a"), plan("b")], 2_000)
+                },
+            )
+            .await
+            .expect("completes")
+            .expect("was waiting");
+        assert_eq!(created.len(), 2);
+        assert!(
+            created
+                .iter()
+                .all(|d| d.state == DeliveryState::Scheduled { at: 32_000 })
+        );
+        assert!(
+            store
+                .claim_due(31_999, HOUR, 10)
+                .await
+                .expect("claims")
+                .is_empty(),
+            "claimed by the pipeline's worker"
+        );
+        assert_eq!(store.next_due().await.expect("reads"), Some(32_000));
+        // One attempt is recorded; the other is cut off by the "crash".
+        store
+            .record_attempt(&created[0].id, attempt(2_100, 200), NextStep::Delivered)
+            .await
+            .expect("records");
+        id
+    };
+    let store = open(engine, dir.path());
+    assert_eq!(store.release_claims(3_000).await.expect("releases"), 1);
+    let due = store.claim_due(3_000, HOUR, 10).await.expect("claims");
+    assert_eq!(due.len(), 1, "the cut-off delivery is due at once");
+    assert_eq!(due[0].message_id, id.id());
+}
+
 /// Ingests a message at `at` and routes it to `endpoint`; returns the
 /// message and delivery ids.
 async fn routed_message(store: &dyn Backend, at: u64, endpoint: &str) -> (String, String) {
     let id = store
-        .ingest(message("s", None, at), HOUR)
+        .ingest(&message("s", None, at), HOUR)
         .await
         .expect("ingests");
     let ids = store
-        .complete_pipeline(id.id(), routed(), vec![plan(endpoint)], at)
+        .complete_pipeline(id.id(), completion(vec![plan(endpoint)], at))
         .await
-        .expect("completes");
+        .expect("completes")
+        .expect("was waiting")
+        .into_iter()
+        .map(|d| d.id)
+        .collect::<Vec<_>>();
     (id.id().to_owned(), ids[0].clone())
 }
 
@@ -394,7 +499,7 @@ async fn listings_page_newest_first_with_filters(engine: Engine) {
         messages.push(routed_message(&*store, at * 1_000, endpoint).await);
     }
     store
-        .ingest(message("other", None, 6_000), HOUR)
+        .ingest(&message("other", None, 6_000), HOUR)
         .await
         .expect("ingests");
 
@@ -456,17 +561,18 @@ async fn pruning_removes_finished_messages_and_keeps_scheduled_ones(engine: Engi
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open(engine, dir.path());
     let keyed = store
-        .ingest(message("s", Some("k"), 500), HOUR)
+        .ingest(&message("s", Some("k"), 500), HOUR)
         .await
         .expect("ingests");
     store
-        .complete_pipeline(keyed.id(), routed(), Vec::new(), 500)
+        .complete_pipeline(keyed.id(), completion(Vec::new(), 500))
         .await
-        .expect("completes");
+        .expect("completes")
+        .expect("was waiting");
     let (delivered, delivered_dlv) = routed_message(&*store, 1_000, "e").await;
     let (retrying, _) = routed_message(&*store, 2_000, "e").await;
     let waiting = store
-        .ingest(message("s", None, 3_000), HOUR)
+        .ingest(&message("s", None, 3_000), HOUR)
         .await
         .expect("ingests");
     let (recent, _) = routed_message(&*store, 9_000, "e").await;
@@ -505,7 +611,7 @@ async fn pruning_removes_finished_messages_and_keeps_scheduled_ones(engine: Engi
         );
     }
     let again = store
-        .ingest(message("s", Some("k"), 5_500), HOUR)
+        .ingest(&message("s", Some("k"), 5_500), HOUR)
         .await
         .expect("ingests");
     assert!(
@@ -617,7 +723,7 @@ async fn a_clock_set_back_across_a_restart_loses_no_queued_message(engine: Engin
     let late = {
         let store = open(engine, dir.path());
         store
-            .ingest(message("s", None, 10_000), HOUR)
+            .ingest(&message("s", None, 10_000), HOUR)
             .await
             .expect("ingests")
     };
@@ -625,7 +731,7 @@ async fn a_clock_set_back_across_a_restart_loses_no_queued_message(engine: Engin
     assert_eq!(store.pipeline_batch(10).await.expect("reads").len(), 1);
     // The clock now reads earlier than the queued message's id.
     let early = store
-        .ingest(message("s", None, 5_000), HOUR)
+        .ingest(&message("s", None, 5_000), HOUR)
         .await
         .expect("ingests");
     assert!(early.id() < late.id());
@@ -645,11 +751,11 @@ async fn a_huge_idempotency_key_is_deduplicated_by_its_hash(engine: Engine) {
     let huge = "k".repeat(70_000);
     let other = format!("{huge}!");
     let first = store
-        .ingest(message("s", Some(&huge), 1_000), HOUR)
+        .ingest(&message("s", Some(&huge), 1_000), HOUR)
         .await
         .expect("ingests");
     let again = store
-        .ingest(message("s", Some(&huge), 2_000), HOUR)
+        .ingest(&message("s", Some(&huge), 2_000), HOUR)
         .await
         .expect("ingests");
     assert_eq!(
@@ -658,7 +764,7 @@ async fn a_huge_idempotency_key_is_deduplicated_by_its_hash(engine: Engine) {
         "{engine}"
     );
     let different = store
-        .ingest(message("s", Some(&other), 3_000), HOUR)
+        .ingest(&message("s", Some(&other), 3_000), HOUR)
         .await
         .expect("ingests");
     assert!(matches!(different, Ingested::New(_)), "{engine}");

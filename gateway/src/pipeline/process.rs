@@ -1,0 +1,193 @@
+//! One message through the pipeline: its source's plugin chain, the routing
+//! of what the chain let through, and the completion that records the
+//! outcome and hands the deliveries to the deliverer.
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use super::OPERATOR_SOURCE;
+use crate::clock::Clock;
+use crate::delivery::Deliverer;
+use crate::metrics::Metrics;
+use crate::plugin::{self, ChainOutcome, PluginHost};
+use crate::registry::{Registry, Snapshot};
+use crate::store::{Completion, Message, MessageStatus, NewDelivery, Store};
+
+/// What processing a message needs; shared by the pipeline's tasks.
+pub(super) struct Worker {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) host: PluginHost,
+    pub(super) registry: Arc<Registry>,
+    pub(super) deliverer: Arc<Deliverer>,
+    pub(super) new_delivery: Arc<Notify>,
+    pub(super) clock: Clock,
+    pub(super) metrics: Arc<Metrics>,
+}
+
+impl Worker {
+    pub(super) async fn process(&self, message: Message) -> Result<(), crate::store::Error> {
+        let snapshot = self.registry.snapshot();
+        if message.received.source == OPERATOR_SOURCE {
+            let (status, deliveries) = operator_event(&message, &snapshot);
+            return self.complete(message, status, deliveries).await;
+        }
+        let steps = snapshot
+            .chains
+            .get(&message.received.source)
+            .map_or(&[][..], Vec::as_slice);
+        let event = plugin::Event {
+            id: message.id.clone(),
+            source: message.received.source.clone(),
+            event_type: message.received.event_type.clone(),
+            received_at: message.received.received_at,
+            headers: message.received.headers.clone(),
+            body: message.received.body.clone(),
+        };
+        let run = plugin::run_chain(&self.host, steps, event).await;
+        let failed_plugin = run
+            .result
+            .as_ref()
+            .err()
+            .map(|f| (f.plugin.as_str(), f.error.kind()));
+        for step in &run.steps {
+            let outcome = match failed_plugin {
+                Some((plugin, kind)) if plugin == step.plugin => kind,
+                _ => "ok",
+            };
+            self.metrics.plugin(&step.plugin, outcome, step.elapsed);
+            for line in &step.logs.lines {
+                tracing::info!(plugin = %step.plugin, message_id = %message.id, level = ?line.level, "{}", line.message);
+            }
+        }
+        let target_url = message.received.target_url.clone();
+        let plan = |endpoint: &str,
+                    event_type: &str,
+                    body: Option<Vec<u8>>,
+                    headers: Vec<(String, String)>| NewDelivery {
+            endpoint: endpoint.to_owned(),
+            event_type: event_type.to_owned(),
+            url: target_url.clone(),
+            body,
+            headers,
+        };
+        let (status, deliveries) = match run.result {
+            Ok(ChainOutcome::Dropped { plugin, reason }) => {
+                (MessageStatus::Dropped { plugin, reason }, Vec::new())
+            }
+            Ok(ChainOutcome::Continued(event)) => {
+                let mut names: Vec<&String> = snapshot
+                    .endpoints
+                    .iter()
+                    // A disabled endpoint still gets its deliveries, dead-lettered
+                    // at once, so they can be recovered once it is enabled.
+                    .filter(|(_, e)| e.active && e.subscribed(&event.event_type))
+                    .map(|(name, _)| name)
+                    .collect();
+                names.sort();
+                let deliveries = names
+                    .into_iter()
+                    .map(|name| plan(name, &event.event_type, None, Vec::new()))
+                    .collect();
+                routed(event, &message.received.body, deliveries)
+            }
+            Ok(ChainOutcome::Deliver { event, targets, .. }) => {
+                let deliveries = targets
+                    .into_iter()
+                    .map(|t| plan(&t.endpoint, &event.event_type, t.body, t.headers))
+                    .collect();
+                routed(event, &message.received.body, deliveries)
+            }
+            Err(failure) => {
+                tracing::warn!(message_id = %message.id, plugin = %failure.plugin, kind = failure.error.kind(), error = %failure.error, "plugin failed; message dead-lettered");
+                (
+                    MessageStatus::Failed {
+                        plugin: failure.plugin,
+                        kind: failure.error.kind().to_owned(),
+                        error: failure.error.to_string(),
+                    },
+                    Vec::new(),
+                )
+            }
+        };
+        self.complete(message, status, deliveries).await
+    }
+
+    /// Records the outcome; the deliveries are created claimed and handed to
+    /// the deliverer with the message, or, with no delivery loop running,
+    /// scheduled for now.
+    async fn complete(
+        &self,
+        mut message: Message,
+        status: MessageStatus,
+        deliveries: Vec<NewDelivery>,
+    ) -> Result<(), crate::store::Error> {
+        let now = self.clock.now_millis();
+        let claimed_until = if deliveries.is_empty() {
+            None
+        } else {
+            self.deliverer.dispatch_claim(now)
+        };
+        let completion = Completion {
+            status: status.clone(),
+            deliveries,
+            now,
+            claimed_until,
+        };
+        let Some(created) = self
+            .store
+            .complete_pipeline(&message.id, completion)
+            .await?
+        else {
+            tracing::debug!(message_id = %message.id, "already completed by another pass");
+            return Ok(());
+        };
+        if created.is_empty() {
+            return Ok(());
+        }
+        if claimed_until.is_some() {
+            message.status = status;
+            self.deliverer.dispatch(created, Arc::new(message));
+        } else {
+            self.new_delivery.notify_one();
+        }
+        Ok(())
+    }
+}
+
+/// An operator event goes to the operator endpoint, unchanged.
+fn operator_event(message: &Message, snapshot: &Snapshot) -> (MessageStatus, Vec<NewDelivery>) {
+    let deliveries: Vec<NewDelivery> = snapshot
+        .operator_endpoint
+        .iter()
+        .map(|endpoint| NewDelivery {
+            endpoint: endpoint.clone(),
+            event_type: message.received.event_type.clone(),
+            url: None,
+            body: None,
+            headers: Vec::new(),
+        })
+        .collect();
+    let status = MessageStatus::Routed {
+        event_type: message.received.event_type.clone(),
+        body: None,
+        deliveries: u32::try_from(deliveries.len()).unwrap_or(u32::MAX),
+    };
+    (status, deliveries)
+}
+
+/// The status of a message the chain routed, with its deliveries; the body is
+/// kept only if the plugins changed it.
+fn routed(
+    event: plugin::Event,
+    original_body: &[u8],
+    deliveries: Vec<NewDelivery>,
+) -> (MessageStatus, Vec<NewDelivery>) {
+    let changed = event.body != original_body;
+    let status = MessageStatus::Routed {
+        event_type: event.event_type,
+        body: changed.then_some(event.body),
+        deliveries: u32::try_from(deliveries.len()).unwrap_or(u32::MAX),
+    };
+    (status, deliveries)
+}
