@@ -9,9 +9,12 @@
 //! answers differently between the check and the connection (DNS rebinding)
 //! still cannot reach a forbidden address.
 
-use std::sync::Arc;
-
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use hyper_util::client::legacy::connect::dns::Name;
 
 use crate::config::TargetPolicy;
 
@@ -88,11 +91,6 @@ pub async fn resolve(url: &url::Url, policy: TargetPolicy) -> Result<Vec<SocketA
 pub struct PolicyResolver(pub TargetPolicy);
 
 impl PolicyResolver {
-    /// For `reqwest::ClientBuilder::dns_resolver`.
-    pub fn shared(policy: TargetPolicy) -> Arc<Self> {
-        Arc::new(Self(policy))
-    }
-
     async fn lookup(host: String, policy: TargetPolicy) -> Result<Vec<SocketAddr>, TargetError> {
         // The port is the connector's to set; 0 here.
         let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
@@ -109,13 +107,20 @@ impl PolicyResolver {
     }
 }
 
-impl reqwest::dns::Resolve for PolicyResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+/// hyper's connector asks its resolver for a host's addresses; IP literals
+/// do not come here (the pre-attempt [`resolve`] checks those).
+impl tower_service::Service<Name> for PolicyResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = TargetError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, TargetError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), TargetError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
         let (host, policy) = (name.as_str().to_owned(), self.0);
-        Box::pin(async move {
-            let addrs = Self::lookup(host, policy).await?;
-            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
-        })
+        Box::pin(async move { Ok(Self::lookup(host, policy).await?.into_iter()) })
     }
 }
 
@@ -199,20 +204,19 @@ mod tests {
 
     #[tokio::test]
     async fn the_connect_time_resolver_refuses_what_the_policy_forbids() {
-        use reqwest::dns::Resolve as _;
-        let name = |host: &str| host.parse::<reqwest::dns::Name>().expect("a name");
+        use tower_service::Service as _;
+        let name = |host: &str| host.parse::<Name>().expect("a name");
         let refused = PolicyResolver(STRICT)
-            .resolve(name("localhost"))
+            .call(name("localhost"))
             .await
-            .err()
-            .expect("loopback is refused");
+            .expect_err("loopback is refused");
         assert!(refused.to_string().contains("loopback"), "{refused}");
         let loopback = TargetPolicy {
             allow_loopback: true,
             ..STRICT
         };
         let addrs: Vec<SocketAddr> = PolicyResolver(loopback)
-            .resolve(name("localhost"))
+            .call(name("localhost"))
             .await
             .expect("allowed")
             .collect();

@@ -10,7 +10,8 @@
 //! 3. end-to-end latency at a fixed 1,000 events per second.
 //!
 //! It runs the phases once per storage engine (`sled`, then `fjall`), or
-//! on one: `cargo bench -p hookgate-tests --bench load -- --engine fjall`.
+//! on one: `cargo bench -p hookgate-tests --bench load -- --engine fjall`;
+//! `--concurrency N` sets the clients of phases 1 and 2 (default 64).
 //! It stops by itself; every request goes to 127.0.0.1.
 
 use std::collections::HashMap;
@@ -32,6 +33,7 @@ use tokio::sync::Notify;
 const INGEST_EVENTS: usize = 60_000;
 /// Events in the end-to-end phase.
 const EVENTS: usize = 20_000;
+/// Clients posting at once in the throughput phases (`--concurrency N`).
 const CONCURRENCY: usize = 64;
 const PACED_RATE: u64 = 1_000;
 const PACED_SECONDS: u64 = 5;
@@ -305,18 +307,19 @@ struct Accepted<'a> {
     id: &'a str,
 }
 
-/// Posts events `first..first + count` to `path` with `CONCURRENCY`
+/// Posts events `first..first + count` to `path` over `concurrency`
 /// connections; returns when the first was sent, per-request latency and,
 /// per acknowledged id, when its request started.
 async fn blast(
+    concurrency: usize,
     url: &str,
     path: &str,
     first: usize,
     count: usize,
 ) -> (Instant, Vec<Duration>, HashMap<String, Instant>) {
     let bodies: Arc<Vec<Bytes>> = Arc::new((first..first + count).map(body).collect());
-    let mut posters = Vec::with_capacity(CONCURRENCY);
-    for _ in 0..CONCURRENCY {
+    let mut posters = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
         posters.push(Poster::connect(url, path).await);
     }
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -427,25 +430,33 @@ fn main() {
         Some(i) => vec![args.get(i + 1).expect("--engine sled|fjall").clone()],
         None => vec!["sled".to_owned(), "fjall".to_owned()],
     };
+    let concurrency = match args.iter().position(|a| a == "--concurrency") {
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|n| n.parse().ok())
+            .expect("--concurrency N"),
+        None => CONCURRENCY,
+    };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     for engine in engines {
-        runtime.block_on(run(&engine));
+        runtime.block_on(run(&engine, concurrency));
     }
 }
 
 #[allow(clippy::print_stdout)]
-async fn run(engine: &str) {
+async fn run(engine: &str, concurrency: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
     let receiver = Receiver::default();
     let receiver_url = receiver.start().await;
     let gateway = Gateway::start(dir.path(), &receiver_url, engine);
     println!(
-        "hookgate load ({engine}): events of ~1 KB, {CONCURRENCY} concurrent clients, loopback\n"
+        "hookgate load ({engine}): events of ~1 KB, {concurrency} concurrent clients, loopback\n"
     );
 
     // What loopback HTTP alone costs here: the same client against the
     // receiver, which does nothing with what it gets.
-    let (started, latencies, _) = blast(&receiver_url, "/floor", 0, INGEST_EVENTS).await;
+    let (started, latencies, _) =
+        blast(concurrency, &receiver_url, "/floor", 0, INGEST_EVENTS).await;
     let elapsed = started.elapsed();
     println!(
         "HTTP floor:       {:>8.0} requests/s ({INGEST_EVENTS} posts to the receiver, no gateway) latency {}",
@@ -454,8 +465,14 @@ async fn run(engine: &str) {
     );
 
     let cpu = gateway.cpu_time();
-    let (started, latencies, _) =
-        blast(&gateway.1, "/v1/ingest/ingest-only", 0, INGEST_EVENTS).await;
+    let (started, latencies, _) = blast(
+        concurrency,
+        &gateway.1,
+        "/v1/ingest/ingest-only",
+        0,
+        INGEST_EVENTS,
+    )
+    .await;
     let elapsed = started.elapsed();
     println!(
         "durable ingest:   {:>8.0} events/s   ({INGEST_EVENTS} events; gateway CPU {} per event) latency {}",
@@ -465,8 +482,14 @@ async fn run(engine: &str) {
     );
 
     let cpu = gateway.cpu_time();
-    let (started, _, sent) =
-        blast(&gateway.1, "/v1/ingest/callintel", INGEST_EVENTS, EVENTS).await;
+    let (started, _, sent) = blast(
+        concurrency,
+        &gateway.1,
+        "/v1/ingest/callintel",
+        INGEST_EVENTS,
+        EVENTS,
+    )
+    .await;
     let acknowledged = started.elapsed();
     let backlog = backlog(&gateway.1).await;
     let complete = receiver.wait_for(EVENTS, Duration::from_secs(120)).await;

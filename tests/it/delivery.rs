@@ -277,10 +277,21 @@ async fn retry_after_as_an_http_date_is_honoured() {
     let gateway = TestGateway::start(&config(&receiver, "")).await;
     let id = first_attempt(&gateway).await;
     let failed = delivery(&gateway, &id).await;
-    let delay = due(&failed.state) - failed.attempts[0].at;
-    // An HTTP date has whole seconds: the delay is 300 s less the fraction
-    // of a second already gone, never the default 5 s.
-    assert!((298_000..=300_000).contains(&delay), "{delay} ms");
+    // The retry is due at the date (whole seconds, so up to a second before
+    // `when`), less the time the answer took: the delay runs from when the
+    // answer came to the date, from the attempt's start.
+    let date = when
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+        * 1000;
+    let at = due(&failed.state);
+    let latency = failed.attempts[0].latency_ms;
+    assert!(
+        at <= date + 50 && at + latency + 50 >= date,
+        "due at {at}, the date is {date}, the answer took {latency} ms"
+    );
+    assert!(at - failed.attempts[0].at > 290_000, "not the default 5 s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,8 +1,59 @@
-//! One HTTP attempt: send, read at most 4 KiB of the answer, and classify.
+//! One HTTP attempt: send, read at most 4 KiB of the answer, and classify;
+//! and the client that sends it.
+//!
+//! The client is hyper's pooled HTTP/1.1 client over TCP or rustls (Mozilla's
+//! roots). It follows no redirects (a 3xx is an answer like any other), and
+//! it resolves host names through [`PolicyResolver`], which checks every
+//! address against the target policy when a connection is made.
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
 use super::RESPONSE_BODY_LIMIT;
+use crate::config::TargetPolicy;
+use crate::targets::PolicyResolver;
+
+/// How long an idle pooled connection is kept.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+const USER_AGENT: &str = concat!("hookgate/", env!("CARGO_PKG_VERSION"));
+
+type Connector = hyper_rustls::HttpsConnector<HttpConnector<PolicyResolver>>;
+
+/// The delivery client: one connection pool for every endpoint.
+#[derive(Clone)]
+pub(super) struct Client(HyperClient<Connector, Full<Bytes>>);
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client whose connections resolve hosts under `policy`.
+    pub(super) fn new(policy: TargetPolicy) -> Result<Self, String> {
+        let mut tcp = HttpConnector::new_with_resolver(PolicyResolver(policy));
+        tcp.enforce_http(false);
+        tcp.set_nodelay(true);
+        let tls = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+            .map_err(|e| format!("cannot set up TLS: {e}"))?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(tcp);
+        let client = HyperClient::builder(TokioExecutor::new())
+            .pool_idle_timeout(IDLE_TIMEOUT)
+            .build(tls);
+        Ok(Self(client))
+    }
+}
 
 /// What an attempt got.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,54 +71,90 @@ pub(super) enum Response {
     Failed(String),
 }
 
-/// Sends one request and reads the answer.
+/// Sends one request and reads the answer, all within `timeout`.
 pub(super) async fn send(
-    client: &reqwest::Client,
+    client: &Client,
     url: &url::Url,
     headers: &[(String, String)],
     body: Vec<u8>,
     timeout: Duration,
 ) -> (Response, Duration) {
     let started = Instant::now();
-    let mut request = client.post(url.clone()).timeout(timeout).body(body);
+    let response = match request(url, headers, body) {
+        Ok(request) => tokio::time::timeout(timeout, exchange(client, request))
+            .await
+            .unwrap_or_else(|_| Response::Failed(format!("timed out after {timeout:?}"))),
+        Err(why) => Response::Failed(why),
+    };
+    (response, started.elapsed())
+}
+
+fn request(
+    url: &url::Url,
+    headers: &[(String, String)],
+    body: Vec<u8>,
+) -> Result<http::Request<Full<Bytes>>, String> {
+    let uri: http::Uri = url
+        .as_str()
+        .parse()
+        .map_err(|e| format!("invalid URL {url}: {e}"))?;
+    let mut request = http::Request::post(uri)
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| format!("cannot build the request: {e}"))?;
+    let map = request.headers_mut();
     for (name, value) in headers {
-        request = request.header(name.as_str(), value.as_str());
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("invalid header name {name:?}"))?;
+        let value =
+            HeaderValue::from_str(value).map_err(|_| format!("invalid value for header {name}"))?;
+        map.append(name, value);
     }
-    let response = match request.send().await {
+    if !map.contains_key(http::header::USER_AGENT) {
+        map.insert(
+            http::header::USER_AGENT,
+            HeaderValue::from_static(USER_AGENT),
+        );
+    }
+    Ok(request)
+}
+
+async fn exchange(client: &Client, request: http::Request<Full<Bytes>>) -> Response {
+    let response = match client.0.request(request).await {
         Ok(response) => response,
         Err(error) => {
-            let why = if error.is_timeout() {
-                format!("timed out after {timeout:?}")
-            } else if error.is_connect() {
-                format!("cannot connect: {}", root_cause(&error))
+            let why = root_cause(&error);
+            return Response::Failed(if error.is_connect() {
+                format!("cannot connect: {why}")
             } else {
-                root_cause(&error)
-            };
-            return (Response::Failed(why), started.elapsed());
+                why
+            });
         }
     };
     let code = response.status().as_u16();
     let retry_after = response
         .headers()
-        .get(reqwest::header::RETRY_AFTER)
+        .get(http::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_retry_after);
-    let body = read_limited(response).await;
-    (
-        Response::Status {
-            code,
-            body,
-            retry_after,
-        },
-        started.elapsed(),
-    )
+    let body = read_limited(response.into_body()).await;
+    Response::Status {
+        code,
+        body,
+        retry_after,
+    }
 }
 
-async fn read_limited(mut response: reqwest::Response) -> String {
+/// The start of a response body: up to [`RESPONSE_BODY_LIMIT`] bytes; the
+/// rest is not read.
+async fn read_limited(mut body: hyper::body::Incoming) -> String {
     let mut kept = Vec::new();
     while kept.len() < RESPONSE_BODY_LIMIT {
-        match response.chunk().await {
-            Ok(Some(chunk)) => kept.extend_from_slice(&chunk),
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    kept.extend_from_slice(data);
+                }
+            }
             _ => break,
         }
     }
@@ -108,5 +195,16 @@ mod tests {
             "a date in the past means now"
         );
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn a_header_that_is_not_http_fails_the_request_before_sending() {
+        let url = url::Url::parse("http://127.0.0.1:9/").expect("URL");
+        let bad = vec![("bad header".to_owned(), "v".to_owned())];
+        assert!(request(&url, &bad, Vec::new()).is_err());
+        let fine = vec![("x-api-key".to_owned(), "k".to_owned())];
+        let request = request(&url, &fine, Vec::new()).expect("builds");
+        assert_eq!(request.headers()["user-agent"], USER_AGENT);
+        assert_eq!(request.headers()["x-api-key"], "k");
     }
 }

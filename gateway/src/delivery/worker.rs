@@ -47,7 +47,7 @@ pub struct Deliverer {
     /// The endpoints in force.
     registry: Arc<Registry>,
     /// Shared connection pool; no redirects.
-    client: reqwest::Client,
+    client: attempt::Client,
     /// Which target addresses are allowed.
     targets: TargetPolicy,
     /// Wall time.
@@ -89,11 +89,7 @@ impl Deliverer {
         wake: Arc<Notify>,
         metrics: Arc<Metrics>,
     ) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(targets::PolicyResolver::shared(targets))
-            .user_agent(concat!("hookgate/", env!("CARGO_PKG_VERSION")))
-            .build()
+        let client = attempt::Client::new(targets)
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let (dispatched, dispatch_queue) = mpsc::unbounded_channel();
         Ok(Self {

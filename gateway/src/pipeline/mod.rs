@@ -4,11 +4,13 @@
 //!
 //! Messages reach it two ways. Ingest hands each new message over in memory
 //! once it is durable ([`Inbox::push`]), so the pipeline does not read back
-//! what was just written; and the pipeline scans the store's queue at
-//! start (messages the last run left), whenever the in-memory queue was
-//! full, and when woken by other writers (operator events). A message can
-//! come both ways; the store completes it once and the second run writes
-//! nothing.
+//! what was just written. And the pipeline scans the store's queue, oldest
+//! first: at start (messages the last run left), when the in-memory queue
+//! was full, and when woken by other writers (operator events). While it
+//! scans, it drops what the in-memory queue holds (all of it is in the
+//! store's queue too, and the scan reaches it), so a message is not run
+//! twice; in the one narrow race left, the store completes it once and the
+//! second run writes nothing.
 //!
 //! Default routing, when no plugin chose targets: the active endpoints
 //! subscribed to the (possibly rewritten) event type. A plugin's `deliver`
@@ -25,6 +27,7 @@ mod process;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
@@ -45,12 +48,10 @@ use process::Worker;
 /// behind the store's last sync), so this is wide; the plugin pool still
 /// bounds how many plugins run at once.
 const IN_FLIGHT: usize = 256;
-/// Messages handed over in memory and not yet taken, at most; past that,
-/// ingest leaves them to the store scan.
-const INBOX_CAPACITY: usize = 1024;
-/// Bodies larger than this are not held in the in-memory queue; the scan
-/// reads them from the store.
-const INBOX_MAX_BODY: usize = 64 << 10;
+/// Body bytes handed over in memory and not yet taken, at most; past that,
+/// ingest leaves messages to the store scan. About 20,000 1 KB events: a
+/// few seconds of backlog at full speed.
+const INBOX_BYTES: usize = 32 << 20;
 /// How long to wait before retrying after a store failure.
 const STORE_BACKOFF: Duration = Duration::from_millis(500);
 
@@ -58,14 +59,19 @@ const STORE_BACKOFF: Duration = Duration::from_millis(500);
 /// pipeline keeps up, through the store otherwise.
 #[derive(Debug, Clone)]
 pub struct Inbox {
-    queue: mpsc::Sender<Message>,
+    queue: mpsc::UnboundedSender<Message>,
+    /// Body bytes in `queue`.
+    held: Arc<AtomicUsize>,
     rescan: Arc<Notify>,
 }
 
 impl Inbox {
     /// Hands over a message that is durably stored and queued in the store.
     pub fn push(&self, message: Message) {
-        if message.received.body.len() > INBOX_MAX_BODY || self.queue.try_send(message).is_err() {
+        let size = message.received.body.len();
+        let held = self.held.fetch_add(size, Ordering::AcqRel);
+        if held.saturating_add(size) > INBOX_BYTES || self.queue.send(message).is_err() {
+            self.held.fetch_sub(size, Ordering::AcqRel);
             self.rescan.notify_one();
         }
     }
@@ -74,20 +80,41 @@ impl Inbox {
 /// The pipeline's end of the hand-over.
 #[derive(Debug)]
 pub struct Queue {
-    queue: mpsc::Receiver<Message>,
+    queue: mpsc::UnboundedReceiver<Message>,
+    held: Arc<AtomicUsize>,
     rescan: Arc<Notify>,
+}
+
+impl Queue {
+    /// The next message handed over, if one is waiting.
+    fn try_take(&mut self) -> Option<Message> {
+        let message = self.queue.try_recv().ok()?;
+        self.taken(&message);
+        Some(message)
+    }
+
+    fn taken(&self, message: &Message) {
+        self.held
+            .fetch_sub(message.received.body.len(), Ordering::AcqRel);
+    }
 }
 
 /// A hand-over whose store path is woken through `rescan`, the notifier other
 /// writers of the store's queue use too.
 pub fn inbox(rescan: Arc<Notify>) -> (Inbox, Queue) {
-    let (tx, rx) = mpsc::channel(INBOX_CAPACITY);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let held = Arc::new(AtomicUsize::new(0));
     (
         Inbox {
             queue: tx,
+            held: held.clone(),
             rescan: rescan.clone(),
         },
-        Queue { queue: rx, rescan },
+        Queue {
+            queue: rx,
+            held,
+            rescan,
+        },
     )
 }
 
@@ -172,15 +199,13 @@ impl Pipeline {
             store,
             host,
             registry,
-            queue: Queue {
-                queue: mut inbox,
-                rescan,
-            },
+            mut queue,
             deliverer,
             new_delivery,
             clock,
             metrics,
         } = self;
+        let rescan = queue.rescan.clone();
         let worker = Arc::new(Worker {
             store: store.clone(),
             host,
@@ -191,26 +216,25 @@ impl Pipeline {
             metrics,
         });
         let mut running = Running::default();
-        // Messages the last run left in the store's queue.
-        let mut scan = true;
+        // Scanning the store's queue (until a scan finds it drained), rather
+        // than taking the in-memory one; first for what the last run left.
+        let mut scanning = true;
         loop {
             running.reap();
-            while running.has_room() {
-                match inbox.try_recv() {
-                    Ok(message) => running.start(&worker, message),
-                    Err(_) => break,
-                }
+            if scanning {
+                // All of it is in the store's queue, which the scan reaches.
+                while queue.try_take().is_some() {}
             }
-            if scan && running.has_room() {
+            if scanning && running.has_room() {
                 // The oldest waiting messages, past those already running.
                 let room = IN_FLIGHT - running.tasks.len();
                 let limit = running.messages.len() + room;
                 match store.pipeline_batch(limit).await {
                     Ok(batch) => {
-                        scan = batch.len() == limit;
+                        scanning = batch.len() == limit;
                         for message in batch {
                             if !running.has_room() {
-                                scan = true;
+                                scanning = true;
                                 break;
                             }
                             running.start(&worker, message);
@@ -224,16 +248,24 @@ impl Pipeline {
                         }
                     }
                 }
-                continue;
+            }
+            while !scanning && running.has_room() {
+                match queue.try_take() {
+                    Some(message) => running.start(&worker, message),
+                    None => break,
+                }
             }
             tokio::select! {
                 Some(done) = running.tasks.join_next_with_id(), if !running.tasks.is_empty() => {
                     running.finished(task_id(&done));
                 }
-                Some(message) = inbox.recv(), if running.has_room() => {
-                    running.start(&worker, message);
+                Some(message) = queue.queue.recv(), if running.has_room() => {
+                    queue.taken(&message);
+                    if !scanning {
+                        running.start(&worker, message);
+                    }
                 }
-                () = rescan.notified() => scan = true,
+                () = rescan.notified() => scanning = true,
                 () = shutdown.cancelled() => break,
             }
         }
