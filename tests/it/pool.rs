@@ -161,3 +161,52 @@ async fn a_plugin_that_ran_long_is_moved_off_the_async_worker() {
     let second = second.await.expect("task completes");
     assert!(matches!(second.result, Err(Error::Timeout { .. })));
 }
+
+/// A single slow call (a cold slot, say) moves a plugin's CPU average by an
+/// eighth of its cost, so the plugin stays inline; with a budget per call, a
+/// burst of them kept quick plugins on the blocking pool under load.
+#[tokio::test(flavor = "current_thread")]
+async fn one_slow_call_leaves_a_plugin_on_the_async_worker() {
+    let host = host(HostConfig {
+        pool_size: 2,
+        limits: hookgate::plugin::Limits {
+            wall_time: Duration::from_millis(3),
+            ..hookgate::plugin::Limits::default()
+        },
+        ..HostConfig::default()
+    });
+    let looping = load(&host, "infinite-loop");
+    let noop = load(&host, "noop");
+    // One call runs to its 3 ms deadline: an eighth of that goes into the
+    // plugin's average, below the 1 ms budget.
+    let first = host
+        .invoke(
+            looping.clone(),
+            context("slow once", &[], &[]),
+            Arc::new(event("t", "{}")),
+        )
+        .await;
+    assert!(matches!(first.result, Err(Error::Timeout { .. })));
+    let second = tokio::spawn({
+        let host = host.clone();
+        async move {
+            host.invoke(
+                looping,
+                context("slow once", &[], &[]),
+                Arc::new(event("t", "{}")),
+            )
+            .await
+        }
+    });
+    // On this single-threaded runtime an inline call runs to its end before
+    // anything else gets the thread back.
+    tokio::task::yield_now().await;
+    let quick = host
+        .invoke(noop, context("t", &[], &[]), Arc::new(event("t", "{}")))
+        .await;
+    assert!(matches!(quick.result, Ok(Outcome::Continue(_))));
+    assert!(
+        second.is_finished(),
+        "the second call ran inline, holding the thread until its deadline"
+    );
+}

@@ -57,8 +57,6 @@ pub(super) struct Inner {
     pub(super) slots: Arc<Semaphore>,
     /// Advances the epoch so deadlines fire; stops when the host is dropped.
     _ticker: EpochTicker,
-    /// When the host was built: `offload_until` counts from here.
-    pub(super) started: std::time::Instant,
 }
 
 impl std::fmt::Debug for PluginHost {
@@ -80,9 +78,9 @@ pub struct LoadedPlugin {
     interface: Interface,
     /// Pre-instantiated with the host's linker: instantiating is cheap.
     pub(super) pre: PluginPre<HostState>,
-    /// Until when (ms after the host started) its invocations go to the
-    /// blocking pool, set when one ran past the inline budget (`invoke.rs`).
-    pub(super) offload_until: AtomicU64,
+    /// A moving average of its calls' CPU time in nanoseconds, which decides
+    /// whether they run inline or on the blocking pool (`invoke.rs`).
+    pub(super) cpu_average: AtomicU64,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -129,7 +127,6 @@ impl PluginHost {
                 slots: Arc::new(Semaphore::new(slots as usize)),
                 config,
                 _ticker: ticker,
-                started: std::time::Instant::now(),
             }),
         })
     }
@@ -177,7 +174,7 @@ impl PluginHost {
             size: bytes.len(),
             interface,
             pre,
-            offload_until: AtomicU64::new(0),
+            cpu_average: AtomicU64::new(0),
         })
     }
 

@@ -5,11 +5,17 @@
 //! handing it to tokio's blocking pool and back costs more than that (under
 //! load the pipeline spent most of its time on the hand-off; BENCHMARKS.md).
 //! So an invocation runs inline on the async worker when the plugin's wall
-//! time limit is short ([`INLINE_LIMIT`]) and the plugin has not recently
-//! run past [`INLINE_BUDGET`]; one that did is sent to the blocking pool for
-//! [`OFFLOAD_FOR`]. The epoch deadline bounds an inline call either way: the
-//! worst a plugin can do is hold one worker for its wall time, once per
-//! [`OFFLOAD_FOR`].
+//! time limit is short ([`INLINE_LIMIT`]) and its recent calls used little
+//! CPU: a moving average of each call's CPU time (weight [`AVERAGE_WEIGHT`])
+//! at most [`INLINE_BUDGET`]. Above that it runs on the blocking pool, where
+//! its calls are measured the same way, until the average comes back down.
+//! CPU time, not wall time: wall time counts preemption and, on the blocking
+//! pool, the wait for a thread, and would keep a quick plugin there once a
+//! burst had sent it. One slow call (a cold slot's page faults) moves the
+//! average by an eighth of its cost; a plugin that is slow on every call
+//! moves off the workers within a few calls. The epoch deadline bounds an
+//! inline call either way: at worst a call holds one worker for the wall
+//! time limit.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -32,11 +38,11 @@ const OUTER_GRACE: Duration = Duration::from_millis(250);
 /// Plugins whose wall time limit is longer than this always run on the
 /// blocking pool.
 const INLINE_LIMIT: Duration = Duration::from_millis(100);
-/// An invocation that uses more CPU time than this sends its plugin's next
-/// ones to the blocking pool...
-const INLINE_BUDGET: Duration = Duration::from_millis(2);
-/// ...for this long.
-const OFFLOAD_FOR: Duration = Duration::from_secs(10);
+/// A plugin whose calls average more CPU time than this runs on the
+/// blocking pool.
+const INLINE_BUDGET: Duration = Duration::from_millis(1);
+/// Each call's share of the moving average: 1/8.
+const AVERAGE_WEIGHT: u64 = 8;
 
 /// What one invocation produced.
 #[derive(Debug)]
@@ -47,6 +53,8 @@ pub struct Invocation {
     pub logs: Logs,
     /// Time from store creation to the end of the call.
     pub elapsed: Duration,
+    /// CPU time the calling thread spent on it, where it could be measured.
+    pub cpu: Option<Duration>,
 }
 
 impl Invocation {
@@ -55,6 +63,7 @@ impl Invocation {
             result: Err(error),
             logs: Logs::default(),
             elapsed,
+            cpu: None,
         }
     }
 }
@@ -72,6 +81,7 @@ impl PluginHost {
         event: &Event,
     ) -> Invocation {
         let started = Instant::now();
+        let cpu = cpu_time::ThreadTime::try_now().ok();
         let limits = self.inner.config.limits;
         let state = HostState::new(context.clone(), limits.memory_bytes, limits.log_bytes);
         let mut store = Store::new(&self.inner.engine, state);
@@ -96,10 +106,13 @@ impl PluginHost {
                 )),
             },
         };
+        let logs = store.data().logs.take();
+        drop(store);
         Invocation {
             result,
-            logs: store.data().logs.take(),
+            logs,
             elapsed: started.elapsed(),
+            cpu: cpu.and_then(|t| t.try_elapsed().ok()),
         }
     }
 
@@ -132,29 +145,23 @@ impl PluginHost {
             }
         };
         let limit = config.limits.wall_time;
-        let now = u64::try_from(self.inner.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let inline = limit <= INLINE_LIMIT && plugin.offload_until.load(Ordering::Relaxed) <= now;
-        let (invocation, spent) = if inline {
+        let average = plugin.cpu_average.load(Ordering::Relaxed);
+        let inline = limit <= INLINE_LIMIT && average <= nanos(INLINE_BUDGET);
+        let invocation = if inline {
             let _permit = permit;
-            let cpu = cpu_time::ThreadTime::try_now().ok();
-            let invocation = self.invoke_blocking(&plugin, &context, &event);
-            // CPU time, not wall time: on a loaded machine a quick call is
-            // sometimes preempted for longer than the budget.
-            let spent = cpu
-                .and_then(|t| t.try_elapsed().ok())
-                .unwrap_or(invocation.elapsed);
-            (invocation, spent)
+            self.invoke_blocking(&plugin, &context, &event)
         } else {
-            let invocation = self
-                .offload(permit, plugin.clone(), context, event, started)
-                .await;
-            let spent = invocation.elapsed;
-            (invocation, spent)
+            self.offload(permit, plugin.clone(), context, event, started)
+                .await
         };
-        if spent > INLINE_BUDGET {
-            let until = now.saturating_add(u64::try_from(OFFLOAD_FOR.as_millis()).unwrap_or(0));
-            plugin.offload_until.store(until, Ordering::Relaxed);
-        }
+        // Without a CPU reading (the outer timeout gave up on the call), its
+        // wall time stands in: at least the limit, so it counts as slow.
+        let spent = nanos(invocation.cpu.unwrap_or(invocation.elapsed));
+        let _ = plugin
+            .cpu_average
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |average| {
+                Some(average - average / AVERAGE_WEIGHT + spent / AVERAGE_WEIGHT)
+            });
         invocation
     }
 
@@ -192,6 +199,10 @@ impl PluginHost {
             ),
         }
     }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 fn instantiate_error(error: wasmtime::Error, state: &HostState) -> Error {
