@@ -20,7 +20,6 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::routing::post;
-use serde_json::{Value, json};
 
 use crate::api::ApiError;
 use crate::config::{SourceConfig, TargetPolicy};
@@ -108,7 +107,7 @@ async fn ingest(
     State(state): State<IngestState>,
     Path(source_name): Path<String>,
     request: Request<Body>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let snapshot = state.registry.snapshot();
     let source = snapshot.sources.get(&source_name).cloned();
     let result = accept(&state, &source_name, source.as_deref(), request).await;
@@ -126,8 +125,20 @@ async fn ingest(
     let duplicate = matches!(ingested, Ingested::Duplicate(_));
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"id": ingested.id(), "duplicate": duplicate})),
+        Json(Accepted {
+            id: ingested.id().to_owned(),
+            duplicate,
+        }),
     ))
+}
+
+/// The answer to an accepted event.
+#[derive(Debug, serde::Serialize)]
+pub struct Accepted {
+    /// The message id (the first message's, for a repeat).
+    id: String,
+    /// Whether it repeated an earlier message's idempotency key.
+    duplicate: bool,
 }
 
 /// Checks, stores and fsyncs one request; what [`ingest`] answers with.
@@ -178,19 +189,20 @@ async fn accept(
     source.auth.check(&parts.headers, &body, now_secs)?;
 
     let json = if source.config.json {
-        Some(serde_json::from_slice::<Value>(&body).map_err(|e| {
+        extract::check_json(&body).map_err(|e| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_json",
                 format!("the body is not valid JSON: {e}"),
             )
-        })?)
+        })?;
+        Some(&body[..])
     } else {
         None
     };
     let pick = |rule: &Option<crate::config::Extract>| {
         rule.as_ref()
-            .and_then(|r| extract::extract(r, &parts.headers, json.as_ref()))
+            .and_then(|r| extract::extract(r, &parts.headers, json))
     };
     let target_url = match pick(&source.config.target_url) {
         Some(raw) => {

@@ -36,6 +36,43 @@ impl Worker {
             .chains
             .get(&message.received.source)
             .map_or(&[][..], Vec::as_slice);
+        let target_url = message.received.target_url.clone();
+        let plan = |endpoint: &str,
+                    event_type: &str,
+                    body: Option<Vec<u8>>,
+                    headers: Vec<(String, String)>| NewDelivery {
+            endpoint: endpoint.to_owned(),
+            event_type: event_type.to_owned(),
+            url: target_url.clone(),
+            body,
+            headers,
+        };
+        // The endpoints subscribed to an event type, when no plugin chose.
+        let subscribers = |event_type: &str| -> Vec<NewDelivery> {
+            let mut names: Vec<&String> = snapshot
+                .endpoints
+                .iter()
+                // A disabled endpoint still gets its deliveries, dead-lettered
+                // at once, so they can be recovered once it is enabled.
+                .filter(|(_, e)| e.active && e.subscribed(event_type))
+                .map(|(name, _)| name)
+                .collect();
+            names.sort();
+            names
+                .into_iter()
+                .map(|name| plan(name, event_type, None, Vec::new()))
+                .collect()
+        };
+        if steps.is_empty() {
+            // No plugin: the event goes on as it came.
+            let deliveries = subscribers(&message.received.event_type);
+            let status = MessageStatus::Routed {
+                event_type: message.received.event_type.clone(),
+                body: None,
+                deliveries: u32::try_from(deliveries.len()).unwrap_or(u32::MAX),
+            };
+            return self.complete(message, status, deliveries).await;
+        }
         let event = plugin::Event {
             id: message.id.clone(),
             source: message.received.source.clone(),
@@ -60,35 +97,12 @@ impl Worker {
                 tracing::info!(plugin = %step.plugin, message_id = %message.id, level = ?line.level, "{}", line.message);
             }
         }
-        let target_url = message.received.target_url.clone();
-        let plan = |endpoint: &str,
-                    event_type: &str,
-                    body: Option<Vec<u8>>,
-                    headers: Vec<(String, String)>| NewDelivery {
-            endpoint: endpoint.to_owned(),
-            event_type: event_type.to_owned(),
-            url: target_url.clone(),
-            body,
-            headers,
-        };
         let (status, deliveries) = match run.result {
             Ok(ChainOutcome::Dropped { plugin, reason }) => {
                 (MessageStatus::Dropped { plugin, reason }, Vec::new())
             }
             Ok(ChainOutcome::Continued(event)) => {
-                let mut names: Vec<&String> = snapshot
-                    .endpoints
-                    .iter()
-                    // A disabled endpoint still gets its deliveries, dead-lettered
-                    // at once, so they can be recovered once it is enabled.
-                    .filter(|(_, e)| e.active && e.subscribed(&event.event_type))
-                    .map(|(name, _)| name)
-                    .collect();
-                names.sort();
-                let deliveries = names
-                    .into_iter()
-                    .map(|name| plan(name, &event.event_type, None, Vec::new()))
-                    .collect();
+                let deliveries = subscribers(&event.event_type);
                 routed(event, &message.received.body, deliveries)
             }
             Ok(ChainOutcome::Deliver { event, targets, .. }) => {

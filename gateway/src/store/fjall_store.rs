@@ -137,9 +137,9 @@ impl Store for FjallStore {
         let message_id = message_id.to_owned();
         self.writer
             .apply(false, move |t| {
-                if !t.pipeline.contains_key(message_id.as_bytes())?
-                    || !t.received.contains_key(message_id.as_bytes())?
-                {
+                // Queued only together with what was received, and never
+                // pruned while queued: a queued message exists.
+                if !t.pipeline.contains_key(message_id.as_bytes())? {
                     return Ok(None);
                 }
                 let mut change = t.change();
