@@ -79,7 +79,7 @@ impl Gateway {
                 source,
             })?;
         let dyn_store = store.clone() as Arc<dyn Store>;
-        let new_message = Arc::new(Notify::new());
+        let (inbox, queue) = crate::pipeline::inbox(Arc::new(Notify::new()));
         let new_delivery = Arc::new(Notify::new());
         let clock = Clock::new();
         let metrics = Arc::new(Metrics::new());
@@ -112,7 +112,7 @@ impl Gateway {
                 host.clone(),
                 clock,
                 metrics.clone(),
-                new_message.clone(),
+                inbox.clone(),
             )
             .await
             .map_err(|e| Error::Setup(e.to_string()))?,
@@ -128,7 +128,6 @@ impl Gateway {
             )
             .map_err(Error::Setup)?,
         );
-        let (inbox, queue) = crate::pipeline::inbox(new_message);
         let pipeline = Pipeline {
             store: dyn_store.clone(),
             host,

@@ -5,12 +5,17 @@
 //! Messages reach it two ways. Ingest hands each new message over in memory
 //! once it is durable ([`Inbox::push`]), so the pipeline does not read back
 //! what was just written. And the pipeline scans the store's queue, oldest
-//! first: at start (messages the last run left), when the in-memory queue
-//! was full, and when woken by other writers (operator events). While it
-//! scans, it drops what the in-memory queue holds (all of it is in the
-//! store's queue too, and the scan reaches it), so a message is not run
-//! twice; in the one narrow race left, the store completes it once and the
-//! second run writes nothing.
+//! first, passing over the messages it is running or holds in memory: at
+//! start (messages the last run left), when the in-memory queue was full
+//! (what did not fit is only in the store), when woken by other writers
+//! (operator events), and every [`SWEEP_EVERY`] (a scan can miss a message
+//! whose ingest was still being written; the sweep finds it). Between its
+//! commit and its hand-over a message is in the store but not yet in
+//! memory, so scans after the first leave messages younger than
+//! [`HANDOVER_MILLIS`] to the hand-over (or to a later sweep, if it never
+//! comes): a message is not run twice. Should one be even so (a hand-over
+//! slower than that), the store completes it once and the second run
+//! writes nothing.
 //!
 //! Default routing, when no plugin chose targets: the active endpoints
 //! subscribed to the (possibly rewritten) event type. A plugin's `deliver`
@@ -24,10 +29,12 @@
 //! versions current when it started.
 
 mod process;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
@@ -54,25 +61,53 @@ const IN_FLIGHT: usize = 256;
 const INBOX_BYTES: usize = 32 << 20;
 /// How long to wait before retrying after a store failure.
 const STORE_BACKOFF: Duration = Duration::from_millis(500);
+/// How long after it was received a message is left to its hand-over by
+/// the scans that follow the first.
+const HANDOVER_MILLIS: u64 = 2_000;
+/// How often the pipeline scans the store's queue for messages it missed;
+/// a scan passes over what it runs or holds, so this costs a walk of the
+/// queue's keys.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// Ingest's side of the hand-over: new durable messages, in memory while the
 /// pipeline keeps up, through the store otherwise.
 #[derive(Debug, Clone)]
 pub struct Inbox {
     queue: mpsc::UnboundedSender<Message>,
-    /// Body bytes in `queue`.
-    held: Arc<AtomicUsize>,
+    held: Arc<Held>,
+    /// Body bytes it may hold.
+    budget: usize,
     rescan: Arc<Notify>,
+}
+
+/// What the in-memory queue holds: body bytes, and ids (which a store scan
+/// passes over, since the hand-over will bring them).
+#[derive(Debug, Default)]
+struct Held {
+    bytes: AtomicUsize,
+    ids: Mutex<HashSet<String>>,
+}
+
+impl Held {
+    fn ids(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.ids.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl Inbox {
     /// Hands over a message that is durably stored and queued in the store.
     pub fn push(&self, message: Message) {
         let size = message.received.body.len();
-        let held = self.held.fetch_add(size, Ordering::AcqRel);
-        if held.saturating_add(size) > INBOX_BYTES || self.queue.send(message).is_err() {
-            self.held.fetch_sub(size, Ordering::AcqRel);
+        let bytes = self.held.bytes.fetch_add(size, Ordering::AcqRel);
+        if bytes.saturating_add(size) > self.budget {
+            self.held.bytes.fetch_sub(size, Ordering::AcqRel);
             self.rescan.notify_one();
+            return;
+        }
+        self.held.ids().insert(message.id.clone());
+        if let Err(refused) = self.queue.send(message) {
+            self.held.ids().remove(&refused.0.id);
+            self.held.bytes.fetch_sub(size, Ordering::AcqRel);
         }
     }
 }
@@ -81,7 +116,7 @@ impl Inbox {
 #[derive(Debug)]
 pub struct Queue {
     queue: mpsc::UnboundedReceiver<Message>,
-    held: Arc<AtomicUsize>,
+    held: Arc<Held>,
     rescan: Arc<Notify>,
 }
 
@@ -94,20 +129,33 @@ impl Queue {
     }
 
     fn taken(&self, message: &Message) {
+        self.held.ids().remove(&message.id);
         self.held
+            .bytes
             .fetch_sub(message.received.body.len(), Ordering::AcqRel);
+    }
+
+    /// Whether a message is waiting here.
+    fn holds(&self, id: &str) -> bool {
+        self.held.ids().contains(id)
     }
 }
 
 /// A hand-over whose store path is woken through `rescan`, the notifier other
 /// writers of the store's queue use too.
 pub fn inbox(rescan: Arc<Notify>) -> (Inbox, Queue) {
+    inbox_holding(rescan, INBOX_BYTES)
+}
+
+/// A hand-over that holds up to `budget` body bytes in memory.
+fn inbox_holding(rescan: Arc<Notify>, budget: usize) -> (Inbox, Queue) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let held = Arc::new(AtomicUsize::new(0));
+    let held = Arc::new(Held::default());
     (
         Inbox {
             queue: tx,
             held: held.clone(),
+            budget,
             rescan: rescan.clone(),
         },
         Queue {
@@ -216,29 +264,43 @@ impl Pipeline {
             metrics,
         });
         let mut running = Running::default();
-        // Scanning the store's queue (until a scan finds it drained), rather
-        // than taking the in-memory one; first for what the last run left.
-        let mut scanning = true;
+        // Messages the last run left in the store's queue: the first pass
+        // takes them whatever their age, until a batch comes back short.
+        let mut scan = true;
+        let mut first_pass = true;
+        let mut sweep = tokio::time::interval(SWEEP_EVERY);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             running.reap();
-            if scanning {
-                // All of it is in the store's queue, which the scan reaches.
-                while queue.try_take().is_some() {}
+            while running.has_room() {
+                match queue.try_take() {
+                    Some(message) => running.start(&worker, message),
+                    None => break,
+                }
             }
-            if scanning && running.has_room() {
-                // The oldest waiting messages, past those already running.
+            if scan && running.has_room() {
                 let room = IN_FLIGHT - running.tasks.len();
-                let limit = running.messages.len() + room;
-                match store.pipeline_batch(limit).await {
+                let skip = |id: &str| running.messages.contains(id) || queue.holds(id);
+                match store.pipeline_batch(room, &skip).await {
                     Ok(batch) => {
-                        scanning = batch.len() == limit;
+                        let full = batch.len() == room;
+                        let now = worker.clock.now_millis();
+                        let mut started = 0;
                         for message in batch {
-                            if !running.has_room() {
-                                scanning = true;
-                                break;
+                            // After the first pass, a message this young may
+                            // be on its way through the hand-over (queued in
+                            // the store a moment before ingest passes it on);
+                            // a later sweep takes it if it never arrives.
+                            let young =
+                                message.received.received_at.saturating_add(HANDOVER_MILLIS) > now;
+                            if first_pass || !young {
+                                running.start(&worker, message);
+                                started += 1;
                             }
-                            running.start(&worker, message);
                         }
+                        // A full batch, all started: there may be more.
+                        scan = full && started == room;
+                        first_pass &= full;
                     }
                     Err(error) => {
                         tracing::error!(%error, "cannot read the pipeline queue");
@@ -248,12 +310,7 @@ impl Pipeline {
                         }
                     }
                 }
-            }
-            while !scanning && running.has_room() {
-                match queue.try_take() {
-                    Some(message) => running.start(&worker, message),
-                    None => break,
-                }
+                continue;
             }
             tokio::select! {
                 Some(done) = running.tasks.join_next_with_id(), if !running.tasks.is_empty() => {
@@ -261,11 +318,10 @@ impl Pipeline {
                 }
                 Some(message) = queue.queue.recv(), if running.has_room() => {
                     queue.taken(&message);
-                    if !scanning {
-                        running.start(&worker, message);
-                    }
+                    running.start(&worker, message);
                 }
-                () = rescan.notified() => scanning = true,
+                () = rescan.notified() => scan = true,
+                _ = sweep.tick() => scan = true,
                 () = shutdown.cancelled() => break,
             }
         }

@@ -15,7 +15,7 @@ use super::{Persist, Registry, RegistryError};
 use crate::config::validate::Invalid;
 use crate::config::{EndpointConfig, EndpointSigning};
 use crate::delivery::protection::{BreakerView, Disabled};
-use crate::store::NewMessage;
+use crate::store::{Message, MessageStatus, NewMessage};
 
 /// The source name operator events are stored under; not a valid source
 /// name, so no configured source can collide with it.
@@ -114,8 +114,12 @@ impl Registry {
             idempotency_key: None,
             target_url: None,
         };
-        self.store.ingest(&message, Duration::ZERO).await?;
-        self.wake_pipeline();
+        let stored = self.store.ingest(&message, Duration::ZERO).await?;
+        self.inbox().push(Message {
+            id: stored.id().to_owned(),
+            received: message,
+            status: MessageStatus::Pending,
+        });
         Ok(())
     }
 

@@ -26,7 +26,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
-use tokio::sync::Notify;
 
 pub use endpoints::{OPERATOR_SOURCE, Rotated};
 pub use model::{Origin, PluginVersion};
@@ -41,6 +40,7 @@ use crate::config::validate::Invalid;
 use crate::config::{Config, TargetPolicy};
 use crate::delivery::EndpointState;
 use crate::metrics::Metrics;
+use crate::pipeline::Inbox;
 use crate::plugin::PluginHost;
 use crate::store::{Catalog, Store};
 
@@ -117,8 +117,8 @@ pub struct Registry {
     targets: TargetPolicy,
     clock: Clock,
     metrics: Arc<Metrics>,
-    /// Wakes the pipeline after an operator event is stored.
-    new_message: Arc<Notify>,
+    /// Hands operator events to the pipeline once they are stored.
+    inbox: Inbox,
 }
 
 impl std::fmt::Debug for Registry {
@@ -145,7 +145,7 @@ impl Registry {
         host: PluginHost,
         clock: Clock,
         metrics: Arc<Metrics>,
-        new_message: Arc<Notify>,
+        inbox: Inbox,
     ) -> Result<Self, RegistryError> {
         let mut model = objects::from_config(config, &host, clock.now_millis())?;
         objects::restore(&mut model, catalog.as_ref()).await?;
@@ -161,7 +161,7 @@ impl Registry {
             targets: config.server.targets,
             clock,
             metrics,
-            new_message,
+            inbox,
         };
         for disabled in registry.store.disabled_endpoints().await? {
             registry
@@ -189,8 +189,9 @@ impl Registry {
         &self.catalog
     }
 
-    fn wake_pipeline(&self) {
-        self.new_message.notify_one();
+    /// The pipeline's hand-over, for operator events.
+    fn inbox(&self) -> &Inbox {
+        &self.inbox
     }
 
     /// The wall clock.

@@ -108,8 +108,12 @@ impl Store for FjallStore {
             .await
     }
 
-    async fn pipeline_batch(&self, limit: usize) -> Result<Vec<Message>, Error> {
-        let ids = self.tables.pipeline_ids(limit)?;
+    async fn pipeline_batch(
+        &self,
+        limit: usize,
+        skip: &(dyn for<'s> Fn(&'s str) -> bool + Sync),
+    ) -> Result<Vec<Message>, Error> {
+        let ids = self.tables.pipeline_ids(limit, skip)?;
         // One view for the batch. An id whose ingest is still being applied
         // is not in it yet; it stays queued for the next batch.
         let view = self.tables.snapshot();

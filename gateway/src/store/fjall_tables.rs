@@ -182,25 +182,34 @@ impl Tables {
         self.index().len()
     }
 
-    /// Up to `limit` ids waiting for the pipeline, oldest first.
-    pub(super) fn pipeline_ids(&self, limit: usize) -> Result<Vec<String>, Error> {
+    /// Up to `limit` ids waiting for the pipeline, oldest first, passing
+    /// over those `skip` names.
+    pub(super) fn pipeline_ids(
+        &self,
+        limit: usize,
+        skip: &(dyn for<'s> Fn(&'s str) -> bool + Sync),
+    ) -> Result<Vec<String>, Error> {
         let mut floor = self
             .pipeline_floor
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let ids = self
-            .pipeline
-            .range(floor.clone()..)
-            .take(limit)
-            .map(|entry| Ok(entry.key()?))
-            .collect::<Result<Vec<_>, Error>>()?;
-        if let Some(first) = ids.first() {
+        let mut first = None;
+        let mut ids = Vec::new();
+        for entry in self.pipeline.range(floor.clone()..) {
+            if ids.len() >= limit {
+                break;
+            }
+            let key = entry.key()?;
+            let id = String::from_utf8_lossy(&key).into_owned();
+            first.get_or_insert(key);
+            if !skip(&id) {
+                ids.push(id);
+            }
+        }
+        if let Some(first) = first {
             *floor = first.to_vec();
         }
-        Ok(ids
-            .iter()
-            .map(|id| String::from_utf8_lossy(id).into_owned())
-            .collect())
+        Ok(ids)
     }
 
     /// A message was queued for the pipeline: scans must not start after

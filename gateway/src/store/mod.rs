@@ -178,8 +178,14 @@ pub trait Store: Send + Sync + 'static {
     async fn ingest(&self, message: &NewMessage, dedup_window: Duration)
     -> Result<Ingested, Error>;
 
-    /// Up to `limit` messages waiting for the pipeline, oldest first.
-    async fn pipeline_batch(&self, limit: usize) -> Result<Vec<Message>, Error>;
+    /// Up to `limit` messages waiting for the pipeline, oldest first,
+    /// passing over (without reading them) those `skip` names. A message
+    /// whose ingest is still being written may be left out; it stays queued.
+    async fn pipeline_batch(
+        &self,
+        limit: usize,
+        skip: &(dyn for<'s> Fn(&'s str) -> bool + Sync),
+    ) -> Result<Vec<Message>, Error>;
 
     /// Records the pipeline's outcome for a message waiting for it and
     /// creates its deliveries, in one transaction that also takes it off the

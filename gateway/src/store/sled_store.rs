@@ -152,10 +152,20 @@ impl Store for SledStore {
         Ok(outcome)
     }
 
-    async fn pipeline_batch(&self, limit: usize) -> Result<Vec<Message>, Error> {
+    async fn pipeline_batch(
+        &self,
+        limit: usize,
+        skip: &(dyn for<'s> Fn(&'s str) -> bool + Sync),
+    ) -> Result<Vec<Message>, Error> {
         let mut batch = Vec::new();
-        for entry in self.pipeline.iter().take(limit) {
-            let (id, _) = entry?;
+        for key in self.pipeline.iter().keys() {
+            if batch.len() >= limit {
+                break;
+            }
+            let id = key?;
+            if skip(&String::from_utf8_lossy(&id)) {
+                continue;
+            }
             if let Some(bytes) = self.messages.get(&id)? {
                 batch.push(decode("message", &bytes)?);
             }

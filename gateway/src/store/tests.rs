@@ -30,6 +30,7 @@ macro_rules! for_each_engine {
 for_each_engine!(
     an_ingested_message_survives_a_reopen_and_waits_for_the_pipeline,
     a_repeated_key_within_the_window_returns_the_first_id_and_stores_nothing,
+    a_batch_passes_over_the_messages_it_is_told_to_skip,
     concurrent_ingests_all_land_with_distinct_ids,
     completing_the_pipeline_schedules_deliveries_and_claims_lease_them,
     attempts_are_recorded_and_decide_the_next_step,
@@ -117,9 +118,31 @@ async fn an_ingested_message_survives_a_reopen_and_waits_for_the_pipeline(engine
         .expect("present");
     assert_eq!(stored.received, message("s", None, 1_000));
     assert_eq!(stored.status, MessageStatus::Pending);
-    let batch = store.pipeline_batch(10).await.expect("reads");
+    let batch = store.pipeline_batch(10, &|_| false).await.expect("reads");
     assert_eq!(batch.len(), 1);
     assert_eq!(batch[0].id, id.id());
+}
+
+async fn a_batch_passes_over_the_messages_it_is_told_to_skip(engine: Engine) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(engine, dir.path());
+    let mut ids = Vec::new();
+    for at in [1_000, 2_000, 3_000] {
+        let id = store
+            .ingest(&message("s", None, at), HOUR)
+            .await
+            .expect("ingests");
+        ids.push(id.id().to_owned());
+    }
+    let skipped = ids[0].clone();
+    let batch = store
+        .pipeline_batch(2, &|id| id == skipped)
+        .await
+        .expect("reads");
+    let got: Vec<&str> = batch.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(got, [ids[1].as_str(), ids[2].as_str()]);
+    let batch = store.pipeline_batch(1, &|_| false).await.expect("reads");
+    assert_eq!(batch[0].id, ids[0], "a skipped message is still queued");
 }
 
 async fn a_repeated_key_within_the_window_returns_the_first_id_and_stores_nothing(engine: Engine) {
@@ -356,7 +379,10 @@ async fn random_operations_with_restarts_match_a_model(engine: Engine) {
             scheduled.len()
         );
     }
-    let batch = store.pipeline_batch(usize::MAX).await.expect("reads");
+    let batch = store
+        .pipeline_batch(usize::MAX, &|_| false)
+        .await
+        .expect("reads");
     let ids: Vec<&String> = batch.iter().map(|m| &m.id).collect();
     assert_eq!(ids, pending.keys().collect::<Vec<_>>());
 }
@@ -728,7 +754,14 @@ async fn a_clock_set_back_across_a_restart_loses_no_queued_message(engine: Engin
             .expect("ingests")
     };
     let store = open(engine, dir.path());
-    assert_eq!(store.pipeline_batch(10).await.expect("reads").len(), 1);
+    assert_eq!(
+        store
+            .pipeline_batch(10, &|_| false)
+            .await
+            .expect("reads")
+            .len(),
+        1
+    );
     // The clock now reads earlier than the queued message's id.
     let early = store
         .ingest(&message("s", None, 5_000), HOUR)
@@ -736,7 +769,7 @@ async fn a_clock_set_back_across_a_restart_loses_no_queued_message(engine: Engin
         .expect("ingests");
     assert!(early.id() < late.id());
     let ids: Vec<String> = store
-        .pipeline_batch(10)
+        .pipeline_batch(10, &|_| false)
         .await
         .expect("reads")
         .into_iter()
