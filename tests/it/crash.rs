@@ -166,10 +166,15 @@ event_types = ["*"]
             .collect()
     };
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !acked.is_subset(&delivered()) && tokio::time::Instant::now() < deadline {
-        let more = receiver.received().len() + 1;
-        let _ =
-            tokio::time::timeout(std::time::Duration::from_secs(5), receiver.wait_for(more)).await;
+    loop {
+        // Counted before the check, so an arrival between the two ends the
+        // wait at once instead of waiting for one more that never comes.
+        let seen = receiver.received().len();
+        if acked.is_subset(&delivered()) || tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        let more = receiver.wait_for(seen + 1);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), more).await;
     }
     second.kill();
     let missing: Vec<String> = acked.difference(&delivered()).cloned().collect();
