@@ -115,8 +115,40 @@ async fn a_caller_gives_up_after_the_queue_timeout() {
 /// another invocation still completes while it runs.
 #[tokio::test(flavor = "current_thread")]
 async fn a_plugin_that_ran_long_is_moved_off_the_async_worker() {
+    let ran_inline = second_call_ran_inline(hookgate::plugin::Limits::default()).await;
+    assert!(
+        !ran_inline,
+        "the hog runs on the blocking pool while the quick plugin runs inline"
+    );
+}
+
+/// A single slow call (a cold slot, say) moves a plugin's CPU average by an
+/// eighth of its cost, so the plugin stays inline; with a budget per call, a
+/// burst of them kept quick plugins on the blocking pool under load.
+#[tokio::test(flavor = "current_thread")]
+async fn one_slow_call_leaves_a_plugin_on_the_async_worker() {
+    // The call runs to its 3 ms deadline: an eighth of that goes into the
+    // plugin's average, below the 1 ms budget.
+    let ran_inline = second_call_ran_inline(hookgate::plugin::Limits {
+        wall_time: Duration::from_millis(3),
+        ..hookgate::plugin::Limits::default()
+    })
+    .await;
+    assert!(
+        ran_inline,
+        "the second call ran inline, holding the thread until its deadline"
+    );
+}
+
+/// Runs the infinite loop once to its deadline, then starts it again and,
+/// on this single-threaded runtime, invokes a quick plugin meanwhile:
+/// whether the second loop had already ended by the time the quick call
+/// did, that is whether it ran inline (an inline call holds the thread to
+/// its end before anything else gets it back).
+async fn second_call_ran_inline(limits: hookgate::plugin::Limits) -> bool {
     let host = host(HostConfig {
         pool_size: 2,
+        limits,
         ..HostConfig::default()
     });
     let looping = load(&host, "infinite-loop");
@@ -144,7 +176,7 @@ async fn a_plugin_that_ran_long_is_moved_off_the_async_worker() {
             .await
         }
     });
-    // Let the hog start (and, were it inline, run to its deadline).
+    // Let the second call start (and, were it inline, run to its deadline).
     tokio::task::yield_now().await;
     let quick = host
         .invoke(noop, context("t", &[], &[]), Arc::new(event("t", "{}")))
@@ -154,59 +186,8 @@ async fn a_plugin_that_ran_long_is_moved_off_the_async_worker() {
         "{:?}",
         quick.result
     );
-    assert!(
-        !second.is_finished(),
-        "the hog runs on the blocking pool while the quick plugin runs inline"
-    );
+    let ran_inline = second.is_finished();
     let second = second.await.expect("task completes");
     assert!(matches!(second.result, Err(Error::Timeout { .. })));
-}
-
-/// A single slow call (a cold slot, say) moves a plugin's CPU average by an
-/// eighth of its cost, so the plugin stays inline; with a budget per call, a
-/// burst of them kept quick plugins on the blocking pool under load.
-#[tokio::test(flavor = "current_thread")]
-async fn one_slow_call_leaves_a_plugin_on_the_async_worker() {
-    let host = host(HostConfig {
-        pool_size: 2,
-        limits: hookgate::plugin::Limits {
-            wall_time: Duration::from_millis(3),
-            ..hookgate::plugin::Limits::default()
-        },
-        ..HostConfig::default()
-    });
-    let looping = load(&host, "infinite-loop");
-    let noop = load(&host, "noop");
-    // One call runs to its 3 ms deadline: an eighth of that goes into the
-    // plugin's average, below the 1 ms budget.
-    let first = host
-        .invoke(
-            looping.clone(),
-            context("slow once", &[], &[]),
-            Arc::new(event("t", "{}")),
-        )
-        .await;
-    assert!(matches!(first.result, Err(Error::Timeout { .. })));
-    let second = tokio::spawn({
-        let host = host.clone();
-        async move {
-            host.invoke(
-                looping,
-                context("slow once", &[], &[]),
-                Arc::new(event("t", "{}")),
-            )
-            .await
-        }
-    });
-    // On this single-threaded runtime an inline call runs to its end before
-    // anything else gets the thread back.
-    tokio::task::yield_now().await;
-    let quick = host
-        .invoke(noop, context("t", &[], &[]), Arc::new(event("t", "{}")))
-        .await;
-    assert!(matches!(quick.result, Ok(Outcome::Continue(_))));
-    assert!(
-        second.is_finished(),
-        "the second call ran inline, holding the thread until its deadline"
-    );
+    ran_inline
 }
