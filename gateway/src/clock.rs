@@ -19,11 +19,8 @@ pub struct Clock {
 impl Clock {
     /// A clock reading the current time now. Needs a tokio runtime.
     pub fn new() -> Self {
-        let base = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         Self {
-            base,
+            base: system_millis(),
             anchor: tokio::time::Instant::now(),
         }
     }
@@ -34,6 +31,15 @@ impl Clock {
         self.base
             .saturating_add(u64::try_from(elapsed).unwrap_or(u64::MAX))
     }
+}
+
+/// Unix milliseconds now as the system reports it, which is what ingest
+/// stamps messages with: unlike [`Clock`], it follows the wall clock's
+/// corrections, and tokio's paused time does not stop it.
+pub fn system_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl Default for Clock {

@@ -13,7 +13,6 @@ mod extract;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::body::Body;
@@ -182,10 +181,8 @@ async fn accept(
         .await
         .map_err(|_| too_large())?;
 
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let now_secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    let now = crate::clock::system_millis();
+    let now_secs = i64::try_from(now / 1_000).unwrap_or(i64::MAX);
     source.auth.check(&parts.headers, &body, now_secs)?;
 
     let json = if source.config.json {
@@ -217,7 +214,7 @@ async fn accept(
     let message = NewMessage {
         source: source_name.to_owned(),
         event_type: pick(&source.config.event_type).unwrap_or_default(),
-        received_at: u64::try_from(now.as_millis()).unwrap_or(u64::MAX),
+        received_at: now,
         headers: stored_headers(&parts.headers, source.auth.credential_header()),
         body: body.to_vec(),
         idempotency_key: pick(&source.config.idempotency_key),

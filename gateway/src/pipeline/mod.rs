@@ -41,7 +41,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::Clock;
+use crate::clock::{Clock, system_millis};
 use crate::delivery::Deliverer;
 use crate::metrics::Metrics;
 use crate::plugin::PluginHost;
@@ -55,7 +55,7 @@ use process::Worker;
 /// behind the store's last sync), so this is wide; the plugin pool still
 /// bounds how many plugins run at once.
 const IN_FLIGHT: usize = 256;
-/// Body bytes handed over in memory and not yet taken, at most; past that,
+/// Bytes (as [`held_size`] counts them) handed over in memory and not yet taken, at most; past that,
 /// ingest leaves messages to the store scan. About 20,000 1 KB events: a
 /// few seconds of backlog at full speed.
 const INBOX_BYTES: usize = 32 << 20;
@@ -69,18 +69,36 @@ const HANDOVER_MILLIS: u64 = 2_000;
 /// queue's keys.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
+/// Roughly what a message held in memory takes: what it carries, and a
+/// fixed allowance for its allocations and its entry in the id set.
+fn held_size(message: &Message) -> usize {
+    let received = &message.received;
+    let headers: usize = received
+        .headers
+        .iter()
+        .map(|(k, v)| k.len() + v.len() + 64)
+        .sum();
+    let strings = [&received.source, &received.event_type, &message.id]
+        .iter()
+        .map(|s| s.len())
+        .sum::<usize>()
+        + received.idempotency_key.as_ref().map_or(0, String::len)
+        + received.target_url.as_ref().map_or(0, String::len);
+    received.body.len() + headers + strings + 512
+}
+
 /// Ingest's side of the hand-over: new durable messages, in memory while the
 /// pipeline keeps up, through the store otherwise.
 #[derive(Debug, Clone)]
 pub struct Inbox {
     queue: mpsc::UnboundedSender<Message>,
     held: Arc<Held>,
-    /// Body bytes it may hold.
+    /// Bytes it may hold, as [`held_size`] counts them.
     budget: usize,
     rescan: Arc<Notify>,
 }
 
-/// What the in-memory queue holds: body bytes, and ids (which a store scan
+/// What the in-memory queue holds: its bytes, and ids (which a store scan
 /// passes over, since the hand-over will bring them).
 #[derive(Debug, Default)]
 struct Held {
@@ -97,7 +115,7 @@ impl Held {
 impl Inbox {
     /// Hands over a message that is durably stored and queued in the store.
     pub fn push(&self, message: Message) {
-        let size = message.received.body.len();
+        let size = held_size(&message);
         let bytes = self.held.bytes.fetch_add(size, Ordering::AcqRel);
         if bytes.saturating_add(size) > self.budget {
             self.held.bytes.fetch_sub(size, Ordering::AcqRel);
@@ -132,7 +150,7 @@ impl Queue {
         self.held.ids().remove(&message.id);
         self.held
             .bytes
-            .fetch_sub(message.received.body.len(), Ordering::AcqRel);
+            .fetch_sub(held_size(message), Ordering::AcqRel);
     }
 
     /// Whether a message is waiting here.
@@ -147,7 +165,7 @@ pub fn inbox(rescan: Arc<Notify>) -> (Inbox, Queue) {
     inbox_holding(rescan, INBOX_BYTES)
 }
 
-/// A hand-over that holds up to `budget` body bytes in memory.
+/// A hand-over that holds up to `budget` bytes in memory.
 fn inbox_holding(rescan: Arc<Notify>, budget: usize) -> (Inbox, Queue) {
     let (tx, rx) = mpsc::unbounded_channel();
     let held = Arc::new(Held::default());
@@ -272,35 +290,32 @@ impl Pipeline {
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             running.reap();
-            while running.has_room() {
-                match queue.try_take() {
-                    Some(message) => running.start(&worker, message),
-                    None => break,
-                }
-            }
+            // The store first: what it holds alone (refused by a full
+            // hand-over, left by the last run) is older than what memory
+            // holds, and would wait behind it for as long as load lasts.
             if scan && running.has_room() {
                 let room = IN_FLIGHT - running.tasks.len();
-                let skip = |id: &str| running.messages.contains(id) || queue.holds(id);
+                let now = system_millis();
+                let take_young = first_pass;
+                // After the first pass, a message this young may be on its
+                // way through the hand-over (queued in the store a moment
+                // before ingest passes it on); a later sweep takes it if it
+                // never arrives. Its id tells its age without a read.
+                let young = |id: &str| {
+                    crate::store::id_millis(id)
+                        .is_some_and(|at| at.saturating_add(HANDOVER_MILLIS) > now)
+                };
+                let skip = |id: &str| {
+                    running.messages.contains(id) || queue.holds(id) || (!take_young && young(id))
+                };
                 match store.pipeline_batch(room, &skip).await {
                     Ok(batch) => {
-                        let full = batch.len() == room;
-                        let now = worker.clock.now_millis();
-                        let mut started = 0;
+                        // A full batch: there may be more.
+                        scan = batch.len() == room;
+                        first_pass &= scan;
                         for message in batch {
-                            // After the first pass, a message this young may
-                            // be on its way through the hand-over (queued in
-                            // the store a moment before ingest passes it on);
-                            // a later sweep takes it if it never arrives.
-                            let young =
-                                message.received.received_at.saturating_add(HANDOVER_MILLIS) > now;
-                            if first_pass || !young {
-                                running.start(&worker, message);
-                                started += 1;
-                            }
+                            running.start(&worker, message);
                         }
-                        // A full batch, all started: there may be more.
-                        scan = full && started == room;
-                        first_pass &= full;
                     }
                     Err(error) => {
                         tracing::error!(%error, "cannot read the pipeline queue");
@@ -310,7 +325,12 @@ impl Pipeline {
                         }
                     }
                 }
-                continue;
+            }
+            while running.has_room() {
+                match queue.try_take() {
+                    Some(message) => running.start(&worker, message),
+                    None => break,
+                }
             }
             tokio::select! {
                 Some(done) = running.tasks.join_next_with_id(), if !running.tasks.is_empty() => {

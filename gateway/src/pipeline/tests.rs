@@ -40,7 +40,7 @@ fn message(clock: Clock) -> NewMessage {
 }
 
 /// Ingests `count` messages, handing each to `push` as ingest does, while a
-/// pipeline whose in-memory queue holds only `budget` body bytes runs; then
+/// pipeline whose in-memory queue holds only `budget` bytes runs; then
 /// waits until every message is completed, and checks each got exactly its
 /// one delivery.
 async fn every_message_completes_once(engine: Engine, count: usize, budget: usize) {
@@ -140,7 +140,7 @@ async fn messages_handed_over_in_memory_complete_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_that_do_not_fit_in_memory_are_found_in_the_store_and_complete_once() {
     for engine in Engine::ALL {
-        // Not one 1 KB body fits: every message goes through the store.
+        // Not one 1 KB message fits: every one goes through the store.
         every_message_completes_once(engine, 500, 500).await;
     }
 }
@@ -148,7 +148,8 @@ async fn messages_that_do_not_fit_in_memory_are_found_in_the_store_and_complete_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_some_messages_in_memory_and_some_only_in_the_store_each_completes_once() {
     for engine in Engine::ALL {
-        // Room for three bodies: the hand-over and the scans take turns.
-        every_message_completes_once(engine, 500, 3_000).await;
+        // Room for about three messages: the hand-over and the scans take
+        // turns.
+        every_message_completes_once(engine, 500, 5_000).await;
     }
 }

@@ -52,10 +52,19 @@ pub(super) struct Tables {
     /// The schedule keyspace's entries, in memory; changed only by a
     /// committed [`Change`].
     index: Arc<Mutex<BTreeSet<(u64, String)>>>,
-    /// No message waits for the pipeline with a smaller id: the smallest
-    /// the last scan found, lowered by any id queued since. Scans start
-    /// here, past the tombstones of messages the pipeline finished.
-    pipeline_floor: Arc<Mutex<Vec<u8>>>,
+    /// Where scans of the pipeline queue start, past the tombstones of
+    /// messages the pipeline finished.
+    pipeline_floor: Arc<Mutex<Floor>>,
+}
+
+/// No message waits for the pipeline with an id below `key`: the smallest
+/// the last scan found, or any id queued since that is smaller.
+#[derive(Debug, Default)]
+struct Floor {
+    key: Vec<u8>,
+    /// The smallest id queued since the running scan began, which its walk
+    /// may not have seen.
+    lowest_queued: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Tables {
@@ -83,7 +92,7 @@ impl Tables {
             objects: keyspace(keys::OBJECTS)?,
             blobs: keyspace(keys::BLOBS)?,
             index: Arc::default(),
-            pipeline_floor: Arc::new(Mutex::new(Vec::new())),
+            pipeline_floor: Arc::new(Mutex::new(Floor::default())),
             db,
         }
         .with_index()
@@ -189,25 +198,33 @@ impl Tables {
         limit: usize,
         skip: &(dyn for<'s> Fn(&'s str) -> bool + Sync),
     ) -> Result<Vec<String>, Error> {
-        let mut floor = self
-            .pipeline_floor
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        // Not held during the walk: the writer takes it for every ingest.
+        let start = {
+            let mut floor = self.floor();
+            floor.lowest_queued = None;
+            floor.key.clone()
+        };
         let mut first = None;
         let mut ids = Vec::new();
-        for entry in self.pipeline.range(floor.clone()..) {
+        for entry in self.pipeline.range(start.clone()..) {
             if ids.len() >= limit {
                 break;
             }
             let key = entry.key()?;
-            let id = String::from_utf8_lossy(&key).into_owned();
-            first.get_or_insert(key);
+            let id = String::from_utf8_lossy(&key);
             if !skip(&id) {
-                ids.push(id);
+                ids.push(id.into_owned());
             }
+            first.get_or_insert(key);
         }
         if let Some(first) = first {
-            *floor = first.to_vec();
+            let mut floor = self.floor();
+            // Not past a message queued during the walk, which it may not
+            // have seen.
+            floor.key = match floor.lowest_queued.take() {
+                Some(queued) => queued.min(first.to_vec()),
+                None => first.to_vec(),
+            };
         }
         Ok(ids)
     }
@@ -216,22 +233,25 @@ impl Tables {
     /// it. (Ids grow within a run; after a restart with the clock set back,
     /// a new id can sort before one still queued from the last run.)
     pub(super) fn queued(&self, id: &str) {
-        let mut floor = self
-            .pipeline_floor
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if id.as_bytes() < floor.as_slice() {
-            *floor = id.as_bytes().to_vec();
+        let mut floor = self.floor();
+        let id = id.as_bytes();
+        if id < floor.key.as_slice() {
+            floor.key = id.to_vec();
         }
+        if floor.lowest_queued.as_deref().is_none_or(|low| id < low) {
+            floor.lowest_queued = Some(id.to_vec());
+        }
+    }
+
+    fn floor(&self) -> MutexGuard<'_, Floor> {
+        self.pipeline_floor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// How many messages wait for the pipeline.
     pub(super) fn pipeline_len(&self) -> usize {
-        let floor = self
-            .pipeline_floor
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let floor = self.floor().key.clone();
         self.pipeline.range(floor..).count()
     }
 }

@@ -37,6 +37,7 @@ mod tests;
 mod writer;
 
 pub use fjall_store::FjallStore;
+pub use keys::id_millis;
 pub use model::{
     Attempt, Completion, Delivery, DeliveryState, DisabledEndpoint, Ingested, Message,
     MessageStatus, NewDelivery, NewMessage, NextStep, Pruned,
