@@ -14,9 +14,63 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 
 use crate::config::Extract;
 
-/// Checks that `body` is one JSON value, with nothing after it.
+/// Checks that `body` is one JSON value, with nothing after it, whose
+/// strings are valid UTF-8 without lone surrogate escapes (what parsing it
+/// into a document would refuse; skipping values does not look inside
+/// strings).
 pub(crate) fn check_json(body: &[u8]) -> Result<(), serde_json::Error> {
-    serde_json::from_slice::<IgnoredAny>(body).map(|_| ())
+    serde_json::from_slice::<Valid>(body).map(|_| ())
+}
+
+/// A JSON value read through, every string decoded, nothing kept.
+struct Valid;
+
+impl<'de> de::Deserialize<'de> for Valid {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(Valid)
+    }
+}
+
+impl<'de> Visitor<'de> for Valid {
+    type Value = Valid;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+
+    fn visit_unit<E>(self) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Valid, A::Error> {
+        while seq.next_element::<Valid>()?.is_some() {}
+        Ok(Valid)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Valid, A::Error> {
+        while map.next_entry::<Valid, Valid>()?.is_some() {}
+        Ok(Valid)
+    }
 }
 
 /// The value as a string: strings as they are, numbers and booleans
@@ -175,6 +229,33 @@ mod tests {
 
     fn pointer(p: &str) -> Extract {
         Extract::Pointer(p.into())
+    }
+
+    /// What a parsed document refuses, the check refuses too: bytes that
+    /// are not UTF-8 and lone surrogates, in values and in keys.
+    #[test]
+    fn the_check_refuses_what_parsing_refuses() {
+        let bodies: [&[u8]; 9] = [
+            br#"{"type": "call.completed", "n": [1, 2.5, -3, true, null, {}]}"#,
+            b"{\"type\": \"\xff\"}",
+            b"{\"\xc3\": 1}",
+            br#"{"a": "\ud800"}"#,
+            br#"{"\udc00": 1}"#,
+            br#"{"a": "\ud83d\ude00", "b": "caf\u00e9"}"#,
+            br#"{"a": 1} {"b": 2}"#,
+            br#"{"a": 1,}"#,
+            b"\"\xe2\x82\"",
+        ];
+        for body in bodies {
+            assert_eq!(
+                check_json(body).is_ok(),
+                serde_json::from_slice::<Value>(body).is_ok(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        assert!(check_json(bodies[0]).is_ok());
+        assert!(check_json(bodies[5]).is_ok());
     }
 
     #[test]
