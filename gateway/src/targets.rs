@@ -56,6 +56,9 @@ pub fn check_url(raw: &str, policy: TargetPolicy) -> Result<url::Url, TargetErro
             )));
         }
     }
+    if has_credentials(&url) {
+        return Err(TargetError::Malformed(CREDENTIALS_REFUSED.to_owned()));
+    }
     let host = url
         .host_str()
         .ok_or_else(|| TargetError::Malformed(format!("{raw:?} has no host")))?;
@@ -63,6 +66,16 @@ pub fn check_url(raw: &str, policy: TargetPolicy) -> Result<url::Url, TargetErro
         check_ip(host, ip, policy)?;
     }
     Ok(url)
+}
+
+/// Why a URL with a user name or password is refused: the delivery client
+/// would not send them, and the receiver would answer 401 to every attempt.
+pub const CREDENTIALS_REFUSED: &str = "a target URL must not carry a user name or password (they are not sent); \
+     give credentials as a header instead, e.g. headers = { Authorization = \"Basic ...\" }";
+
+/// Whether a URL carries a user name or password.
+pub fn has_credentials(url: &url::Url) -> bool {
+    !url.username().is_empty() || url.password().is_some()
 }
 
 /// Resolves the URL's host and checks every address; returns them, so the
@@ -227,6 +240,19 @@ mod tests {
     fn https_to_a_public_address_is_allowed() {
         assert!(check_url("https://93.184.216.34/hook", STRICT).is_ok());
         assert!(check_url("https://hooks.example.com/x", STRICT).is_ok());
+    }
+
+    #[test]
+    fn credentials_in_a_url_are_refused() {
+        for url in [
+            "https://user:pw@hooks.example.com/x",
+            "https://user@hooks.example.com/",
+        ] {
+            match check_url(url, STRICT) {
+                Err(TargetError::Malformed(why)) => assert_eq!(why, CREDENTIALS_REFUSED),
+                other => panic!("{url}: expected a refusal, got {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -114,6 +114,18 @@ fn plain_http_endpoints_are_refused_unless_allowed() {
 }
 
 #[test]
+fn credentials_in_an_endpoint_url_are_refused() {
+    let text = message("[[endpoint]]\nname = \"crm\"\nurl = \"https://u:p@example.com/hook\"\n");
+    assert_eq!(
+        text,
+        format!(
+            "config key `endpoint[0].url`: {}",
+            crate::targets::CREDENTIALS_REFUSED
+        )
+    );
+}
+
+#[test]
 fn duplicate_names_are_refused() {
     let text = message("[[source]]\nname = \"a\"\n[[source]]\nname = \"a\"\n");
     assert_eq!(text, "config key `source[1].name`: \"a\" is used twice");

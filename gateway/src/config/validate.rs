@@ -154,6 +154,9 @@ pub fn endpoint(endpoint: &EndpointConfig, targets: TargetPolicy) -> Result<(), 
             "plain http:// is refused; use https:// or set server.targets.allow_http",
         ));
     }
+    if crate::targets::has_credentials(&endpoint.url) {
+        return Err(bad("url", crate::targets::CREDENTIALS_REFUSED));
+    }
     if !(1..=MAX_IN_FLIGHT).contains(&endpoint.max_in_flight) {
         return Err(bad(
             "max_in_flight",
