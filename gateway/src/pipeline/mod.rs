@@ -55,9 +55,9 @@ use process::Worker;
 /// behind the store's last sync), so this is wide; the plugin pool still
 /// bounds how many plugins run at once.
 const IN_FLIGHT: usize = 256;
-/// Bytes (as [`held_size`] counts them) handed over in memory and not yet taken, at most; past that,
-/// ingest leaves messages to the store scan. About 20,000 1 KB events: a
-/// few seconds of backlog at full speed.
+/// Bytes (as [`held_size`] counts them) handed over in memory and not yet
+/// taken, at most; past that, ingest leaves messages to the store scan.
+/// About 20,000 1 KB events: a second or two of backlog at full speed.
 const INBOX_BYTES: usize = 32 << 20;
 /// How long to wait before retrying after a store failure.
 const STORE_BACKOFF: Duration = Duration::from_millis(500);
