@@ -234,15 +234,10 @@ impl Deliverer {
     /// How long a claim holds a delivery: the slowest endpoint's timeout
     /// and a margin.
     fn lease(&self) -> Duration {
-        let slowest = self
-            .registry
+        self.registry
             .snapshot()
-            .endpoints
-            .values()
-            .map(|e| e.timeout)
-            .max()
-            .unwrap_or_default();
-        slowest.saturating_add(LEASE_MARGIN)
+            .slowest_timeout
+            .saturating_add(LEASE_MARGIN)
     }
 
     /// Marks a delivery in flight; false if it already was.

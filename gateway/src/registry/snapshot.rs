@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::model::Model;
 use crate::delivery::{Endpoint, EndpointState};
@@ -24,6 +25,8 @@ pub struct Snapshot {
     pub chains: HashMap<String, Vec<Step>>,
     /// The endpoint that receives operator events.
     pub operator_endpoint: Option<String>,
+    /// The longest attempt timeout of any endpoint (zero without any).
+    pub slowest_timeout: Duration,
 }
 
 impl Snapshot {
@@ -42,7 +45,7 @@ impl Snapshot {
                     .map_err(|e| format!("source {name}: {e}"))
             })
             .collect::<Result<_, _>>()?;
-        let endpoints = model
+        let endpoints: HashMap<String, Arc<Endpoint>> = model
             .endpoints
             .iter()
             .map(|(name, entry)| {
@@ -90,11 +93,17 @@ impl Snapshot {
                 (route.spec.source.clone(), chain)
             })
             .collect();
+        let slowest_timeout = endpoints
+            .values()
+            .map(|e| e.timeout)
+            .max()
+            .unwrap_or_default();
         Ok(Self {
             sources,
             endpoints,
             chains,
             operator_endpoint: model.operator_endpoint.clone(),
+            slowest_timeout,
         })
     }
 }
