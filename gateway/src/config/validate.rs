@@ -7,11 +7,11 @@
 
 use std::collections::HashSet;
 
-use super::TargetPolicy;
 use super::{
     Config, EndpointConfig, EndpointSigning, Error, RetryConfig, SourceAuth, SourceConfig,
 };
 use crate::signing::SigningSecret;
+use crate::targets::TargetPolicy;
 
 /// The most attempts to one endpoint in flight at once.
 const MAX_IN_FLIGHT: usize = 10_000;
@@ -156,6 +156,13 @@ pub fn endpoint(endpoint: &EndpointConfig, targets: TargetPolicy) -> Result<(), 
     }
     if crate::targets::has_credentials(&endpoint.url) {
         return Err(bad("url", crate::targets::CREDENTIALS_REFUSED));
+    }
+    // A literal address is refused now rather than dead-lettered later; a
+    // host name is checked when it is resolved, at every attempt.
+    if let Err(refused @ crate::targets::TargetError::Forbidden { .. }) =
+        crate::targets::check_url(endpoint.url.as_str(), targets)
+    {
+        return Err(bad("url", refused.to_string()));
     }
     if !(1..=MAX_IN_FLIGHT).contains(&endpoint.max_in_flight) {
         return Err(bad(

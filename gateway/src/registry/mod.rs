@@ -36,13 +36,14 @@ pub use snapshot::Snapshot;
 pub(crate) use model::Model;
 
 use crate::clock::Clock;
+use crate::config::Config;
 use crate::config::validate::Invalid;
-use crate::config::{Config, TargetPolicy};
 use crate::delivery::EndpointState;
 use crate::metrics::Metrics;
 use crate::pipeline::Inbox;
 use crate::plugin::PluginHost;
 use crate::store::{Catalog, Store};
+use crate::targets::TargetPolicy;
 
 /// Why a change was refused or the registry could not be opened.
 #[derive(Debug, thiserror::Error)]

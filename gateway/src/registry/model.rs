@@ -10,8 +10,9 @@ use utoipa::ToSchema;
 
 use super::RegistryError;
 use crate::config::validate::{self, Invalid};
-use crate::config::{EndpointConfig, RouteConfig, SourceConfig, TargetPolicy};
+use crate::config::{EndpointConfig, RouteConfig, SourceConfig};
 use crate::plugin::LoadedPlugin;
+use crate::targets::TargetPolicy;
 
 /// Where an object came from, which decides who may change it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -10,13 +10,28 @@
 //! still cannot reach a forbidden address.
 
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use hyper_util::client::legacy::connect::dns::Name;
 
-use crate::config::TargetPolicy;
+mod class;
+
+use class::Class;
+
+/// `[server.targets]`: what a delivery URL may point at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetPolicy {
+    /// Allow `http://` (otherwise only `https://`).
+    pub allow_http: bool,
+    /// Allow loopback addresses (127.0.0.0/8, ::1, and IPv6 forms of them).
+    pub allow_loopback: bool,
+    /// Allow private, shared, link-local, unique-local and site-local
+    /// addresses (never metadata, multicast or reserved ones).
+    pub allow_private: bool,
+}
 
 /// Why a target was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -145,63 +160,13 @@ fn check_ip(host: &str, addr: IpAddr, policy: TargetPolicy) -> Result<(), Target
             class,
         })
     };
-    let addr = addr.to_canonical();
-    match classify(addr) {
+    match class::classify(addr) {
         Class::Public => Ok(()),
         Class::Loopback if policy.allow_loopback => Ok(()),
         Class::Loopback => forbidden("loopback"),
         Class::Private(_) if policy.allow_private => Ok(()),
         Class::Private(class) => forbidden(class),
         Class::Never(class) => forbidden(class),
-    }
-}
-
-enum Class {
-    Public,
-    Loopback,
-    /// Private-network classes, allowed with `allow_private`.
-    Private(&'static str),
-    /// Never a valid target (unspecified, multicast, broadcast, metadata).
-    Never(&'static str),
-}
-
-const METADATA_V4: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
-
-fn classify(addr: IpAddr) -> Class {
-    match addr {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            if v4.is_loopback() {
-                Class::Loopback
-            } else if v4 == METADATA_V4 {
-                Class::Never("cloud metadata")
-            } else if v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast() {
-                Class::Never("unspecified, broadcast or multicast")
-            } else if v4.is_private() {
-                Class::Private("private")
-            } else if v4.is_link_local() {
-                Class::Private("link-local")
-            } else if a == 100 && (64..128).contains(&b) {
-                Class::Private("shared (CGNAT)")
-            } else {
-                Class::Public
-            }
-        }
-        IpAddr::V6(v6) => {
-            if v6.is_loopback() {
-                Class::Loopback
-            } else if v6.is_unspecified() || v6.is_multicast() {
-                Class::Never("unspecified or multicast")
-            } else if v6 == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) {
-                Class::Never("cloud metadata")
-            } else if v6.is_unique_local() {
-                Class::Private("unique-local")
-            } else if v6.is_unicast_link_local() {
-                Class::Private("link-local")
-            } else {
-                Class::Public
-            }
-        }
     }
 }
 
@@ -278,8 +243,13 @@ mod tests {
             ("https://169.254.169.254/latest/meta-data", "cloud metadata"),
             ("https://169.254.1.1/", "link-local"),
             ("https://[fd12::1]/", "unique-local"),
-            ("https://0.0.0.0/", "unspecified, broadcast or multicast"),
+            ("https://0.0.0.0/", "\"this network\" (0.0.0.0/8)"),
             ("https://[::ffff:127.0.0.1]/", "loopback"),
+            ("https://[64:ff9b::a9fe:a9fe]/", "cloud metadata"),
+            ("https://[::127.0.0.1]/", "loopback"),
+            ("https://[2002:7f00:1::]/", "loopback"),
+            ("https://[fec0::1]/", "site-local"),
+            ("https://0.1.2.3/", "\"this network\" (0.0.0.0/8)"),
         ] {
             match check_url(url, STRICT) {
                 Err(TargetError::Forbidden { class: got, .. }) => assert_eq!(got, class, "{url}"),
@@ -315,5 +285,79 @@ mod tests {
         };
         let addrs = resolve(&url, local).await.expect("resolves");
         assert!(addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 1));
+    }
+
+    /// The IPv6 forms of forbidden addresses, and one address of every
+    /// non-public block, at check time and at connect time.
+    const FORBIDDEN: &[&str] = &[
+        "0.0.0.0",
+        "0.9.9.9",
+        "10.0.0.1",
+        "100.64.0.1",
+        "127.0.0.1",
+        "169.254.169.254",
+        "172.16.0.1",
+        "192.0.0.1",
+        "192.0.2.1",
+        "192.88.99.1",
+        "192.168.0.1",
+        "198.18.0.1",
+        "198.51.100.1",
+        "203.0.113.1",
+        "224.0.0.1",
+        "240.0.0.1",
+        "255.255.255.255",
+        "::",
+        "::1",
+        "::127.0.0.1",
+        "::ffff:127.0.0.1",
+        "::ffff:0:127.0.0.1",
+        "64:ff9b::a9fe:a9fe",
+        "64:ff9b::7f00:1",
+        "64:ff9b:1::a00:1",
+        "100::1",
+        "2001:2::1",
+        "2001:db8::1",
+        "2001:0:808:808::80ff:fffe",
+        "2002:7f00:1::",
+        "2002:a9fe:a9fe::",
+        "3fff::1",
+        "5f00::1",
+        "fc00::1",
+        "fd00:ec2::254",
+        "fe80::1",
+        "fec0::1",
+        "ff02::1",
+    ];
+
+    #[test]
+    fn every_forbidden_literal_is_refused_at_check_time() {
+        for addr in FORBIDDEN {
+            let host = if addr.contains(':') {
+                format!("[{addr}]")
+            } else {
+                (*addr).to_owned()
+            };
+            let url = format!("https://{host}/hook");
+            assert!(
+                matches!(check_url(&url, STRICT), Err(TargetError::Forbidden { .. })),
+                "{url} was not refused"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn every_forbidden_address_is_refused_at_connect_time() {
+        for addr in FORBIDDEN {
+            let refused = PolicyResolver::lookup((*addr).to_owned(), STRICT).await;
+            assert!(
+                matches!(refused, Err(TargetError::Forbidden { .. })),
+                "{addr} was resolved for a connection: {refused:?}"
+            );
+        }
+        let public = PolicyResolver::lookup("2606:4700::1111".to_owned(), STRICT)
+            .await
+            .expect("a public literal resolves");
+        assert_eq!(public.len(), 1);
     }
 }
