@@ -198,4 +198,21 @@ event_types = ["*"]
             acked.len()
         );
     }
+    // The real binary wrote the store under its umask: the owner's only.
+    assert_private(&dir.path().join("data"));
+}
+
+/// Every directory under `path` is 0700 and every file 0600.
+fn assert_private(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(path).expect("stat");
+    let mode = meta.permissions().mode() & 0o777;
+    if meta.is_dir() {
+        assert_eq!(mode, 0o700, "{} is {mode:o}", path.display());
+        for entry in std::fs::read_dir(path).expect("lists") {
+            assert_private(&entry.expect("entry").path());
+        }
+    } else if meta.is_file() {
+        assert_eq!(mode, 0o600, "{} is {mode:o}", path.display());
+    }
 }

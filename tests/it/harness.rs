@@ -107,10 +107,12 @@ impl TestGateway {
         let mut config = hookgate::config::Config::from_toml("test.toml", toml, dir.path())
             .expect("the test config is valid");
         config.server.data_dir = dir.path().to_owned();
-        // The suite runs on either engine; CI runs it on both.
+        // The suite runs on either engine (the default's unless told);
+        // CI runs it on both.
         config.storage.engine = match std::env::var("HOOKGATE_TEST_ENGINE").as_deref() {
-            Ok("fjall") => hookgate::store::Engine::Fjall,
-            Ok("sled") | Err(_) => hookgate::store::Engine::Sled,
+            Ok("fjall") => Some(hookgate::store::Engine::Fjall),
+            Ok("sled") => Some(hookgate::store::Engine::Sled),
+            Err(_) => None,
             Ok(other) => panic!("HOOKGATE_TEST_ENGINE={other}: expected sled or fjall"),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

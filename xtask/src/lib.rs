@@ -58,6 +58,7 @@ pub fn build_plugins(
     target_dir: &Path,
     crates: &[String],
 ) -> io::Result<PathBuf> {
+    ensure_target(workspace)?;
     let mut command = Command::new(cargo);
     command
         .current_dir(workspace)
@@ -73,10 +74,41 @@ pub fn build_plugins(
     let status = command.status()?;
     if !status.success() {
         return Err(io::Error::other(format!(
-            "building the plugins for {WASM_TARGET} failed ({status}); is the target installed? `rustup target add {WASM_TARGET}`"
+            "building the plugins for {WASM_TARGET} failed ({status})"
         )));
     }
     Ok(target_dir.join(WASM_TARGET).join(WASM_PROFILE))
+}
+
+/// Makes sure the standard library for [`WASM_TARGET`] is installed: if it
+/// is not, installs it with `rustup`, or, where there is no rustup, fails
+/// with the one command to run.
+pub fn ensure_target(workspace: &Path) -> io::Result<()> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let output = Command::new(&rustc)
+        .current_dir(workspace)
+        .args(["--print", "target-libdir", "--target", WASM_TARGET])
+        .output()?;
+    let libdir = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    if output.status.success() && !libdir.is_empty() && Path::new(&libdir).is_dir() {
+        return Ok(());
+    }
+    let install = format!("rustup target add {WASM_TARGET}");
+    eprintln!("the {WASM_TARGET} target is not installed; running `{install}`");
+    match Command::new("rustup")
+        .current_dir(workspace)
+        .args(["target", "add", WASM_TARGET])
+        .status()
+    {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(io::Error::other(format!(
+            "`{install}` failed ({status}); plugins are built for {WASM_TARGET}, run it and try again"
+        ))),
+        Err(error) => Err(io::Error::other(format!(
+            "the {WASM_TARGET} target is not installed and rustup could not be run ({error}); \
+             install the target for your Rust toolchain (with rustup: `{install}`) and try again"
+        ))),
+    }
 }
 
 /// The file a plugin crate builds to inside the folder [`build_plugins`]

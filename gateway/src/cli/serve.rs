@@ -35,6 +35,17 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => Config::defaults()?,
     };
     super::init_tracing(config.server.log_format == LogFormat::Json, "info");
+    // What the gateway writes (the store, the plugin cache) holds secrets:
+    // created 0600/0700, whatever the shell's umask.
+    rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o077));
+    let descriptors = crate::server::raise_descriptor_limit();
+    if descriptors.is_some_and(|n| n < config.server.max_connections as u64 + 256) {
+        tracing::warn!(
+            ?descriptors,
+            max_connections = config.server.max_connections,
+            "the open-file limit is below server.max_connections plus the store's files; raise it (ulimit -n)"
+        );
+    }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.server.listen)

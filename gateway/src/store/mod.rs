@@ -29,6 +29,7 @@ mod fjall_tables;
 mod keys;
 mod migrate;
 mod model;
+mod private;
 mod query;
 mod sled_catalog;
 mod sled_store;
@@ -74,6 +75,40 @@ impl std::fmt::Display for Engine {
 impl Engine {
     /// Both engines.
     pub const ALL: [Self; 2] = [Self::Sled, Self::Fjall];
+
+    /// What a new data directory gets when the config names no engine:
+    /// fjall, which meets the throughput targets sled misses by 2.5×
+    /// (BENCHMARKS.md).
+    pub const DEFAULT: Self = Self::Fjall;
+
+    /// The engine whose store `data_dir` holds, if any.
+    pub fn found_in(data_dir: &Path) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.dir(data_dir).exists())
+    }
+
+    /// Opens the store under `data_dir` with the engine the config names,
+    /// or, when it names none, the one the directory already holds (so an
+    /// existing store keeps its engine), or [`Engine::DEFAULT`] for a new
+    /// one. The directory is created, or narrowed, to its owner only
+    /// (0700), and the files in it to 0600: it holds secrets the API took.
+    pub fn open_in(
+        chosen: Option<Self>,
+        data_dir: &Path,
+    ) -> Result<(Self, Arc<dyn Backend>), Error> {
+        private::dir(data_dir).map_err(|source| Error::DataDir {
+            path: data_dir.to_owned(),
+            source,
+        })?;
+        let engine = chosen
+            .or_else(|| Self::found_in(data_dir))
+            .unwrap_or(Self::DEFAULT);
+        let store = engine.open(data_dir)?;
+        private::tree(&engine.dir(data_dir)).map_err(|source| Error::DataDir {
+            path: data_dir.to_owned(),
+            source,
+        })?;
+        Ok((engine, store))
+    }
 
     /// The engine's directory under the data directory.
     fn dir(self, data_dir: &Path) -> PathBuf {
@@ -134,6 +169,15 @@ pub enum Error {
         found: Engine,
         /// Its directory.
         path: PathBuf,
+    },
+    /// The data directory cannot be created or made private.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
     },
     /// A transaction failed.
     #[error("transaction: {0}")]

@@ -80,6 +80,10 @@ fn open_db(dir: &Path) -> Result<sled::Db, Error> {
                 if e.to_string().contains("could not acquire lock")
                     && started.elapsed() < LOCK_WAIT =>
             {
+                #[allow(
+                    clippy::disallowed_methods,
+                    reason = "opening is synchronous; sled's own threads release the lock"
+                )]
                 std::thread::sleep(Duration::from_millis(5));
             }
             result => return Ok(result?),

@@ -713,6 +713,67 @@ fn a_data_dir_refuses_the_other_engine() {
     drop(open(Engine::Fjall, dir.path()));
 }
 
+#[test]
+fn a_new_data_dir_gets_fjall_and_an_existing_one_keeps_its_engine() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fresh = dir.path().join("fresh");
+    let (engine, store) = Engine::open_in(None, &fresh).expect("opens");
+    assert_eq!(engine, Engine::Fjall);
+    drop(store);
+    let (engine, store) = Engine::open_in(None, &fresh).expect("reopens");
+    assert_eq!(engine, Engine::Fjall);
+    drop(store);
+
+    let old = dir.path().join("old");
+    let (engine, store) = Engine::open_in(Some(Engine::Sled), &old).expect("opens");
+    assert_eq!(engine, Engine::Sled);
+    drop(store);
+    let (engine, store) = Engine::open_in(None, &old).expect("reopens");
+    assert_eq!(engine, Engine::Sled, "an existing sled store is not moved");
+    drop(store);
+    let error = Engine::open_in(Some(Engine::Fjall), &old).expect_err("refused");
+    assert!(
+        matches!(
+            error,
+            Error::OtherEngine {
+                found: Engine::Sled,
+                ..
+            }
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn the_data_dir_and_its_files_are_the_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+    fn walk(path: &std::path::Path, seen: &mut Vec<(std::path::PathBuf, u32)>) {
+        let meta = std::fs::symlink_metadata(path).expect("stat");
+        seen.push((path.to_owned(), meta.permissions().mode() & 0o777));
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(path).expect("lists") {
+                walk(&entry.expect("entry").path(), seen);
+            }
+        }
+    }
+    for engine in Engine::ALL {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        // A directory made by hand with the usual umask is narrowed too.
+        std::fs::create_dir(&data).expect("mkdir");
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let (_, store) = Engine::open_in(Some(engine), &data).expect("opens");
+        let mut seen = Vec::new();
+        walk(&data, &mut seen);
+        drop(store);
+        assert!(seen.len() > 2, "{engine}: {seen:?}");
+        for (path, mode) in seen {
+            let want = if path.is_dir() { 0o700 } else { 0o600 };
+            assert_eq!(mode, want, "{engine}: {} is {mode:o}", path.display());
+        }
+    }
+}
+
 /// Bodies became byte strings in the record encoding; postcard writes a
 /// byte string exactly as it wrote the sequence of bytes before, so data
 /// stored by earlier versions still reads.
