@@ -183,3 +183,134 @@ fn a_component_that_does_not_implement_the_world_is_refused_at_load() {
         other => panic!("expected a wrong-world error, got {other:?}"),
     }
 }
+
+/// Runs `case` of the blocking-wasi plugin through `invoke`, as the
+/// pipeline does, on the current runtime.
+async fn invoke_case(host: &PluginHost, case: &str) -> hookgate::plugin::Invocation {
+    let plugin = load(host, "blocking-wasi");
+    host.invoke(
+        plugin,
+        crate::harness::context("blocking", &[], &[]),
+        std::sync::Arc::new(event(case, "{}")),
+    )
+    .await
+}
+
+#[test]
+fn stdout_stderr_stdin_and_clocks_work_outside_a_runtime() {
+    let host = host(HostConfig::default());
+    let plugin = load(&host, "blocking-wasi");
+    for case in ["print", "stdin", "clock"] {
+        let invocation = run(&host, &plugin, &event(case, "{}"));
+        assert!(
+            matches!(invocation.result, Ok(Outcome::Continue(_))),
+            "{case}: {:?}",
+            invocation.result
+        );
+    }
+    let printed = run(&host, &plugin, &event("print", "{}")).logs;
+    let text: Vec<&str> = printed.lines.iter().map(|l| l.message.as_str()).collect();
+    assert!(
+        text.iter()
+            .any(|l| l.contains("printed to stdout by msg_test_1")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter().any(|l| l.contains("printed to stderr")),
+        "{text:?}"
+    );
+}
+
+/// Before plugins ran as futures, each of these panicked the host on a
+/// tokio worker ("Cannot start a runtime from within a runtime").
+#[tokio::test(flavor = "current_thread")]
+async fn stdout_stderr_stdin_and_clocks_work_inline_on_a_single_threaded_runtime() {
+    let host = host(HostConfig::default());
+    for case in ["print", "stdin", "clock"] {
+        let invocation = invoke_case(&host, case).await;
+        assert!(
+            matches!(invocation.result, Ok(Outcome::Continue(_))),
+            "{case}: {:?}",
+            invocation.result
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdout_stderr_stdin_and_clocks_work_inline_on_a_worker() {
+    let host = host(HostConfig::default());
+    for case in ["print", "stdin", "clock"] {
+        let invocation = invoke_case(&host, case).await;
+        assert!(
+            matches!(invocation.result, Ok(Outcome::Continue(_))),
+            "{case}: {:?}",
+            invocation.result
+        );
+        assert!(!invocation.logs.truncated);
+    }
+}
+
+#[test]
+fn a_sleep_is_cut_off_at_the_time_limit() {
+    let host = host(HostConfig::default());
+    let plugin = load(&host, "blocking-wasi");
+    let started = std::time::Instant::now();
+    let invocation = run(&host, &plugin, &event("sleep", "{}"));
+    let took = started.elapsed();
+    let limit = host.limits().wall_time;
+    match invocation.result {
+        Err(Error::Timeout {
+            limit: reported,
+            elapsed,
+        }) => {
+            assert_eq!(reported, limit);
+            assert!(elapsed >= limit, "charged {elapsed:?}, below the limit");
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(took < limit + TIMEOUT_SLACK, "the 15 s sleep took {took:?}");
+    assert_normal_plugin_still_runs(&host);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sleeper_frees_its_slot_when_its_deadline_passes() {
+    // One slot, and a limit long enough that the sleeper runs on the plugin
+    // runtime: its slot must come back at the deadline, not after 15 s.
+    let mut config = HostConfig {
+        pool_size: 1,
+        queue_timeout: Duration::from_secs(30),
+        ..HostConfig::default()
+    };
+    config.limits.wall_time = Duration::from_millis(300);
+    let host = host(config);
+    let started = std::time::Instant::now();
+    let invocation = invoke_case(&host, "sleep").await;
+    assert!(
+        matches!(invocation.result, Err(Error::Timeout { .. })),
+        "{:?}",
+        invocation.result
+    );
+    assert_eq!(
+        host.free_slots(),
+        1,
+        "the slot is free once the call answered"
+    );
+    let noop = load(&host, "noop");
+    let next = host
+        .invoke(
+            noop,
+            crate::harness::context("t", &[], &[]),
+            std::sync::Arc::new(event("t", "{}")),
+        )
+        .await;
+    assert!(
+        matches!(next.result, Ok(Outcome::Continue(_))),
+        "{:?}",
+        next.result
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}

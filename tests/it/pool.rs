@@ -111,15 +111,11 @@ async fn a_caller_gives_up_after_the_queue_timeout() {
 
 /// Plugins run inline on the async worker while they are quick; one that ran
 /// past the inline budget (here an infinite loop stopped at its deadline)
-/// goes to the blocking pool next time, so on a single-threaded runtime
-/// another invocation still completes while it runs.
+/// goes to the plugin runtime next time.
 #[tokio::test(flavor = "current_thread")]
 async fn a_plugin_that_ran_long_is_moved_off_the_async_worker() {
-    let ran_inline = second_call_ran_inline(hookgate::plugin::Limits::default()).await;
-    assert!(
-        !ran_inline,
-        "the hog runs on the blocking pool while the quick plugin runs inline"
-    );
+    let offloaded = second_call_offloaded(hookgate::plugin::Limits::default()).await;
+    assert!(offloaded, "the hog runs on the plugin runtime");
 }
 
 /// A single slow call (a cold slot, say) moves a plugin's CPU average by an
@@ -129,30 +125,68 @@ async fn a_plugin_that_ran_long_is_moved_off_the_async_worker() {
 async fn one_slow_call_leaves_a_plugin_on_the_async_worker() {
     // The call runs to its 3 ms deadline: an eighth of that goes into the
     // plugin's average, below the 1 ms budget.
-    let ran_inline = second_call_ran_inline(hookgate::plugin::Limits {
+    let offloaded = second_call_offloaded(hookgate::plugin::Limits {
         wall_time: Duration::from_millis(3),
         ..hookgate::plugin::Limits::default()
     })
     .await;
+    assert!(!offloaded, "the second call ran inline");
+}
+
+/// Even inline, a long call yields its worker every tick: on this
+/// single-threaded runtime a quick invocation completes while an infinite
+/// loop runs inline beside it.
+#[tokio::test(flavor = "current_thread")]
+async fn an_inline_call_shares_its_worker_while_it_runs() {
+    let host = host(HostConfig {
+        pool_size: 2,
+        ..HostConfig::default()
+    });
+    let looping = load(&host, "infinite-loop");
+    let noop = load(&host, "noop");
+    let hog = tokio::spawn({
+        let host = host.clone();
+        async move {
+            host.invoke(
+                looping,
+                context("hog", &[], &[]),
+                Arc::new(event("t", "{}")),
+            )
+            .await
+        }
+    });
+    // Let the hog start: it runs inline (its average is still zero).
+    tokio::task::yield_now().await;
+    let quick = host
+        .invoke(noop, context("t", &[], &[]), Arc::new(event("t", "{}")))
+        .await;
     assert!(
-        ran_inline,
-        "the second call ran inline, holding the thread until its deadline"
+        matches!(quick.result, Ok(Outcome::Continue(_))),
+        "{:?}",
+        quick.result
+    );
+    assert!(
+        !hog.is_finished(),
+        "the quick call ended while the loop ran"
+    );
+    let hog = hog.await.expect("task completes");
+    assert!(!hog.offloaded);
+    assert!(
+        matches!(hog.result, Err(Error::Timeout { .. })),
+        "{:?}",
+        hog.result
     );
 }
 
-/// Runs the infinite loop once to its deadline, then starts it again and,
-/// on this single-threaded runtime, invokes a quick plugin meanwhile:
-/// whether the second loop had already ended by the time the quick call
-/// did, that is whether it ran inline (an inline call holds the thread to
-/// its end before anything else gets it back).
-async fn second_call_ran_inline(limits: hookgate::plugin::Limits) -> bool {
+/// Runs the infinite loop once to its deadline, then again: whether the
+/// second call ran on the plugin runtime.
+async fn second_call_offloaded(limits: hookgate::plugin::Limits) -> bool {
     let host = host(HostConfig {
         pool_size: 2,
         limits,
         ..HostConfig::default()
     });
     let looping = load(&host, "infinite-loop");
-    let noop = load(&host, "noop");
     let first = host
         .invoke(
             looping.clone(),
@@ -165,29 +199,14 @@ async fn second_call_ran_inline(limits: hookgate::plugin::Limits) -> bool {
         "{:?}",
         first.result
     );
-    let second = tokio::spawn({
-        let host = host.clone();
-        async move {
-            host.invoke(
-                looping,
-                context("hog", &[], &[]),
-                Arc::new(event("t", "{}")),
-            )
-            .await
-        }
-    });
-    // Let the second call start (and, were it inline, run to its deadline).
-    tokio::task::yield_now().await;
-    let quick = host
-        .invoke(noop, context("t", &[], &[]), Arc::new(event("t", "{}")))
+    assert!(!first.offloaded, "a plugin starts inline");
+    let second = host
+        .invoke(
+            looping,
+            context("hog", &[], &[]),
+            Arc::new(event("t", "{}")),
+        )
         .await;
-    assert!(
-        matches!(quick.result, Ok(Outcome::Continue(_))),
-        "{:?}",
-        quick.result
-    );
-    let ran_inline = second.is_finished();
-    let second = second.await.expect("task completes");
     assert!(matches!(second.result, Err(Error::Timeout { .. })));
-    ran_inline
+    second.offloaded
 }

@@ -17,6 +17,11 @@
 //! slower than that), the store completes it once and the second run
 //! writes nothing.
 //!
+//! A message whose processing could not finish (no plugin slot became
+//! free, its task panicked, its outcome could not be written) stays queued
+//! and is passed over by the scans for a backoff that doubles from 1 s to
+//! 5 minutes (`backoff.rs`), so it is never re-run in a hot loop.
+//!
 //! Default routing, when no plugin chose targets: the active endpoints
 //! subscribed to the (possibly rewritten) event type. A plugin's `deliver`
 //! overrides it. A message with a per-message target URL is sent there,
@@ -28,6 +33,7 @@
 //! **Invariant:** a message runs wholly on one registry snapshot: the plugin
 //! versions current when it started.
 
+mod backoff;
 mod process;
 #[cfg(test)]
 mod tests;
@@ -48,7 +54,8 @@ use crate::plugin::PluginHost;
 use crate::registry::{OPERATOR_SOURCE, Registry};
 use crate::store::{Message, Store};
 
-use process::Worker;
+use backoff::Backoff;
+use process::{Processed, Worker};
 
 /// Messages being processed at once at most. Most of a message's time in
 /// the pipeline is spent waiting (for a plugin slot, for its outcome's write
@@ -210,12 +217,14 @@ impl std::fmt::Debug for Pipeline {
     }
 }
 
-/// The messages being processed, by task.
+/// The messages being processed, by task, and those waiting out a failure.
 #[derive(Default)]
 struct Running {
-    tasks: JoinSet<()>,
+    /// Each ends with the reason its message was left queued, if it was.
+    tasks: JoinSet<Option<String>>,
     ids: HashMap<tokio::task::Id, String>,
     messages: HashSet<String>,
+    backoff: Backoff,
 }
 
 impl Running {
@@ -230,30 +239,43 @@ impl Running {
         let id = message.id.clone();
         let worker = worker.clone();
         let task = self.tasks.spawn(async move {
-            if let Err(error) = worker.process(message).await {
-                tracing::error!(%error, "cannot record a pipeline outcome");
+            match worker.process(message).await {
+                Ok(Processed::Completed) => None,
+                Ok(Processed::Deferred(why)) => Some(why),
+                Err(error) => {
+                    tracing::error!(%error, "cannot record a pipeline outcome");
+                    Some(error.to_string())
+                }
             }
         });
         self.ids.insert(task.id(), id);
     }
 
-    fn finished(&mut self, task: tokio::task::Id) {
-        if let Some(id) = self.ids.remove(&task) {
-            self.messages.remove(&id);
+    fn finished(
+        &mut self,
+        done: Result<(tokio::task::Id, Option<String>), tokio::task::JoinError>,
+    ) {
+        let (task, left) = match done {
+            Ok((task, left)) => (task, left),
+            Err(error) => (error.id(), Some(format!("its task failed: {error}"))),
+        };
+        let Some(id) = self.ids.remove(&task) else {
+            return;
+        };
+        self.messages.remove(&id);
+        match left {
+            None => self.backoff.completed(&id),
+            Some(why) => {
+                let wait = self.backoff.failed(&id, system_millis());
+                tracing::warn!(message_id = %id, reason = %why, wait_ms = wait, "message left queued; it runs again after a wait");
+            }
         }
     }
 
     fn reap(&mut self) {
         while let Some(done) = self.tasks.try_join_next_with_id() {
-            self.finished(task_id(&done));
+            self.finished(done);
         }
-    }
-}
-
-fn task_id(done: &Result<(tokio::task::Id, ()), tokio::task::JoinError>) -> tokio::task::Id {
-    match done {
-        Ok((id, ())) => *id,
-        Err(error) => error.id(),
     }
 }
 
@@ -306,7 +328,10 @@ impl Pipeline {
                         .is_some_and(|at| at.saturating_add(HANDOVER_MILLIS) > now)
                 };
                 let skip = |id: &str| {
-                    running.messages.contains(id) || queue.holds(id) || (!take_young && young(id))
+                    running.messages.contains(id)
+                        || queue.holds(id)
+                        || running.backoff.holds(id, now)
+                        || (!take_young && young(id))
                 };
                 match store.pipeline_batch(room, &skip).await {
                     Ok(batch) => {
@@ -334,7 +359,7 @@ impl Pipeline {
             }
             tokio::select! {
                 Some(done) = running.tasks.join_next_with_id(), if !running.tasks.is_empty() => {
-                    running.finished(task_id(&done));
+                    running.finished(done);
                 }
                 Some(message) = queue.queue.recv(), if running.has_room() => {
                     queue.taken(&message);

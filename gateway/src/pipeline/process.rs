@@ -14,6 +14,15 @@ use crate::plugin::{self, ChainOutcome, PluginHost};
 use crate::registry::{Registry, Snapshot};
 use crate::store::{Completion, Message, MessageStatus, NewDelivery, Store};
 
+/// How processing a message ended.
+#[derive(Debug)]
+pub(super) enum Processed {
+    /// Its outcome is recorded (or another pass recorded it).
+    Completed,
+    /// It stays queued, for this reason, to be run again after a backoff.
+    Deferred(String),
+}
+
 /// What processing a message needs; shared by the pipeline's tasks.
 pub(super) struct Worker {
     pub(super) store: Arc<dyn Store>,
@@ -26,11 +35,15 @@ pub(super) struct Worker {
 }
 
 impl Worker {
-    pub(super) async fn process(&self, message: Message) -> Result<(), crate::store::Error> {
+    /// Runs one message and records its outcome, or leaves it queued (a
+    /// failure of the host, not of the plugin: no slot became free) for a
+    /// later pass, which the caller backs off.
+    pub(super) async fn process(&self, message: Message) -> Result<Processed, crate::store::Error> {
         let snapshot = self.registry.snapshot();
         if message.received.source == OPERATOR_SOURCE {
             let (status, deliveries) = operator_event(&message, &snapshot);
-            return self.complete(message, status, deliveries).await;
+            self.complete(message, status, deliveries).await?;
+            return Ok(Processed::Completed);
         }
         let steps = snapshot
             .chains
@@ -71,7 +84,8 @@ impl Worker {
                 body: None,
                 deliveries: u32::try_from(deliveries.len()).unwrap_or(u32::MAX),
             };
-            return self.complete(message, status, deliveries).await;
+            self.complete(message, status, deliveries).await?;
+            return Ok(Processed::Completed);
         }
         let event = plugin::Event {
             id: message.id.clone(),
@@ -112,6 +126,10 @@ impl Worker {
                     .collect();
                 routed(event, &message.received.body, deliveries)
             }
+            Err(failure) if failure.error.is_host_side() => {
+                tracing::warn!(message_id = %message.id, plugin = %failure.plugin, kind = failure.error.kind(), error = %failure.error, "plugin could not run; the message is retried later");
+                return Ok(Processed::Deferred(failure.error.to_string()));
+            }
             Err(failure) => {
                 tracing::warn!(message_id = %message.id, plugin = %failure.plugin, kind = failure.error.kind(), error = %failure.error, "plugin failed; message dead-lettered");
                 (
@@ -124,7 +142,8 @@ impl Worker {
                 )
             }
         };
-        self.complete(message, status, deliveries).await
+        self.complete(message, status, deliveries).await?;
+        Ok(Processed::Completed)
     }
 
     /// Records the outcome; the deliveries are created claimed and handed to

@@ -7,6 +7,10 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "plugin",
     anyhow: false,
+    // `handle` is called with `call_async`: the guest runs on a fiber, so
+    // WASI host calls that wait can await (see `invoke.rs`). The plugin's
+    // own imports (log, config, endpoints) stay plain functions.
+    exports: { default: async },
 });
 
 pub(crate) use self::hookgate::plugin::types as wit;

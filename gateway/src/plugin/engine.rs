@@ -1,5 +1,6 @@
-//! The process-wide wasmtime engine: pooling allocator, epoch interruption,
-//! and the thread that advances the epoch.
+//! The process-wide wasmtime engine: pooling allocator (instances and the
+//! fibers' stacks of async calls), epoch interruption, and the thread that
+//! advances the epoch.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,6 +35,7 @@ pub(crate) fn build(limits: &Limits, slots: u32) -> Result<Engine, Error> {
         .total_core_instances(slots * CORE_INSTANCES_PER_COMPONENT)
         .total_memories(slots * MEMORIES_PER_COMPONENT)
         .total_tables(slots * TABLES_PER_COMPONENT)
+        .total_stacks(slots)
         .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
         .max_memories_per_component(MEMORIES_PER_COMPONENT)
         .max_tables_per_component(TABLES_PER_COMPONENT)
@@ -67,6 +69,7 @@ impl EpochTicker {
             .name("hookgate-epoch".into())
             .spawn(move || {
                 while !flag.load(Ordering::Relaxed) {
+                    #[allow(clippy::disallowed_methods, reason = "the epoch's own thread")]
                     std::thread::sleep(EPOCH_TICK);
                     engine.increment_epoch();
                 }
@@ -86,11 +89,4 @@ impl Drop for EpochTicker {
             let _ = thread.join();
         }
     }
-}
-
-/// Ticks for a wall-time limit: one more than the quotient, so the deadline
-/// never comes before the limit however the first tick falls.
-pub(crate) fn deadline_ticks(wall_time: Duration) -> u64 {
-    let ticks = wall_time.as_nanos() / EPOCH_TICK.as_nanos();
-    u64::try_from(ticks).unwrap_or(u64::MAX - 1) + 1
 }

@@ -115,6 +115,13 @@ pub enum PluginError {
 }
 
 impl Error {
+    /// Whether the failure is the host's rather than the plugin's (no slot
+    /// became free): the event did not run, and running it again later may
+    /// succeed, so it is retried rather than dead-lettered.
+    pub fn is_host_side(&self) -> bool {
+        matches!(self, Self::PoolExhausted(_))
+    }
+
     /// A stable, machine-readable name for the kind of error, used in logs,
     /// metrics and API responses.
     pub fn kind(&self) -> &'static str {

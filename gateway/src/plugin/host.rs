@@ -2,10 +2,11 @@
 //! pre-instantiated, validated [`LoadedPlugin`]s.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker};
@@ -27,6 +28,15 @@ pub struct HostConfig {
     pub queue_timeout: Duration,
     /// Where compiled components are cached; `None` disables the cache.
     pub cache_dir: Option<PathBuf>,
+    /// Threads of the runtime that runs expensive plugins, away from the
+    /// workers that serve ingest and delivery.
+    pub threads: usize,
+}
+
+/// Threads for expensive plugins by default: half the cores, at least one,
+/// so they cannot take the whole machine.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 impl Default for HostConfig {
@@ -36,6 +46,7 @@ impl Default for HostConfig {
             pool_size: 16,
             queue_timeout: Duration::from_secs(10),
             cache_dir: None,
+            threads: default_threads(),
         }
     }
 }
@@ -57,6 +68,24 @@ pub(super) struct Inner {
     pub(super) slots: Arc<Semaphore>,
     /// Advances the epoch so deadlines fire; stops when the host is dropped.
     _ticker: EpochTicker,
+    /// Runs expensive plugins (`invoke.rs`); started on first use.
+    plugin_runtime: OnceLock<Runtime>,
+    /// Drives [`PluginHost::invoke_blocking`]; started on first use.
+    local_runtime: OnceLock<Runtime>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // A runtime dropped inside another one panics; these are shut down
+        // without waiting (invocations still on them are abandoned, and
+        // their futures, with their slots, dropped).
+        for runtime in [self.plugin_runtime.take(), self.local_runtime.take()]
+            .into_iter()
+            .flatten()
+        {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl std::fmt::Debug for PluginHost {
@@ -115,7 +144,7 @@ impl PluginHost {
         let slots = config.pool_size.max(1);
         let engine = engine::build(&config.limits, slots)?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| Error::Engine(format!("cannot link WASI: {e:#}")))?;
         Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
             .map_err(|e| Error::Engine(format!("cannot link the plugin imports: {e:#}")))?;
@@ -127,7 +156,36 @@ impl PluginHost {
                 slots: Arc::new(Semaphore::new(slots as usize)),
                 config,
                 _ticker: ticker,
+                plugin_runtime: OnceLock::new(),
+                local_runtime: OnceLock::new(),
             }),
+        })
+    }
+
+    /// The runtime that runs expensive plugins, started on first use.
+    pub(super) fn plugin_runtime(&self) -> tokio::runtime::Handle {
+        self.inner
+            .plugin_runtime
+            .get_or_init(|| {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(self.inner.config.threads.max(1))
+                    .thread_name("hookgate-plugin")
+                    .enable_time()
+                    .build()
+                    .unwrap_or_else(|e| panic!("cannot start the plugin runtime: {e}"))
+            })
+            .handle()
+            .clone()
+    }
+
+    /// The runtime [`PluginHost::invoke_blocking`] drives, started on first
+    /// use.
+    pub(super) fn local_runtime(&self) -> &Runtime {
+        self.inner.local_runtime.get_or_init(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap_or_else(|e| panic!("cannot start the plugin host's runtime: {e}"))
         })
     }
 

@@ -1,22 +1,27 @@
 //! One invocation: a fresh store and instance, the call, and the
 //! classification of whatever went wrong.
 //!
+//! An invocation is a future: wasmtime runs the guest on a fiber, and a
+//! host call that waits (a WASI sleep, a poll, a write to stdout) awaits
+//! rather than blocking the thread, so it works on any tokio worker and
+//! never starts a runtime inside one. Its time limit is charged to the
+//! guest ([`super::meter`]): CPU while polled plus waits in host calls, cut
+//! off at the limit by the epoch callback (running) or a timer (waiting).
+//! Every epoch tick the guest yields, so a long call shares its worker.
+//!
 //! Where it runs: a typical invocation takes tens of microseconds, and
-//! handing it to tokio's blocking pool and back costs more than that (under
-//! load the pipeline spent most of its time on the hand-off; BENCHMARKS.md).
-//! So an invocation runs inline on the async worker when the plugin's wall
-//! time limit is short ([`INLINE_LIMIT`]) and its recent calls used little
-//! CPU: a moving average of each call's CPU time (weight [`AVERAGE_WEIGHT`])
-//! at most [`INLINE_BUDGET`]. Above that it runs on the blocking pool, where
-//! its calls are measured the same way, until the average comes back down.
-//! CPU time, not wall time: wall time counts preemption and, on the blocking
-//! pool, the wait for a thread, and would keep a quick plugin there once a
-//! burst had sent it. One slow call (a cold slot's page faults) moves the
-//! average by an eighth of its cost; a plugin that is slow on every call
-//! moves off the workers within a few calls. The epoch deadline bounds an
-//! inline call either way: at worst a call holds one worker for the wall
-//! time limit.
+//! handing it to another thread and back costs more than that (under load
+//! the pipeline spent most of its time on the hand-off; BENCHMARKS.md). So
+//! an invocation runs inline in the calling task when the plugin's time
+//! limit is short ([`INLINE_LIMIT`]) and its recent calls used little CPU:
+//! a moving average of each call's CPU time (weight [`AVERAGE_WEIGHT`]) at
+//! most [`INLINE_BUDGET`]. Above that it runs on the host's plugin runtime
+//! (threads of its own, `plugin_host.threads`), away from the workers that
+//! serve ingest and delivery, where its calls are measured the same way,
+//! until the average comes back down. The pool slot is part of the future:
+//! when the invocation ends, is cut off or is abandoned, the slot is free.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -24,22 +29,25 @@ use std::time::{Duration, Instant};
 use wasmtime::{Store, Trap, WasmBacktrace};
 
 use super::bindings::wit;
-use super::engine::deadline_ticks;
 use super::host::{LoadedPlugin, PluginHost};
 use super::logs::Logs;
+use super::meter::{Meter, Metered};
 use super::outcome::{self, Event, Outcome};
 use super::state::HostState;
 use super::{Error, PluginContext};
 
-/// Extra time the outer timeout allows beyond the wall-time limit: the epoch
-/// deadline is the real limit, this only catches a call stuck in host code.
-const OUTER_GRACE: Duration = Duration::from_millis(250);
+/// How much wall time an offloaded invocation may take, as a multiple of
+/// its limit, before it is abandoned: its charge is what stops it, this only
+/// bounds how long a starved or stuck one holds its caller.
+const ABANDON_FACTOR: u32 = 20;
+/// Added to that bound.
+const ABANDON_GRACE: Duration = Duration::from_secs(1);
 
-/// Plugins whose wall time limit is longer than this always run on the
-/// blocking pool.
+/// Plugins whose time limit is longer than this always run on the plugin
+/// runtime.
 const INLINE_LIMIT: Duration = Duration::from_millis(100);
 /// A plugin whose calls average more CPU time than this runs on the
-/// blocking pool.
+/// plugin runtime.
 const INLINE_BUDGET: Duration = Duration::from_millis(1);
 /// Each call's share of the moving average: 1/8.
 const AVERAGE_WEIGHT: u64 = 8;
@@ -51,10 +59,13 @@ pub struct Invocation {
     pub result: Result<Outcome, Error>,
     /// What the plugin logged.
     pub logs: Logs,
-    /// Time from store creation to the end of the call.
+    /// Wall time from store creation to the end of the call.
     pub elapsed: Duration,
-    /// CPU time the calling thread spent on it, where it could be measured.
+    /// CPU time the guest (and the host's work in its calls) used.
     pub cpu: Option<Duration>,
+    /// Whether it ran on the plugin runtime rather than inline in the
+    /// caller's task.
+    pub offloaded: bool,
 }
 
 impl Invocation {
@@ -64,64 +75,35 @@ impl Invocation {
             logs: Logs::default(),
             elapsed,
             cpu: None,
+            offloaded: false,
         }
     }
 }
 
 impl PluginHost {
-    /// Runs a plugin on one event on the current thread.
+    /// Runs a plugin on one event and waits for it, for callers without an
+    /// async runtime (the CLI's local runner, benchmarks, synchronous
+    /// tests); it drives the invocation on a runtime of the host's own.
     ///
     /// This does not take a pool slot: use [`PluginHost::invoke`] from async
-    /// code. It is public for the CLI's local runner and the benchmarks,
-    /// which run one invocation at a time.
+    /// code. Called from inside a tokio runtime it panics, as any
+    /// `block_on` does.
     pub fn invoke_blocking(
         &self,
         plugin: &LoadedPlugin,
         context: &Arc<PluginContext>,
         event: &Event,
     ) -> Invocation {
-        let started = Instant::now();
-        let cpu = cpu_time::ThreadTime::try_now().ok();
-        let limits = self.inner.config.limits;
-        let state = HostState::new(context.clone(), limits.memory_bytes, limits.log_bytes);
-        let mut store = Store::new(&self.inner.engine, state);
-        store.limiter(|state| &mut state.limiter);
-        store.set_epoch_deadline(deadline_ticks(limits.wall_time));
-        store.epoch_deadline_trap();
-
-        let result = match plugin.pre.instantiate(&mut store) {
-            Err(error) => Err(instantiate_error(error, store.data())),
-            Ok(instance) => match instance.call_handle(&mut store, &wit::Event::from(event)) {
-                Ok(Ok(action)) => outcome::validate(
-                    action,
-                    |name| context.has_endpoint(name),
-                    limits.output_bytes,
-                ),
-                Ok(Err(error)) => Err(Error::Plugin(error.into())),
-                Err(error) => Err(classify(
-                    error,
-                    store.data_mut(),
-                    limits.wall_time,
-                    started.elapsed(),
-                )),
-            },
-        };
-        let logs = store.data().logs.take();
-        drop(store);
-        Invocation {
-            result,
-            logs,
-            elapsed: started.elapsed(),
-            cpu: cpu.and_then(|t| t.try_elapsed().ok()),
-        }
+        self.local_runtime()
+            .block_on(self.run(plugin, context, event))
     }
 
-    /// Runs a plugin on one event in a pool slot, inline or on tokio's
-    /// blocking pool (see the module docs).
+    /// Runs a plugin on one event in a pool slot, inline or on the plugin
+    /// runtime (see the module docs).
     ///
     /// Waits up to the queue timeout for a free slot. The slot is held until
-    /// the wasm call has really ended, even if the outer timeout gave up on
-    /// it first, so the pool never runs more instances than it has.
+    /// the invocation's future is dropped: when it ended, was cut off at its
+    /// limit, or was abandoned.
     pub async fn invoke(
         &self,
         plugin: Arc<LoadedPlugin>,
@@ -147,41 +129,43 @@ impl PluginHost {
         let limit = config.limits.wall_time;
         let average = plugin.cpu_average.load(Ordering::Relaxed);
         let inline = limit <= INLINE_LIMIT && average <= nanos(INLINE_BUDGET);
-        let invocation = if inline {
+        let host = self.clone();
+        let measured = plugin.clone();
+        let run = async move {
             let _permit = permit;
-            self.invoke_blocking(&plugin, &context, &event)
-        } else {
-            self.offload(permit, plugin.clone(), context, event, started)
-                .await
+            host.run(&plugin, &context, &event).await
         };
-        // Without a CPU reading (the outer timeout gave up on the call), its
-        // wall time stands in: at least the limit, so it counts as slow.
+        let invocation = if inline {
+            run.await
+        } else {
+            Invocation {
+                offloaded: true,
+                ..self.offload(run, limit, started).await
+            }
+        };
+        // Without a CPU reading (the invocation was abandoned), its wall
+        // time stands in: at least the limit, so it counts as slow.
         let spent = nanos(invocation.cpu.unwrap_or(invocation.elapsed));
-        let _ = plugin
-            .cpu_average
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |average| {
-                Some(average - average / AVERAGE_WEIGHT + spent / AVERAGE_WEIGHT)
-            });
+        let _ =
+            measured
+                .cpu_average
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |average| {
+                    Some(average - average / AVERAGE_WEIGHT + spent / AVERAGE_WEIGHT)
+                });
         invocation
     }
 
-    /// Runs an invocation on tokio's blocking pool, holding `permit` until
-    /// the call has really ended.
+    /// Runs an invocation on the plugin runtime; abandons (and so drops,
+    /// freeing its slot) one that has not ended long after its limit.
     async fn offload(
         &self,
-        permit: tokio::sync::OwnedSemaphorePermit,
-        plugin: Arc<LoadedPlugin>,
-        context: Arc<PluginContext>,
-        event: Arc<Event>,
+        run: impl Future<Output = Invocation> + Send + 'static,
+        limit: Duration,
         started: Instant,
     ) -> Invocation {
-        let host = self.clone();
-        let task = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            host.invoke_blocking(&plugin, &context, &event)
-        });
-        let limit = self.inner.config.limits.wall_time;
-        match tokio::time::timeout(limit + OUTER_GRACE, task).await {
+        let mut task = self.plugin_runtime().spawn(run);
+        let bound = limit.saturating_mul(ABANDON_FACTOR) + ABANDON_GRACE;
+        match tokio::time::timeout(bound, &mut task).await {
             Ok(Ok(invocation)) => invocation,
             Ok(Err(join)) => Invocation::failed(
                 Error::Trap {
@@ -190,13 +174,69 @@ impl PluginHost {
                 },
                 started.elapsed(),
             ),
-            Err(_) => Invocation::failed(
-                Error::Timeout {
-                    limit,
-                    elapsed: started.elapsed(),
-                },
-                started.elapsed(),
-            ),
+            Err(_) => {
+                task.abort();
+                Invocation::failed(
+                    Error::Timeout {
+                        limit,
+                        elapsed: started.elapsed(),
+                    },
+                    started.elapsed(),
+                )
+            }
+        }
+    }
+
+    /// One invocation, from a fresh store to its validated outcome, under
+    /// its meter.
+    async fn run(
+        &self,
+        plugin: &LoadedPlugin,
+        context: &Arc<PluginContext>,
+        event: &Event,
+    ) -> Invocation {
+        let started = Instant::now();
+        let limits = self.inner.config.limits;
+        let meter = Meter::new(limits.wall_time);
+        let state = HostState::new(context.clone(), limits.memory_bytes, limits.log_bytes);
+        let mut store = Store::new(&self.inner.engine, state);
+        store.limiter(|state| &mut state.limiter);
+        store.set_epoch_deadline(1);
+        let ticks = meter.clone();
+        store.epoch_deadline_callback(move |_| Ok(ticks.tick()));
+
+        let call = async {
+            let instance = match plugin.pre.instantiate_async(&mut store).await {
+                Ok(instance) => instance,
+                Err(error) => return Err(instantiate_error(error, store.data(), &meter)),
+            };
+            match instance
+                .call_handle(&mut store, &wit::Event::from(event))
+                .await
+            {
+                Ok(Ok(action)) => outcome::validate(
+                    action,
+                    |name| context.has_endpoint(name),
+                    limits.output_bytes,
+                ),
+                Ok(Err(error)) => Err(Error::Plugin(error.into())),
+                Err(error) => Err(classify(error, store.data_mut(), &meter)),
+            }
+        };
+        let result = Metered::new(meter.clone(), call).await.unwrap_or_else(|| {
+            Err(Error::Timeout {
+                limit: meter.limit(),
+                elapsed: meter.total(),
+            })
+        });
+        let logs = store.data().logs.take();
+        drop(store);
+        Invocation {
+            result,
+            logs,
+            elapsed: started.elapsed(),
+            cpu: Some(meter.cpu()),
+            offloaded: false,
         }
     }
 }
@@ -205,7 +245,14 @@ fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
-fn instantiate_error(error: wasmtime::Error, state: &HostState) -> Error {
+fn instantiate_error(error: wasmtime::Error, state: &HostState, meter: &Meter) -> Error {
+    // The start function runs under the same limits as the call.
+    if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+        return Error::Timeout {
+            limit: meter.limit(),
+            elapsed: meter.total(),
+        };
+    }
     if state.limiter.hit {
         return Error::MemoryLimit {
             limit: state.limiter.max_bytes(),
@@ -217,15 +264,13 @@ fn instantiate_error(error: wasmtime::Error, state: &HostState) -> Error {
 /// Turns a failed call into the most specific error: timeout first (the
 /// deadline is what stopped it), then memory (a refused growth is the root
 /// cause of the abort that follows), then a reported panic, then the trap.
-fn classify(
-    error: wasmtime::Error,
-    state: &mut HostState,
-    limit: Duration,
-    elapsed: Duration,
-) -> Error {
+fn classify(error: wasmtime::Error, state: &mut HostState, meter: &Meter) -> Error {
     let trap = error.downcast_ref::<Trap>().copied();
     if trap == Some(Trap::Interrupt) {
-        return Error::Timeout { limit, elapsed };
+        return Error::Timeout {
+            limit: meter.limit(),
+            elapsed: meter.total(),
+        };
     }
     if state.limiter.hit {
         return Error::MemoryLimit {

@@ -25,6 +25,7 @@ mod imports;
 mod invoke;
 mod limits;
 mod logs;
+mod meter;
 mod outcome;
 mod state;
 
@@ -32,7 +33,7 @@ pub use cache::content_hash;
 pub use chain::{ChainFailure, ChainOutcome, ChainRun, Step, StepReport, run_chain};
 pub use context::{EndpointInfo, PluginContext};
 pub use error::{Error, PluginError};
-pub use host::{HostConfig, LoadedPlugin, PluginHost};
+pub use host::{HostConfig, LoadedPlugin, PluginHost, default_threads};
 pub use imports::Interface;
 pub use invoke::Invocation;
 pub use limits::Limits;

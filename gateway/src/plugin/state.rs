@@ -36,7 +36,6 @@ impl HostState {
         let wasi = WasiCtx::builder()
             .stdout(logs.stream(Stream::Stdout))
             .stderr(logs.stream(Stream::Stderr))
-            .allow_blocking_current_thread(true)
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
