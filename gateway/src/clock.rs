@@ -37,6 +37,7 @@ impl Clock {
 /// stamps messages with: unlike [`Clock`], it follows the wall clock's
 /// corrections, and tokio's paused time does not stop it.
 pub fn system_millis() -> u64 {
+    #[allow(clippy::disallowed_methods, reason = "the one wall-clock read")]
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))

@@ -212,6 +212,78 @@ async fn endpoints_are_validated_naming_the_field_and_conflicts_get_409() {
 }
 
 #[tokio::test]
+async fn the_api_refuses_environment_references_and_forbidden_literal_addresses() {
+    let receiver = TestReceiver::start().await;
+    let gateway = TestGateway::start(&config("")).await;
+    let mut with_header = endpoint("leaky", &receiver.url);
+    with_header["headers"] = json!({"Authorization": {"env": "HOME"}});
+    let mut with_secret = endpoint("leaky", &receiver.url);
+    with_secret["signing"] =
+        json!({"scheme": "hmac", "header": "X-Sig", "secret": {"env": "HOME"}});
+    let source = json!({"name": "guess", "auth": {"type": "bearer", "tokens": [{"env": "HOME"}]}});
+    for (path, body, field) in [
+        ("/v1/endpoints", with_header, "headers.Authorization"),
+        // Inside internally tagged enums the path ends at the enum.
+        ("/v1/endpoints", with_secret, "signing"),
+        ("/v1/sources", source, "auth"),
+    ] {
+        let (status, answer) = gateway.admin("POST", path, Some(body)).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (400, Some("invalid_field")),
+            "{answer}"
+        );
+        let message = answer["message"].as_str().expect("message");
+        assert!(
+            message.contains(field) && message.contains("only in the config file"),
+            "{message}"
+        );
+    }
+    // The PATCH path too.
+    let (status, _) = gateway
+        .admin(
+            "POST",
+            "/v1/endpoints",
+            Some(endpoint("crm", &receiver.url)),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, answer) = gateway
+        .admin(
+            "PATCH",
+            "/v1/endpoints/crm",
+            Some(json!({"headers": {"X-Api-Key": {"env": "PATH"}}})),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (400, Some("invalid_field")),
+        "{answer}"
+    );
+
+    // A literal metadata address is refused at create, not dead-lettered
+    // later (the test config allows loopback, not this).
+    let (status, answer) = gateway
+        .admin(
+            "POST",
+            "/v1/endpoints",
+            Some(endpoint("metadata", "http://[64:ff9b::a9fe:a9fe]/latest")),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (400, Some("invalid_field")),
+        "{answer}"
+    );
+    assert!(
+        answer["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("cloud metadata")),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
 async fn objects_from_the_config_file_are_read_only() {
     let receiver = TestReceiver::start().await;
     let extra = format!(

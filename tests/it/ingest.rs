@@ -325,3 +325,50 @@ async fn a_repeated_idempotency_key_answers_with_the_first_id_and_is_stored_once
     assert_eq!(again["duplicate"], true);
     assert_eq!(stored(&gateway).await, 1);
 }
+
+/// Sends `request` as raw bytes and returns the status and the JSON body.
+async fn raw_request(gateway: &TestGateway, request: &[u8]) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let addr = gateway.url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    stream.write_all(request).await.expect("writes");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("reads");
+    let text = String::from_utf8_lossy(&answer);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_malformed_chunked_body_gets_400_not_413() {
+    let gateway = TestGateway::start(CONFIG).await;
+    // "zz" is not a hexadecimal chunk size.
+    let request = b"POST /v1/ingest/open HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+        Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\nzz\r\n";
+    let (status, json) = raw_request(&gateway, request).await;
+    assert_eq!(
+        (status, json["code"].as_str()),
+        (400, Some("malformed_body")),
+        "{json}"
+    );
+    assert_eq!(stored(&gateway).await, 0);
+    // A chunked body over the limit is still 413.
+    let big = "x".repeat(100);
+    let request = format!(
+        "POST /v1/ingest/github-style HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{big}\r\n0\r\n\r\n",
+        big.len()
+    );
+    let (status, json) = raw_request(&gateway, request.as_bytes()).await;
+    assert_eq!(
+        (status, json["code"].as_str()),
+        (413, Some("payload_too_large"))
+    );
+}

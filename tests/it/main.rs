@@ -5,6 +5,7 @@
 mod admin;
 mod admin_plugins;
 mod cli;
+mod connections;
 mod crash;
 mod delivery;
 mod harness;
@@ -13,3 +14,4 @@ mod ingest;
 mod plugins;
 mod pool;
 mod protection;
+mod sandbox_serving;

@@ -173,6 +173,62 @@ event_types = ["endpoint.*"]
 }
 
 #[tokio::test]
+async fn a_successful_probe_releases_the_deliveries_the_breaker_held() {
+    let receiver = TestReceiver::start().await;
+    receiver.answer(500);
+    let extra = format!(
+        r#"
+[[endpoint]]
+name = "flaky"
+url = "{url}"
+event_types = ["call.*"]
+retry = {{ schedule = ["1h"] }}
+circuit_breaker = {{ failures = 2, probe_interval = "1m", disable_after = "1d" }}
+"#,
+        url = receiver.url,
+    );
+    let gateway = TestGateway::start(&config(&extra)).await;
+    post(&gateway, 0).await;
+    receiver.wait_for(1).await;
+    post(&gateway, 1).await;
+    receiver.wait_for(2).await;
+    // Open: these wait for the probe, a minute out.
+    let held = [
+        post(&gateway, 2).await,
+        post(&gateway, 3).await,
+        post(&gateway, 4).await,
+    ];
+    let later = now_millis() + 50_000;
+    let probe_at = eventually("three deliveries held for the probe", || async {
+        let mut at = Vec::new();
+        for id in &held {
+            let (_, message) = gateway
+                .admin("GET", &format!("/v1/messages/{id}"), None)
+                .await;
+            let d = message["deliveries"].get(0)?.clone();
+            let due = d["next_attempt_at"].as_u64()?;
+            (d["attempt_count"] == 0 && due > later).then_some(())?;
+            at.push(due);
+        }
+        at.into_iter().max()
+    })
+    .await;
+    // The receiver is back: the probe at its time succeeds, and what the
+    // breaker held is due at once, not a probe interval later.
+    receiver.answer(200);
+    let deliverer = gateway.deliverer();
+    deliverer.deliver_due(probe_at).await.expect("runs");
+    deliverer.deliver_due(probe_at).await.expect("runs");
+    for id in &held {
+        let (_, message) = gateway
+            .admin("GET", &format!("/v1/messages/{id}"), None)
+            .await;
+        let d = &message["deliveries"][0];
+        assert_eq!(d["status"], "delivered", "{id}: {d}");
+    }
+}
+
+#[tokio::test]
 async fn retention_prunes_finished_messages_and_keeps_pending_ones() {
     let receiver = TestReceiver::start().await;
     let extra = format!(

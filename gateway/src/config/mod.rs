@@ -6,7 +6,7 @@
 //! routes seed the registry at start (see `crate::registry`); the management
 //! API changes the rest at run time in the store.
 
-mod secret;
+pub(crate) mod secret;
 mod types;
 pub mod validate;
 
@@ -16,7 +16,7 @@ pub use secret::Secret;
 pub use types::{
     AdminConfig, BreakerConfig, Config, EndpointConfig, EndpointSigning, Extract, HumanDuration,
     LogFormat, PluginConfig, PluginHostConfig, RetentionConfig, RetiringSecret, RetryConfig,
-    RouteConfig, ServerConfig, SourceAuth, SourceConfig, TargetPolicy,
+    RouteConfig, ServerConfig, SourceAuth, SourceConfig,
 };
 
 /// The built-in defaults, commented.

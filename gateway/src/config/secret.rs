@@ -2,6 +2,7 @@
 //! variable, and never printed: `Debug` and `Serialize` (what the management
 //! API answers with) both show `***`.
 
+use std::cell::Cell;
 use std::fmt;
 
 use serde::Deserialize;
@@ -46,6 +47,10 @@ impl<'de> Deserialize<'de> for Secret {
                 Err(serde::de::Error::custom("a secret cannot be empty"))
             }
             Raw::Literal(text) => Ok(Self(text)),
+            Raw::Env { .. } if ENV_REFUSED.get() => Err(serde::de::Error::custom(
+                "an environment reference ({\"env\": ...}) is accepted only in the config file; \
+                 give the value itself",
+            )),
             Raw::Env { env } => match std::env::var(&env) {
                 Ok(text) if !text.is_empty() => Ok(Self(text)),
                 _ => Err(serde::de::Error::custom(format!(
@@ -54,6 +59,22 @@ impl<'de> Deserialize<'de> for Secret {
             },
         }
     }
+}
+
+thread_local! {
+    /// Set while an object from the management API is parsed: there an
+    /// `{ env = "NAME" }` would let anyone with the admin token read the
+    /// gateway's environment.
+    static ENV_REFUSED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `parse` with environment references refused: for objects that come
+/// from the management API rather than the config file.
+pub(crate) fn refusing_env<T>(parse: impl FnOnce() -> T) -> T {
+    let before = ENV_REFUSED.replace(true);
+    let out = parse();
+    ENV_REFUSED.set(before);
+    out
 }
 
 impl serde::Serialize for Secret {
@@ -70,8 +91,8 @@ impl utoipa::PartialSchema for Secret {
         utoipa::openapi::schema::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
             .description(Some(
-                "A secret: the value itself, or `{\"env\": \"NAME\"}` to read it from an \
-                 environment variable. Always answered as `***`.",
+                "A secret: the value itself (`{\"env\": \"NAME\"}`, which reads an environment \
+                 variable, is accepted in the config file only). Always answered as `***`.",
             ))
             .into()
     }

@@ -126,6 +126,23 @@ fn credentials_in_an_endpoint_url_are_refused() {
 }
 
 #[test]
+fn an_endpoint_at_a_literal_forbidden_address_is_refused_at_load() {
+    for (url, class) in [
+        ("https://127.0.0.1/hook", "loopback"),
+        ("https://[64:ff9b::a9fe:a9fe]/", "cloud metadata"),
+        ("https://10.0.0.7/", "private"),
+    ] {
+        let text = message(&format!("[[endpoint]]\nname = \"crm\"\nurl = \"{url}\"\n"));
+        assert!(
+            text.starts_with("config key `endpoint[0].url`: ") && text.contains(class),
+            "{url}: {text}"
+        );
+    }
+    let allowed = "[server.targets]\nallow_loopback = true\n[[endpoint]]\nname = \"crm\"\nurl = \"https://127.0.0.1/hook\"\n";
+    assert!(load(allowed).is_ok());
+}
+
+#[test]
 fn duplicate_names_are_refused() {
     let text = message("[[source]]\nname = \"a\"\n[[source]]\nname = \"a\"\n");
     assert_eq!(text, "config key `source[1].name`: \"a\" is used twice");
@@ -200,11 +217,13 @@ fn the_example_config_in_the_repository_is_valid() {
 }
 
 #[test]
-fn the_storage_engine_is_sled_unless_the_file_names_fjall() {
+fn the_storage_engine_is_left_to_the_data_dir_unless_the_file_names_one() {
     let defaults = Config::defaults().expect("defaults load");
-    assert_eq!(defaults.storage.engine, crate::store::Engine::Sled);
+    assert_eq!(defaults.storage.engine, None);
     let config = load("[storage]\nengine = \"fjall\"\n").expect("loads");
-    assert_eq!(config.storage.engine, crate::store::Engine::Fjall);
+    assert_eq!(config.storage.engine, Some(crate::store::Engine::Fjall));
+    let config = load("[storage]\nengine = \"sled\"\n").expect("loads");
+    assert_eq!(config.storage.engine, Some(crate::store::Engine::Sled));
     let text = message("[storage]\nengine = \"rocksdb\"\n");
     assert!(text.contains("in `storage.engine`"), "{text}");
     assert!(text.contains("sled") && text.contains("fjall"), "{text}");

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use super::Secret;
 use crate::plugin::Limits;
 use crate::signing::hmac_header::Encoding;
+use crate::targets::TargetPolicy;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -47,9 +48,10 @@ pub struct Config {
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
-    /// `sled` (the default) or `fjall` (for high ingest rates).
+    /// `fjall` or `sled`; unset, a data directory keeps the engine it was
+    /// created with, and a new one gets fjall.
     #[serde(default)]
-    pub engine: crate::store::Engine,
+    pub engine: Option<crate::store::Engine>,
 }
 
 /// `[admin]`: the management API under `/v1` (everything but ingest).
@@ -91,6 +93,15 @@ pub struct ServerConfig {
     /// How long in-flight attempts may take to finish on shutdown.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Time a client has to send a request's head, from when the connection
+    /// waits for one (so also the longest idle keep-alive).
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Time a client has to send a whole request body.
+    #[serde(with = "humantime_serde")]
+    pub body_read_timeout: Duration,
+    /// Connections open at once; past it a connection gets 503.
+    pub max_connections: usize,
     /// Which delivery targets are allowed.
     pub targets: TargetPolicy,
 }
@@ -105,18 +116,6 @@ pub enum LogFormat {
     Json,
 }
 
-/// `[server.targets]`: what a delivery URL may point at.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TargetPolicy {
-    /// Allow `http://` (otherwise only `https://`).
-    pub allow_http: bool,
-    /// Allow loopback addresses (127.0.0.0/8, ::1).
-    pub allow_loopback: bool,
-    /// Allow private, link-local, unique-local and metadata addresses.
-    pub allow_private: bool,
-}
-
 /// `[plugin_host]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -126,6 +125,9 @@ pub struct PluginHostConfig {
     /// How long an event waits for a slot.
     #[serde(with = "humantime_serde")]
     pub queue_timeout: Duration,
+    /// Threads for expensive plugins (unset: half the cores, at least one).
+    #[serde(default)]
+    pub threads: Option<usize>,
     /// Per-invocation limits.
     pub limits: Limits,
 }

@@ -16,8 +16,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use super::RESPONSE_BODY_LIMIT;
-use crate::config::TargetPolicy;
 use crate::targets::PolicyResolver;
+use crate::targets::TargetPolicy;
 
 /// How long an idle pooled connection is kept.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -78,10 +78,11 @@ pub(super) async fn send(
     headers: &[(String, String)],
     body: Vec<u8>,
     timeout: Duration,
+    now: u64,
 ) -> (Response, Duration) {
     let started = Instant::now();
     let response = match request(url, headers, body) {
-        Ok(request) => tokio::time::timeout(timeout, exchange(client, request))
+        Ok(request) => tokio::time::timeout(timeout, exchange(client, request, now))
             .await
             .unwrap_or_else(|_| Response::Failed(format!("timed out after {timeout:?}"))),
         Err(why) => Response::Failed(why),
@@ -118,7 +119,7 @@ fn request(
     Ok(request)
 }
 
-async fn exchange(client: &Client, request: http::Request<Full<Bytes>>) -> Response {
+async fn exchange(client: &Client, request: http::Request<Full<Bytes>>, now: u64) -> Response {
     let response = match client.0.request(request).await {
         Ok(response) => response,
         Err(error) => {
@@ -135,7 +136,7 @@ async fn exchange(client: &Client, request: http::Request<Full<Bytes>>) -> Respo
         .headers()
         .get(http::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after);
+        .and_then(|value| parse_retry_after(value, now));
     let body = read_limited(response.into_body()).await;
     Response::Status {
         code,
@@ -162,16 +163,15 @@ async fn read_limited(mut body: hyper::body::Incoming) -> String {
     String::from_utf8_lossy(&kept).into_owned()
 }
 
-/// `Retry-After` as seconds or an HTTP date (relative to now).
-fn parse_retry_after(value: &str) -> Option<Duration> {
+/// `Retry-After` as seconds or an HTTP date, relative to `now` (Unix ms, the
+/// attempt's time).
+fn parse_retry_after(value: &str, now: u64) -> Option<Duration> {
     if let Ok(secs) = value.trim().parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
     let at = httpdate::parse_http_date(value.trim()).ok()?;
-    Some(
-        at.duration_since(std::time::SystemTime::now())
-            .unwrap_or_default(),
-    )
+    let now = std::time::UNIX_EPOCH + Duration::from_millis(now);
+    Some(at.duration_since(now).unwrap_or_default())
 }
 
 fn root_cause(error: &dyn std::error::Error) -> String {
@@ -188,13 +188,22 @@ mod tests {
 
     #[test]
     fn retry_after_in_seconds_or_as_a_date() {
-        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
+        // 2015-10-21T07:28:00Z in Unix ms.
+        let date = 1_445_412_480_000;
         assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            parse_retry_after("120", date),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", date - 90_000),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", date + 1),
             Some(Duration::ZERO),
             "a date in the past means now"
         );
-        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after("soon", date), None);
     }
 
     #[test]

@@ -45,6 +45,15 @@ pub enum Unavailable {
     Inactive,
 }
 
+/// Who an attempt goes to, which decides whether the static headers go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recipient {
+    /// The endpoint's own URL.
+    Endpoint,
+    /// A URL the message carried (the source's `target_url`).
+    MessageTarget,
+}
+
 /// A configured endpoint at run time.
 #[derive(Debug)]
 pub struct Endpoint {
@@ -165,16 +174,25 @@ impl Endpoint {
     /// The headers of one attempt: static headers, then the plugin's, then a
     /// content type if none was set, then the signature headers, which
     /// nothing before can override. Pure: the time is an argument.
+    ///
+    /// A per-message target (a URL the message's sender chose) gets no
+    /// static headers: they hold the endpoint's credentials (`Authorization`,
+    /// `X-Api-Key`, ...) for its own URL. It gets the plugin's headers, the
+    /// content type and the signature.
     pub fn request_headers(
         &self,
+        recipient: Recipient,
         message_id: &str,
         timestamp: i64,
         body: &[u8],
         extra: &[(String, String)],
         content_type: Option<&str>,
     ) -> Vec<(String, String)> {
-        let mut headers: Vec<(String, String)> = self
-            .headers
+        let own: &[(String, String)] = match recipient {
+            Recipient::Endpoint => &self.headers,
+            Recipient::MessageTarget => &[],
+        };
+        let mut headers: Vec<(String, String)> = own
             .iter()
             .chain(extra)
             .filter(|(name, _)| !self.protected(name))
@@ -269,7 +287,14 @@ mod tests {
             retiring: Vec::new(),
         });
         let extra = vec![("webhook-signature".into(), "v1,forged".into())];
-        let headers = e.request_headers("msg_1", 1_700_000_000, b"{}", &extra, None);
+        let headers = e.request_headers(
+            Recipient::Endpoint,
+            "msg_1",
+            1_700_000_000,
+            b"{}",
+            &extra,
+            None,
+        );
         assert_eq!(get(&headers, "webhook-id"), ["msg_1"]);
         assert_eq!(get(&headers, "webhook-timestamp"), ["1700000000"]);
         let signatures = get(&headers, "webhook-signature");
@@ -288,7 +313,7 @@ mod tests {
             retiring: vec![(old, 1_700_000_100_000)],
         });
         let count = |timestamp| {
-            let headers = e.request_headers("m", timestamp, b"{}", &[], None);
+            let headers = e.request_headers(Recipient::Endpoint, "m", timestamp, b"{}", &[], None);
             get(&headers, "webhook-signature")[0].split(' ').count()
         };
         assert_eq!(count(1_700_000_099), 2);
@@ -304,10 +329,33 @@ mod tests {
             secret: SigningSecret::parse("k").expect("parses"),
         });
         let extra = vec![("x-callcov-signature".into(), "forged".into())];
-        let headers = e.request_headers("m", 1, b"body", &extra, Some("text/plain"));
+        let headers = e.request_headers(
+            Recipient::Endpoint,
+            "m",
+            1,
+            b"body",
+            &extra,
+            Some("text/plain"),
+        );
         let values = get(&headers, "X-CallCov-Signature");
         assert_eq!(values.len(), 1);
         assert_ne!(values[0], "forged");
         assert_eq!(get(&headers, "content-type"), ["text/plain"]);
+    }
+
+    #[test]
+    fn a_message_target_gets_no_static_headers_but_the_plugins_and_the_signature() {
+        let e = endpoint(Signing::Standard {
+            active: vec![
+                SigningSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("parses"),
+            ],
+            retiring: Vec::new(),
+        });
+        let extra = vec![("x-trace".into(), "t1".into())];
+        let headers = e.request_headers(Recipient::MessageTarget, "m", 1, b"{}", &extra, None);
+        assert!(get(&headers, "authorization").is_empty(), "{headers:?}");
+        assert_eq!(get(&headers, "x-trace"), ["t1"]);
+        assert_eq!(get(&headers, "webhook-id"), ["m"]);
+        assert_eq!(get(&headers, "webhook-signature").len(), 1);
     }
 }

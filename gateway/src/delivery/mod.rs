@@ -14,9 +14,9 @@ pub mod policy;
 pub mod protection;
 mod worker;
 
-pub use endpoint::{Endpoint, Signing, Unavailable};
+pub use endpoint::{Endpoint, Recipient, Signing, Unavailable};
 pub use policy::RetryPolicy;
-pub use protection::{EndpointState, Gate};
+pub use protection::{EndpointState, Gate, Recorded};
 pub use worker::{Deliverer, TestError};
 
 /// Response bodies are kept up to this many bytes in the attempt log.

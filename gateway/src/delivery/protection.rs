@@ -7,6 +7,7 @@
 //! The state survives configuration changes (the registry keeps one per
 //! endpoint name); the disabled flag is also persisted by the store.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Semaphore;
@@ -20,6 +21,17 @@ pub enum Gate {
     Go,
     /// Hold it back until this time (Unix milliseconds).
     HoldUntil(u64),
+}
+
+/// What recording an attempt's outcome decided.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// Disable the endpoint, for this reason: it has been failing for longer
+    /// than `disable_after`.
+    pub disable: Option<String>,
+    /// A probe succeeded and closed the open circuit: the deliveries it held
+    /// back may go now.
+    pub recovered: bool,
 }
 
 /// Why an endpoint is disabled.
@@ -70,6 +82,9 @@ pub struct EndpointState {
     disabled: Mutex<Option<Disabled>>,
     pacer: Mutex<Pacer>,
     breaker: Mutex<Breaker>,
+    /// Deliveries held back while the circuit was open, to send at once
+    /// when a probe closes it rather than at their held-until time.
+    held: Mutex<HashSet<String>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -85,6 +100,7 @@ impl EndpointState {
             disabled: Mutex::new(None),
             pacer: Mutex::new(Pacer::default()),
             breaker: Mutex::new(Breaker::default()),
+            held: Mutex::new(HashSet::new()),
         }
     }
 
@@ -161,29 +177,49 @@ impl EndpointState {
         Gate::Go
     }
 
-    /// Records an attempt's outcome. Returns the reason to disable the
-    /// endpoint when it has been failing for longer than `disable_after`.
-    pub fn record(&self, now: u64, success: bool, config: &BreakerConfig) -> Option<String> {
+    /// Remembers a delivery held back while the circuit is open, so that
+    /// [`Self::take_held`] hands it out when a probe closes it.
+    pub fn held_by_breaker(&self, delivery_id: &str) {
+        lock(&self.held).insert(delivery_id.to_owned());
+    }
+
+    /// The deliveries held back while the circuit was open; forgets them.
+    pub fn take_held(&self) -> Vec<String> {
+        lock(&self.held).drain().collect()
+    }
+
+    /// Records an attempt's outcome: whether to disable the endpoint (it has
+    /// been failing for longer than `disable_after`), and whether a probe
+    /// just closed the circuit.
+    pub fn record(&self, now: u64, success: bool, config: &BreakerConfig) -> Recorded {
         let mut state = lock(&self.breaker);
         state.probing = false;
         if success {
+            let recovered = state.next_probe.is_some();
             *state = Breaker::default();
-            return None;
+            return Recorded {
+                disable: None,
+                recovered,
+            };
         }
         state.failures = state.failures.saturating_add(1);
         let since = *state.failing_since.get_or_insert(now);
         if config.failures == 0 || state.failures < config.failures {
-            return None;
+            return Recorded::default();
         }
         state.next_probe = Some(now.saturating_add(millis(config.probe_interval)));
         let failing_for = now.saturating_sub(since);
-        (failing_for >= millis(config.disable_after)).then(|| {
+        let disable = (failing_for >= millis(config.disable_after)).then(|| {
             format!(
                 "circuit breaker: {} failed attempts in a row over {}",
                 state.failures,
                 humantime::format_duration(std::time::Duration::from_millis(failing_for))
             )
-        })
+        });
+        Recorded {
+            disable,
+            recovered: false,
+        }
     }
 }
 
@@ -232,15 +268,21 @@ mod tests {
         let config = breaker(3);
         for t in [0, 10, 20] {
             assert_eq!(state.admit(t, None, &config), Gate::Go);
-            assert_eq!(state.record(t, false, &config), None);
+            assert_eq!(state.record(t, false, &config), Recorded::default());
         }
         // Open: held until the probe time.
         assert_eq!(state.admit(30, None, &config), Gate::HoldUntil(60_020));
         // At the probe time one goes; the others wait for the next probe.
         assert_eq!(state.admit(60_020, None, &config), Gate::Go);
         assert_eq!(state.admit(60_020, None, &config), Gate::HoldUntil(120_020));
-        // The probe succeeds: closed again.
-        assert_eq!(state.record(60_100, true, &config), None);
+        // The probe succeeds: closed again, and the held deliveries may go.
+        assert_eq!(
+            state.record(60_100, true, &config),
+            Recorded {
+                disable: None,
+                recovered: true
+            }
+        );
         assert_eq!(state.admit(60_101, None, &config), Gate::Go);
         assert_eq!(state.breaker(), BreakerView::default());
     }
@@ -249,10 +291,13 @@ mod tests {
     fn the_breaker_disables_after_failing_for_longer_than_disable_after() {
         let state = EndpointState::new(4);
         let config = breaker(2);
-        assert_eq!(state.record(0, false, &config), None);
-        assert_eq!(state.record(1_000, false, &config), None);
-        assert_eq!(state.record(1_800_000, false, &config), None);
-        let reason = state.record(3_600_000, false, &config).expect("disabled");
+        assert_eq!(state.record(0, false, &config), Recorded::default());
+        assert_eq!(state.record(1_000, false, &config), Recorded::default());
+        assert_eq!(state.record(1_800_000, false, &config), Recorded::default());
+        let reason = state
+            .record(3_600_000, false, &config)
+            .disable
+            .expect("disabled");
         assert!(
             reason.contains("4 failed attempts in a row over 1h"),
             "{reason}"
@@ -264,14 +309,14 @@ mod tests {
         let state = EndpointState::new(4);
         let config = breaker(1);
         assert_eq!(state.admit(0, Some(1.0), &config), Gate::Go);
-        assert_eq!(state.record(0, false, &config), None);
+        assert_eq!(state.record(0, false, &config), Recorded::default());
         // The breaker is open until 60 s; at 60 s the pacer is free.
         assert_eq!(state.admit(60_000, Some(1.0), &config), Gate::Go);
         assert_eq!(
             state.admit(60_000, Some(1.0), &config),
             Gate::HoldUntil(120_000)
         );
-        assert_eq!(state.record(60_100, true, &config), None);
+        assert!(state.record(60_100, true, &config).recovered);
         // Closed: only the rate limit applies now.
         assert_eq!(state.admit(61_000, Some(1.0), &config), Gate::Go);
     }
@@ -280,10 +325,22 @@ mod tests {
     fn a_success_resets_the_run() {
         let state = EndpointState::new(4);
         let config = breaker(2);
-        assert_eq!(state.record(0, false, &config), None);
-        assert_eq!(state.record(1, true, &config), None);
-        assert_eq!(state.record(2, false, &config), None);
+        assert_eq!(state.record(0, false, &config), Recorded::default());
+        assert_eq!(state.record(1, true, &config), Recorded::default());
+        assert_eq!(state.record(2, false, &config), Recorded::default());
         assert_eq!(state.admit(3, None, &config), Gate::Go);
+    }
+
+    #[test]
+    fn deliveries_held_by_the_breaker_are_handed_out_once() {
+        let state = EndpointState::new(1);
+        state.held_by_breaker("d1");
+        state.held_by_breaker("d2");
+        state.held_by_breaker("d1");
+        let mut held = state.take_held();
+        held.sort();
+        assert_eq!(held, ["d1", "d2"]);
+        assert!(state.take_held().is_empty());
     }
 
     #[test]

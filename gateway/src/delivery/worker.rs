@@ -24,13 +24,13 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::attempt::{self, Response};
-use super::{Endpoint, Gate, Unavailable};
+use super::{Endpoint, Gate, Recipient, Unavailable};
 use crate::clock::Clock;
-use crate::config::TargetPolicy;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::store::{Attempt, Delivery, Message, MessageStatus, NextStep, Store};
 use crate::targets;
+use crate::targets::TargetPolicy;
 
 /// Deliveries claimed per pass.
 const BATCH: usize = 256;
@@ -315,9 +315,12 @@ impl Deliverer {
             let reason = format!("message {} no longer exists", delivery.message_id);
             return self.give_up(&delivery, now, reason).await;
         };
-        let url = match delivery.plan.url.as_deref() {
-            Some(raw) => targets::check_url(raw, self.targets),
-            None => Ok(endpoint.url.clone()),
+        let (url, recipient) = match delivery.plan.url.as_deref() {
+            Some(raw) => (
+                targets::check_url(raw, self.targets),
+                Recipient::MessageTarget,
+            ),
+            None => (Ok(endpoint.url.clone()), Recipient::Endpoint),
         };
         let checked = match url {
             Ok(url) => targets::resolve(&url, self.targets).await.map(|_| url),
@@ -335,12 +338,20 @@ impl Deliverer {
         // attempt goes out at once, so the limit holds when a slow endpoint
         // speeds up, and an admitted probe always ends in `record` below.
         let _slot = endpoint.state.slots.clone().acquire_owned().await;
+        // The attempt's time is taken once it may go: waiting for the slot
+        // can take as long as the endpoint's slowest answers, and the
+        // signature's timestamp, the recorded time, the breaker and the next
+        // retry all count from it.
+        let now = now.max(self.clock.now_millis());
         if let Gate::HoldUntil(at) =
             endpoint
                 .state
                 .admit(now, endpoint.rate_limit, &endpoint.breaker)
         {
             self.metrics.held_back(&endpoint.name);
+            if endpoint.state.breaker().open_until.is_some() {
+                endpoint.state.held_by_breaker(&delivery.id);
+            }
             self.finish(&delivery.id);
             self.store.reschedule(&delivery.id, at).await?;
             return Ok(Some(at));
@@ -363,6 +374,7 @@ impl Deliverer {
             .map(|(_, v)| v.as_str());
         let timestamp = i64::try_from(now / 1000).unwrap_or(i64::MAX);
         let headers = endpoint.request_headers(
+            recipient,
             &message.id,
             timestamp,
             &body,
@@ -370,7 +382,7 @@ impl Deliverer {
             content_type,
         );
         let (response, latency) =
-            attempt::send(&self.client, &url, &headers, body, endpoint.timeout).await;
+            attempt::send(&self.client, &url, &headers, body, endpoint.timeout, now).await;
         let attempts_made = u32::try_from(delivery.attempts.len() + 1).unwrap_or(u32::MAX);
         // The breaker learns the outcome before anything below can fail, so
         // an admitted probe is always accounted for.
@@ -421,8 +433,8 @@ impl Deliverer {
                 (record, next)
             }
         };
-        if let Some(reason) = verdict {
-            self.disable(&endpoint.name, &reason).await?;
+        if let Some(reason) = &verdict.disable {
+            self.disable(&endpoint.name, reason).await?;
         }
         let outcome = match next {
             NextStep::Delivered => "delivered",
@@ -439,7 +451,38 @@ impl Deliverer {
         self.store
             .record_attempt(&delivery.id, record, next)
             .await?;
+        if verdict.recovered {
+            self.release_held(&endpoint, now).await?;
+        }
         Ok(again)
+    }
+
+    /// A probe closed `endpoint`'s circuit: the deliveries it held back are
+    /// due now rather than at the next probe time.
+    async fn release_held(&self, endpoint: &Endpoint, now: u64) -> Result<(), crate::store::Error> {
+        let mut released = 0;
+        for id in endpoint.state.take_held() {
+            let running = self
+                .in_flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .contains(&id);
+            if running {
+                continue;
+            }
+            let waiting = self.store.delivery(&id).await?.is_some_and(
+                |d| matches!(d.state, crate::store::DeliveryState::Scheduled { at } if at > now),
+            );
+            if waiting {
+                self.store.reschedule(&id, now).await?;
+                released += 1;
+            }
+        }
+        if released > 0 {
+            tracing::info!(endpoint = %endpoint.name, released, "circuit closed; held deliveries are due now");
+            self.wake.notify_one();
+        }
+        Ok(())
     }
 
     async fn disable(&self, endpoint: &str, reason: &str) -> Result<(), crate::store::Error> {
@@ -521,13 +564,15 @@ impl Deliverer {
         let now = self.clock.now_millis();
         let message_id = format!("msg_test_{}", ulid::Ulid::new());
         let timestamp = i64::try_from(now / 1000).unwrap_or(i64::MAX);
-        let headers = endpoint.request_headers(&message_id, timestamp, body, &[], None);
+        let headers =
+            endpoint.request_headers(Recipient::Endpoint, &message_id, timestamp, body, &[], None);
         let (response, latency) = attempt::send(
             &self.client,
             &endpoint.url,
             &headers,
             body.to_vec(),
             endpoint.timeout,
+            now,
         )
         .await;
         let attempt = match response {

@@ -21,12 +21,13 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::routing::post;
 
 use crate::api::ApiError;
-use crate::config::{SourceConfig, TargetPolicy};
+use crate::config::SourceConfig;
 use crate::metrics::Metrics;
 use crate::pipeline::Inbox;
 use crate::registry::Registry;
 use crate::store::{Ingested, Message, MessageStatus, NewMessage, Store};
 use crate::targets;
+use crate::targets::TargetPolicy;
 
 use auth::Auth;
 
@@ -177,9 +178,23 @@ async fn accept(
     if declared.is_some_and(|len| len > limit) {
         return Err(too_large());
     }
-    let body = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| too_large())?;
+    let body = axum::body::to_bytes(body, limit).await.map_err(|error| {
+        if caused_by::<http_body_util::LengthLimitError>(&error) {
+            too_large()
+        } else if caused_by::<crate::server::BodyTimeout>(&error) {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!("{error}; send the body faster or in one piece"),
+            )
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_body",
+                format!("the request body could not be read: {error}"),
+            )
+        }
+    })?;
 
     let now = crate::clock::system_millis();
     let now_secs = i64::try_from(now / 1_000).unwrap_or(i64::MAX);
@@ -258,4 +273,18 @@ fn stored_headers(headers: &HeaderMap, credential: Option<&str>) -> Vec<(String,
             )
         })
         .collect()
+}
+
+/// Whether reading a body failed because of an `E` (past the size limit, past
+/// the deadline) rather than because it was malformed (a broken chunked
+/// encoding) or cut off.
+fn caused_by<E: std::error::Error + 'static>(error: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = cause {
+        if error.is::<E>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }

@@ -100,15 +100,19 @@ impl Kind for Routes {
     }
 }
 
-/// Parses an object, naming the field that does not fit.
+/// Parses an object from the API (or stored by it), naming the field that
+/// does not fit. Secrets in it must be values: environment references are
+/// for the config file.
 pub(crate) fn parse<T: DeserializeOwned>(raw: &Value) -> Result<T, RegistryError> {
-    serde_path_to_error::deserialize(raw.clone()).map_err(|e| {
-        let path = e.path().to_string();
-        RegistryError::Invalid(Invalid {
-            field: if path == "." { String::new() } else { path },
-            message: e.into_inner().to_string(),
-        })
-    })
+    crate::config::secret::refusing_env(|| serde_path_to_error::deserialize(raw.clone())).map_err(
+        |e| {
+            let path = e.path().to_string();
+            RegistryError::Invalid(Invalid {
+                field: if path == "." { String::new() } else { path },
+                message: e.into_inner().to_string(),
+            })
+        },
+    )
 }
 
 fn config_entry<T: Clone>(spec: &T) -> Entry<T> {

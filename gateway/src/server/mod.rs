@@ -6,6 +6,9 @@
 //! `main` parses, loads config, starts tracing, binds, and calls [`run`];
 //! tests call [`Gateway::start`] on `127.0.0.1:0` and a temporary directory.
 
+mod deadline;
+mod listen;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -24,6 +27,9 @@ use crate::pipeline::Pipeline;
 use crate::plugin::{HostConfig, PluginHost};
 use crate::registry::Registry;
 use crate::store::{Backend, Catalog, Store};
+
+pub use deadline::BodyTimeout;
+pub use listen::{ConnectionLimits, raise_descriptor_limit};
 
 /// A failure to start or run the gateway.
 #[derive(Debug, thiserror::Error)]
@@ -70,14 +76,12 @@ impl Gateway {
         shutdown: CancellationToken,
     ) -> Result<Self, Error> {
         let data_dir = config.server.data_dir.clone();
-        let store = config
-            .storage
-            .engine
-            .open(&data_dir)
+        let (engine, store) = crate::store::Engine::open_in(config.storage.engine, &data_dir)
             .map_err(|source| Error::Store {
                 path: data_dir.clone(),
                 source,
             })?;
+        tracing::debug!(%engine, data_dir = %data_dir.display(), "store open");
         let dyn_store = store.clone() as Arc<dyn Store>;
         let (inbox, queue) = crate::pipeline::inbox(Arc::new(Notify::new()));
         let new_delivery = Arc::new(Notify::new());
@@ -102,6 +106,10 @@ impl Gateway {
             pool_size: config.plugin_host.pool_size,
             queue_timeout: config.plugin_host.queue_timeout,
             cache_dir: Some(data_dir.join("plugin-cache")),
+            threads: config
+                .plugin_host
+                .threads
+                .unwrap_or_else(crate::plugin::default_threads),
         })
         .map_err(|e| Error::Setup(e.to_string()))?;
         let registry = Arc::new(
@@ -173,14 +181,14 @@ impl Gateway {
                 shutdown.clone(),
             )),
         ];
+        let limits = listen::ConnectionLimits {
+            header_read_timeout: config.server.header_read_timeout,
+            body_read_timeout: config.server.body_read_timeout,
+            max_connections: config.server.max_connections,
+        };
         let server = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
-            .map_err(Error::Serve)
+            listen::serve(listener, router, limits, shutdown).await;
+            Ok(())
         });
         Ok(Self {
             addr,
