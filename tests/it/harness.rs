@@ -306,6 +306,8 @@ pub(crate) struct TestReceiver {
     retry_after: Arc<std::sync::Mutex<Option<String>>>,
     /// Woken on every request.
     arrived: Arc<tokio::sync::Notify>,
+    /// While false, requests are recorded but not answered.
+    open: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl TestReceiver {
@@ -317,6 +319,7 @@ impl TestReceiver {
             status: Arc::new(std::sync::atomic::AtomicU16::new(200)),
             retry_after: Arc::default(),
             arrived: Arc::default(),
+            open: Arc::new(tokio::sync::watch::channel(true).0),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -334,6 +337,8 @@ impl TestReceiver {
                         body: body.to_vec(),
                     });
                     state.arrived.notify_waiters();
+                    let mut open = state.open.subscribe();
+                    let _ = open.wait_for(|open| *open).await;
                     let status = state.status.load(std::sync::atomic::Ordering::SeqCst);
                     let mut response = http::Response::builder().status(status);
                     if let Some(after) = state.retry_after.lock().expect("lock").clone() {
@@ -357,6 +362,17 @@ impl TestReceiver {
     pub(crate) fn answer(&self, status: u16) {
         self.status
             .store(status, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Holds every request from now on (recorded, not answered) until
+    /// [`Self::release`].
+    pub(crate) fn hold(&self) {
+        self.open.send_replace(false);
+    }
+
+    /// Answers the held requests and every one after.
+    pub(crate) fn release(&self) {
+        self.open.send_replace(true);
     }
 
     /// Sends this `Retry-After` from now on.

@@ -4,6 +4,7 @@
 
 mod admin;
 mod admin_plugins;
+mod attempts;
 mod cli;
 mod connections;
 mod crash;

@@ -1,0 +1,120 @@
+//! What each attempt carries: the time it is sent (not the time it was
+//! claimed) in its signature and its record, and only the headers meant
+//! for where it goes.
+
+use crate::harness::{TestGateway, TestReceiver, eventually};
+
+/// How long the second attempt is kept waiting for the slot.
+const GAP: u64 = 50;
+/// How far the gateway's clock (tokio's, anchored to the system clock at
+/// start, both read in whole milliseconds) may lag the system clock.
+const CLOCK_SKEW: u64 = 5;
+
+fn system_millis() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    u64::try_from(now.as_millis()).expect("fits")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attempt_that_waited_for_its_endpoints_slot_is_signed_when_it_is_sent() {
+    let receiver = TestReceiver::start().await;
+    let config = format!(
+        r#"
+[server.targets]
+allow_http = true
+allow_loopback = true
+
+[[source]]
+name = "calls"
+
+[[endpoint]]
+name = "one-at-a-time"
+url = "{url}"
+event_types = ["*"]
+max_in_flight = 1
+"#,
+        url = receiver.url
+    );
+    let gateway = TestGateway::start(&config).await;
+    receiver.hold();
+    let (_, first) = gateway.post("calls", r#"{"n":1}"#, &[]).await;
+    let (_, second) = gateway.post("calls", r#"{"n":2}"#, &[]).await;
+    // The first is at the receiver, unanswered: the second waits for the
+    // endpoint's only slot.
+    receiver.wait_for(1).await;
+    let arrived = system_millis();
+    while system_millis() <= arrived + GAP {
+        tokio::task::yield_now().await;
+    }
+    let released = system_millis();
+    receiver.release();
+    let got = receiver.wait_for(2).await;
+
+    let second_id = second["id"].as_str().expect("id");
+    assert_ne!(first["id"], second["id"]);
+    let store = gateway.store();
+    let at = eventually("the second attempt recorded", || async {
+        let deliveries = store.deliveries_of(second_id).await.expect("reads");
+        deliveries.first()?.attempts.first().map(|a| a.at)
+    })
+    .await;
+    // Claimed before the first arrived; sent once the slot was free.
+    assert!(
+        at + CLOCK_SKEW >= released,
+        "recorded at {at}, before the slot was free at {released}"
+    );
+    let stamp: u64 = got[1].headers["webhook-timestamp"]
+        .to_str()
+        .expect("text")
+        .parse()
+        .expect("seconds");
+    assert!(
+        stamp * 1000 + 999 + CLOCK_SKEW >= released,
+        "signed at {stamp} s, before {released} ms"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_per_message_target_gets_the_signature_but_not_the_endpoints_credentials() {
+    let own = TestReceiver::start().await;
+    let chosen = TestReceiver::start().await;
+    let config = format!(
+        r#"
+[server.targets]
+allow_http = true
+allow_loopback = true
+
+[[source]]
+name = "callcov"
+target_url = {{ pointer = "/webhook_url" }}
+
+[[endpoint]]
+name = "crm"
+url = "{own}"
+event_types = ["*"]
+signing = {{ scheme = "standard-webhooks", secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] }}
+headers = {{ Authorization = "Bearer endpoint-secret", X-Api-Key = "endpoint-key" }}
+"#,
+        own = own.url
+    );
+    let gateway = TestGateway::start(&config).await;
+    let body = format!(r#"{{"id":"c1","webhook_url":"{}"}}"#, chosen.url);
+    let (status, _) = gateway.post("callcov", body, &[]).await;
+    assert_eq!(status, 202);
+    let got = chosen.wait_for(1).await;
+    let headers = &got[0].headers;
+    assert!(headers.get("authorization").is_none(), "{headers:?}");
+    assert!(headers.get("x-api-key").is_none(), "{headers:?}");
+    assert!(headers.get("webhook-signature").is_some(), "{headers:?}");
+    assert!(headers.get("webhook-id").is_some(), "{headers:?}");
+    assert!(own.received().is_empty(), "the endpoint's own URL gets nothing");
+
+    // The endpoint's own URL still gets its headers.
+    let (status, _) = gateway.post("callcov", r#"{"id":"c2"}"#, &[]).await;
+    assert_eq!(status, 202);
+    let got = own.wait_for(1).await;
+    assert_eq!(got[0].headers["authorization"], "Bearer endpoint-secret");
+    assert_eq!(got[0].headers["x-api-key"], "endpoint-key");
+}
