@@ -57,6 +57,51 @@ async fn a_bad_component_is_refused_with_the_hosts_reason_and_nothing_is_deploye
     assert_eq!(list["items"], json!([]));
 }
 
+#[tokio::test]
+async fn a_component_over_the_size_or_compile_time_limit_is_refused_with_400() {
+    let receiver = TestReceiver::start().await;
+    let small = format!(
+        "{}\n[plugin_host]\nmax_component_bytes = 1000\n",
+        config(&receiver)
+    );
+    let gateway = TestGateway::start(&small).await;
+    let (status, body) = gateway.deploy("noop", &wasm("noop"), &[]).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_plugin")),
+        "{body}"
+    );
+    let message = body["message"].as_str().expect("message");
+    assert!(
+        message.contains("plugin_host.max_component_bytes"),
+        "{message}"
+    );
+    let (status, _) = gateway.admin("GET", "/v1/plugins/noop", None).await;
+    assert_eq!(status, 404, "nothing was deployed");
+
+    // A compile that cannot finish in time (nothing is cached in a fresh
+    // data directory) is refused, and the gateway goes on serving.
+    let hasty = format!(
+        "{}\n[plugin_host]\ncompile_timeout = \"1ms\"\n",
+        config(&receiver)
+    );
+    let gateway = TestGateway::start(&hasty).await;
+    let (status, body) = gateway
+        .deploy("summary", &wasm("livekit-summary"), &[])
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_plugin")),
+        "{body}"
+    );
+    let message = body["message"].as_str().expect("message");
+    assert!(message.contains("plugin_host.compile_timeout"), "{message}");
+    let (status, _) = gateway
+        .post("calls", r#"{"type":"call.completed"}"#, &[])
+        .await;
+    assert_eq!(status, 202);
+}
+
 /// Drives load from 4 writers, runs `change` (a deploy or a rollback) while
 /// events flow, then posts 10 more events; waits until every event of the
 /// round has arrived and checks that each ran wholly on one version, that

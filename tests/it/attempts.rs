@@ -109,7 +109,10 @@ headers = {{ Authorization = "Bearer endpoint-secret", X-Api-Key = "endpoint-key
     assert!(headers.get("x-api-key").is_none(), "{headers:?}");
     assert!(headers.get("webhook-signature").is_some(), "{headers:?}");
     assert!(headers.get("webhook-id").is_some(), "{headers:?}");
-    assert!(own.received().is_empty(), "the endpoint's own URL gets nothing");
+    assert!(
+        own.received().is_empty(),
+        "the endpoint's own URL gets nothing"
+    );
 
     // The endpoint's own URL still gets its headers.
     let (status, _) = gateway.post("callcov", r#"{"id":"c2"}"#, &[]).await;

@@ -100,7 +100,7 @@ fn an_oversized_output_is_refused() {
     let host = host(HostConfig::default());
     let plugin = load(&host, "oversized-output");
     match run(&host, &plugin, &event("t", "{}")).result {
-        Err(Error::OutputTooLarge { size, limit }) => {
+        Err(Error::OutputTooLarge { size, limit, .. }) => {
             assert_eq!(size, 11 << 20);
             assert_eq!(limit, 10 << 20);
         }

@@ -128,6 +128,11 @@ pub struct PluginHostConfig {
     /// Threads for expensive plugins (unset: half the cores, at least one).
     #[serde(default)]
     pub threads: Option<usize>,
+    /// The largest component accepted, in bytes.
+    pub max_component_bytes: usize,
+    /// How long compiling a deployed component may take.
+    #[serde(with = "humantime_serde")]
+    pub compile_timeout: Duration,
     /// Per-invocation limits.
     pub limits: Limits,
 }

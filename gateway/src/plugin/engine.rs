@@ -45,7 +45,10 @@ pub(crate) fn build(limits: &Limits, slots: u32) -> Result<Engine, Error> {
         .pagemap_scan(Enabled::Auto);
 
     let mut config = Config::new();
+    // One thread per compile: a huge component compiled with every core
+    // stalled all other traffic (and its memory grows with the threads).
     config
+        .parallel_compilation(false)
         .wasm_component_model(true)
         .epoch_interruption(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));

@@ -5,13 +5,28 @@ use std::time::Duration;
 
 /// A failure to load or run a plugin.
 ///
-/// Load errors (`NotAComponent` .. `Cache`) come from [`super::PluginHost::load`];
+/// Load errors (`NotAComponent` .. `Engine`) come from [`super::PluginHost::load`];
 /// the rest from an invocation. None of them is ever a panic of the host.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The bytes are not a WebAssembly component (perhaps a core module).
     #[error("not a WebAssembly component: {0}")]
     NotAComponent(String),
+    /// The component is larger than the host accepts.
+    #[error(
+        "the component is {size} bytes, over the limit of {limit} bytes (plugin_host.max_component_bytes)"
+    )]
+    ComponentTooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Compiling the component took longer than the host allows.
+    #[error(
+        "compiling the component took longer than {0:?} (plugin_host.compile_timeout); make it smaller or raise the limit"
+    )]
+    CompileTimeout(Duration),
     /// The component failed to compile.
     #[error("the component does not compile: {0}")]
     Compile(String),
@@ -66,12 +81,16 @@ pub enum Error {
         /// The configured limit in bytes.
         limit: usize,
     },
-    /// The plugin returned more body bytes than allowed.
-    #[error("plugin output of {size} bytes exceeds the limit of {limit} bytes")]
+    /// The plugin returned more than allowed: body bytes (the configured
+    /// limit), header bytes, event type bytes or targets (fixed bounds).
+    #[error("plugin output of {size} {what} exceeds the limit of {limit}")]
     OutputTooLarge {
-        /// Bytes returned.
+        /// What was too large: `bodies` (bytes), `header bytes`, `event
+        /// type bytes`, `targets`.
+        what: &'static str,
+        /// How much was returned.
         size: usize,
-        /// The configured limit.
+        /// The limit.
         limit: usize,
     },
     /// The plugin panicked.
@@ -127,6 +146,8 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::NotAComponent(_) => "not_a_component",
+            Self::ComponentTooLarge { .. } => "component_too_large",
+            Self::CompileTimeout(_) => "compile_timeout",
             Self::Compile(_) => "compile",
             Self::ForbiddenImports { .. } => "forbidden_imports",
             Self::WrongWorld(_) => "wrong_world",

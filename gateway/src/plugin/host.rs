@@ -31,6 +31,10 @@ pub struct HostConfig {
     /// Threads of the runtime that runs expensive plugins, away from the
     /// workers that serve ingest and delivery.
     pub threads: usize,
+    /// The largest component accepted, in bytes.
+    pub max_component_bytes: usize,
+    /// How long a deploy may compile before it is refused.
+    pub compile_timeout: Duration,
 }
 
 /// Threads for expensive plugins by default: half the cores, at least one,
@@ -47,6 +51,8 @@ impl Default for HostConfig {
             queue_timeout: Duration::from_secs(10),
             cache_dir: None,
             threads: default_threads(),
+            max_component_bytes: 32 << 20,
+            compile_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -68,6 +74,8 @@ pub(super) struct Inner {
     pub(super) slots: Arc<Semaphore>,
     /// Advances the epoch so deadlines fire; stops when the host is dropped.
     _ticker: EpochTicker,
+    /// One compile at a time: a huge component takes one core, not all.
+    compiling: Arc<Semaphore>,
     /// Runs expensive plugins (`invoke.rs`); started on first use.
     plugin_runtime: OnceLock<Runtime>,
     /// Drives [`PluginHost::invoke_blocking`]; started on first use.
@@ -156,6 +164,7 @@ impl PluginHost {
                 slots: Arc::new(Semaphore::new(slots as usize)),
                 config,
                 _ticker: ticker,
+                compiling: Arc::new(Semaphore::new(1)),
                 plugin_runtime: OnceLock::new(),
                 local_runtime: OnceLock::new(),
             }),
@@ -204,9 +213,46 @@ impl PluginHost {
         self.inner.config.pool_size.max(1) as usize
     }
 
+    /// [`Self::load`] for async code: off the async workers, one compile
+    /// at a time, refused past `compile_timeout` (the abandoned compile
+    /// still holds the one compile slot until it ends, so abandoned
+    /// compiles cannot pile up).
+    pub async fn load_async(&self, bytes: Arc<Vec<u8>>) -> Result<LoadedPlugin, Error> {
+        self.check_size(&bytes)?;
+        let timeout = self.inner.config.compile_timeout;
+        let started = tokio::time::Instant::now();
+        let slot = tokio::time::timeout(timeout, self.inner.compiling.clone().acquire_owned())
+            .await
+            .map_err(|_| Error::CompileTimeout(timeout))?
+            .map_err(|_| Error::Engine("the compile slot is closed".into()))?;
+        let host = self.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            host.load(&bytes)
+        });
+        let left = timeout.saturating_sub(started.elapsed());
+        match tokio::time::timeout(left, task).await {
+            Ok(Ok(loaded)) => loaded,
+            Ok(Err(join)) => Err(Error::Compile(format!("the compile task failed: {join}"))),
+            Err(_) => Err(Error::CompileTimeout(timeout)),
+        }
+    }
+
+    fn check_size(&self, bytes: &[u8]) -> Result<(), Error> {
+        let limit = self.inner.config.max_component_bytes;
+        if bytes.len() > limit {
+            return Err(Error::ComponentTooLarge {
+                size: bytes.len(),
+                limit,
+            });
+        }
+        Ok(())
+    }
+
     /// Validates, compiles (or loads from the cache) and pre-instantiates a
-    /// component.
+    /// component, on the calling thread.
     pub fn load(&self, bytes: &[u8]) -> Result<LoadedPlugin, Error> {
+        self.check_size(bytes)?;
         if !wasmparser::Parser::is_component(bytes) {
             let why = if wasmparser::Parser::is_core_wasm(bytes) {
                 "this is a core WebAssembly module; build a component, for example with `--target wasm32-wasip2`"

@@ -73,6 +73,10 @@ struct Buffer {
     remaining: usize,
 }
 
+/// Lines one invocation may log, whatever their size: each is a record in
+/// the gateway's own log and in the message's history.
+pub(crate) const MAX_LINES: usize = 256;
+
 impl LogSink {
     pub(crate) fn new(limit: usize) -> Self {
         Self {
@@ -84,23 +88,42 @@ impl LogSink {
     }
 
     /// Appends a line, cutting it (at a character boundary) at the limit.
+    /// A line costs its bytes and at least one, so empty lines count too;
+    /// past [`MAX_LINES`] lines everything is dropped and marked.
     pub(crate) fn push(&self, level: Level, stream: Stream, text: &str) {
         let mut buffer = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        if buffer.remaining == 0 {
-            buffer.logs.truncated |= !text.is_empty();
+        if buffer.remaining == 0 || buffer.logs.lines.len() >= MAX_LINES {
+            buffer.logs.truncated = true;
             return;
         }
         let mut cut = text.len().min(buffer.remaining);
         while !text.is_char_boundary(cut) {
             cut -= 1;
         }
-        buffer.remaining -= cut;
+        buffer.remaining -= cut.max(1);
         buffer.logs.truncated |= cut < text.len();
         buffer.logs.lines.push(LogLine {
             level,
             stream,
             message: text[..cut].to_owned(),
         });
+    }
+
+    /// Bytes still allowed.
+    fn remaining(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remaining
+    }
+
+    /// Marks the logs truncated.
+    fn mark_truncated(&self) {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .logs
+            .truncated = true;
     }
 
     /// Takes what was logged, leaving the buffer empty.
@@ -155,7 +178,13 @@ const WRITE_PERMIT: usize = 64 << 10;
 
 impl OutputStream for StdioSink {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
-        let text = String::from_utf8_lossy(&bytes);
+        // Only what can still be kept is decoded: a huge write past the cap
+        // costs no more than a small one.
+        let keep = bytes.len().min(self.sink.remaining());
+        if keep < bytes.len() {
+            self.sink.mark_truncated();
+        }
+        let text = String::from_utf8_lossy(&bytes[..keep]);
         for line in text.lines().filter(|l| !l.is_empty()) {
             self.sink.push(self.level(), self.stream, line);
         }
@@ -189,6 +218,37 @@ mod tests {
         let logs = sink.take();
         let texts: Vec<_> = logs.lines.iter().map(|l| l.message.as_str()).collect();
         assert_eq!(texts, ["12345", "6789a"]);
+        assert!(logs.truncated);
+    }
+
+    #[test]
+    fn empty_lines_count_and_lines_past_the_line_cap_are_dropped() {
+        let sink = LogSink::new(1 << 20);
+        for _ in 0..MAX_LINES + 10 {
+            sink.push(Level::Info, Stream::Log, "");
+        }
+        let logs = sink.take();
+        assert_eq!(logs.lines.len(), MAX_LINES);
+        assert!(logs.truncated);
+        let sink = LogSink::new(3);
+        for _ in 0..5 {
+            sink.push(Level::Info, Stream::Log, "");
+        }
+        let logs = sink.take();
+        assert_eq!(logs.lines.len(), 3, "an empty line costs a byte");
+        assert!(logs.truncated);
+    }
+
+    #[test]
+    fn a_write_past_the_cap_keeps_only_what_fits() {
+        let sink = LogSink::new(8);
+        let mut stdout = sink.stream(Stream::Stdout);
+        stdout
+            .write(Bytes::from(vec![b'x'; 24 << 20]))
+            .expect("accepted");
+        let logs = sink.take();
+        assert_eq!(logs.lines.len(), 1);
+        assert_eq!(logs.lines[0].message, "xxxxxxxx");
         assert!(logs.truncated);
     }
 

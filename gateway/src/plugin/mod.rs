@@ -15,6 +15,7 @@
 //! failure becomes an [`Error`] variant, and other invocations keep running.
 
 mod bindings;
+pub mod bounds;
 mod cache;
 mod chain;
 mod context;

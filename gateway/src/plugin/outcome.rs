@@ -1,8 +1,8 @@
 //! What a plugin decided, as plain host types, and the checks that make a
 //! guest's raw answer trustworthy before anyone acts on it.
 
-use super::Error;
 use super::bindings::wit;
+use super::{Error, bounds};
 
 /// One HTTP header as a name/value pair; names may repeat.
 pub type Header = (String, String);
@@ -98,22 +98,26 @@ fn wit_header((name, value): &Header) -> wit::Header {
 impl From<wit::PluginError> for super::PluginError {
     fn from(error: wit::PluginError) -> Self {
         match error {
-            wit::PluginError::InvalidEvent(m) => Self::InvalidEvent(m),
-            wit::PluginError::InvalidConfig(m) => Self::InvalidConfig(m),
-            wit::PluginError::Failed(m) => Self::Failed(m),
+            wit::PluginError::InvalidEvent(m) => Self::InvalidEvent(bounds::text(m)),
+            wit::PluginError::InvalidConfig(m) => Self::InvalidConfig(bounds::text(m)),
+            wit::PluginError::Failed(m) => Self::Failed(bounds::text(m)),
         }
     }
 }
 
 /// Turns the guest's raw action into an [`Outcome`], checking the output
-/// size, that targets name known endpoints and that headers are valid HTTP.
+/// size and the other bounds (`bounds.rs`), that targets name known
+/// endpoints and that headers are valid HTTP.
 pub(crate) fn validate(
     action: wit::Action,
     is_endpoint: impl Fn(&str) -> bool,
     output_limit: usize,
 ) -> Result<Outcome, Error> {
+    check_shape(&action)?;
     let outcome = match action {
-        wit::Action::Drop(reason) => Outcome::Drop { reason },
+        wit::Action::Drop(reason) => Outcome::Drop {
+            reason: bounds::text(reason),
+        },
         wit::Action::Continue(rewrite) => Outcome::Continue(Rewrite {
             event_type: rewrite.event_type,
             headers: rewrite.headers.map(headers).transpose()?,
@@ -124,10 +128,10 @@ pub(crate) fn validate(
                 .into_iter()
                 .map(|t| {
                     if !is_endpoint(&t.endpoint) {
-                        return Err(Error::InvalidResult(format!(
+                        return Err(Error::InvalidResult(bounds::text(format!(
                             "target names unknown endpoint {:?}",
                             t.endpoint
-                        )));
+                        ))));
                     }
                     Ok(Target {
                         endpoint: t.endpoint,
@@ -141,11 +145,43 @@ pub(crate) fn validate(
     let size = output_size(&outcome);
     if size > output_limit {
         return Err(Error::OutputTooLarge {
+            what: "bodies",
             size,
             limit: output_limit,
         });
     }
     Ok(outcome)
+}
+
+/// The bounds that do not depend on configuration, checked before any of
+/// the result is copied or validated further.
+fn check_shape(action: &wit::Action) -> Result<(), Error> {
+    let too_large = |what, size, limit| Err(Error::OutputTooLarge { what, size, limit });
+    let header_bytes = |headers: &[wit::Header]| -> usize {
+        headers.iter().map(|h| h.name.len() + h.value.len()).sum()
+    };
+    let (event_type, headers) = match action {
+        wit::Action::Drop(_) => return Ok(()),
+        wit::Action::Continue(rewrite) => (
+            rewrite.event_type.as_deref(),
+            rewrite.headers.as_deref().map_or(0, header_bytes),
+        ),
+        wit::Action::Deliver(targets) => {
+            if targets.len() > bounds::MAX_TARGETS {
+                return too_large("targets", targets.len(), bounds::MAX_TARGETS);
+            }
+            (None, targets.iter().map(|t| header_bytes(&t.headers)).sum())
+        }
+    };
+    if let Some(event_type) = event_type
+        && event_type.len() > bounds::MAX_EVENT_TYPE
+    {
+        return too_large("event type bytes", event_type.len(), bounds::MAX_EVENT_TYPE);
+    }
+    if headers > bounds::MAX_HEADER_BYTES {
+        return too_large("header bytes", headers, bounds::MAX_HEADER_BYTES);
+    }
+    Ok(())
 }
 
 fn output_size(outcome: &Outcome) -> usize {
@@ -164,13 +200,16 @@ fn headers(headers: Vec<wit::Header>) -> Result<Vec<Header>, Error> {
         .into_iter()
         .map(|h| {
             http::HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| {
-                Error::InvalidResult(format!("{:?} is not a valid header name", h.name))
+                Error::InvalidResult(bounds::text(format!(
+                    "{:?} is not a valid header name",
+                    h.name
+                )))
             })?;
             http::HeaderValue::from_str(&h.value).map_err(|_| {
-                Error::InvalidResult(format!(
+                Error::InvalidResult(bounds::text(format!(
                     "the value of header {:?} is not a valid header value",
                     h.name
-                ))
+                )))
             })?;
             Ok((h.name, h.value))
         })
@@ -214,6 +253,7 @@ mod tests {
             matches!(
                 err,
                 Error::OutputTooLarge {
+                    what: "bodies",
                     size: 120,
                     limit: 100
                 }
@@ -256,5 +296,60 @@ mod tests {
         assert_eq!(event.event_type, "b");
         assert_eq!(event.body, b"{}");
         assert_eq!(event.headers.len(), 1);
+    }
+
+    fn too_large(action: wit::Action) -> (&'static str, usize, usize) {
+        match validate(action, known, usize::MAX) {
+            Err(Error::OutputTooLarge { what, size, limit }) => (what, size, limit),
+            other => panic!("expected output_too_large, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn targets_header_bytes_and_the_event_type_are_bounded() {
+        let many = vec![target("crm", None); bounds::MAX_TARGETS + 1];
+        assert_eq!(
+            too_large(wit::Action::Deliver(many)),
+            ("targets", bounds::MAX_TARGETS + 1, bounds::MAX_TARGETS)
+        );
+        let mut heavy = target("crm", None);
+        heavy.headers = vec![wit::Header {
+            name: "x-big".into(),
+            value: "v".repeat(bounds::MAX_HEADER_BYTES),
+        }];
+        assert_eq!(
+            too_large(wit::Action::Deliver(vec![heavy])).0,
+            "header bytes"
+        );
+        let long_type = wit::Action::Continue(wit::Rewrite {
+            event_type: Some("t".repeat(bounds::MAX_EVENT_TYPE + 1)),
+            headers: None,
+            body: None,
+        });
+        assert_eq!(too_large(long_type).0, "event type bytes");
+    }
+
+    #[test]
+    fn a_long_drop_reason_or_error_message_is_cut() {
+        let reason = "r".repeat(11 << 20);
+        match validate(wit::Action::Drop(reason), known, 100) {
+            Ok(Outcome::Drop { reason }) => {
+                assert!(reason.len() < bounds::MAX_TEXT + 64, "{}", reason.len());
+                assert!(
+                    reason.ends_with("[cut from 11534336 bytes]"),
+                    "{}",
+                    &reason[reason.len() - 40..]
+                );
+            }
+            other => panic!("expected a drop, got {other:?}"),
+        }
+        let error: crate::plugin::PluginError =
+            wit::PluginError::Failed("e".repeat(1 << 20)).into();
+        assert!(error.to_string().len() < bounds::MAX_TEXT + 64);
+        let unknown = wit::Action::Deliver(vec![target(&"n".repeat(1 << 20), None)]);
+        match validate(unknown, known, 100) {
+            Err(Error::InvalidResult(message)) => assert!(message.len() < bounds::MAX_TEXT + 64),
+            other => panic!("expected invalid_result, got {other:?}"),
+        }
     }
 }

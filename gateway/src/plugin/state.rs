@@ -75,7 +75,8 @@ impl log::Host for HostState {
     }
 
     fn report_panic(&mut self, message: String) {
-        self.panic.get_or_insert(message);
+        self.panic
+            .get_or_insert_with(|| super::bounds::text(message));
     }
 }
 

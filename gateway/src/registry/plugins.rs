@@ -93,11 +93,7 @@ async fn load_version(
             v.hash
         )));
     };
-    let host = host.clone();
-    let loaded = tokio::task::spawn_blocking(move || host.load(&bytes))
-        .await
-        .map_err(|e| RegistryError::Conflict(format!("loading the component failed: {e}")))??;
-    Ok(Arc::new(loaded))
+    Ok(Arc::new(host.load_async(Arc::new(bytes)).await?))
 }
 
 fn editable(model: &Model, name: &str) -> Result<(), RegistryError> {
@@ -149,14 +145,9 @@ impl Registry {
     ) -> Result<PluginView, RegistryError> {
         validate::name(name).map_err(RegistryError::Invalid)?;
         self.read(|model| editable(model, name)).await?;
-        let host = self.host.clone();
-        let (loaded, bytes) = tokio::task::spawn_blocking(move || {
-            let loaded = host.load(&bytes);
-            (loaded, bytes)
-        })
-        .await
-        .map_err(|e| RegistryError::Conflict(format!("loading the component failed: {e}")))?;
-        let loaded = Arc::new(loaded?);
+        let bytes = Arc::new(bytes);
+        let loaded = Arc::new(self.host.load_async(bytes.clone()).await?);
+        let bytes = Arc::try_unwrap(bytes).unwrap_or_else(|shared| (*shared).clone());
         self.catalog.put_blob(loaded.hash(), bytes).await?;
         let now = self.clock.now_millis();
         let name = name.to_owned();

@@ -110,6 +110,8 @@ impl Gateway {
                 .plugin_host
                 .threads
                 .unwrap_or_else(crate::plugin::default_threads),
+            max_component_bytes: config.plugin_host.max_component_bytes,
+            compile_timeout: config.plugin_host.compile_timeout,
         })
         .map_err(|e| Error::Setup(e.to_string()))?;
         let registry = Arc::new(
