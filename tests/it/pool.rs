@@ -210,3 +210,55 @@ async fn second_call_offloaded(limits: hookgate::plugin::Limits) -> bool {
     assert!(matches!(second.result, Err(Error::Timeout { .. })));
     second.offloaded
 }
+
+/// A plugin that keeps hitting its limits is throttled: its calls run one
+/// at a time, so the rest of the pool stays free for other plugins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_that_keeps_hitting_its_limits_holds_one_slot_at_most() {
+    let host = host(HostConfig {
+        pool_size: 4,
+        queue_timeout: Duration::from_secs(30),
+        ..HostConfig::default()
+    });
+    let looping = load(&host, "infinite-loop");
+    for _ in 0..5 {
+        let invocation = host
+            .invoke(
+                looping.clone(),
+                context("hog", &[], &[]),
+                Arc::new(event("t", "{}")),
+            )
+            .await;
+        assert!(matches!(invocation.result, Err(Error::Timeout { .. })));
+    }
+    assert!(looping.throttled());
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..3 {
+        let (host, looping) = (host.clone(), looping.clone());
+        calls.spawn(async move {
+            host.invoke(
+                looping,
+                context("hog", &[], &[]),
+                Arc::new(event("t", "{}")),
+            )
+            .await
+        });
+    }
+    let mut fewest_free = host.pool_size();
+    while !calls.is_empty() {
+        fewest_free = fewest_free.min(host.free_slots());
+        if let Ok(Some(done)) =
+            tokio::time::timeout(Duration::from_millis(1), calls.join_next()).await
+        {
+            assert!(matches!(
+                done.expect("completes").result,
+                Err(Error::Timeout { .. })
+            ));
+        }
+    }
+    assert!(
+        fewest_free >= host.pool_size() - 1,
+        "{fewest_free} slots were free at the least"
+    );
+    assert!(looping.throttled(), "every call hit its limit again");
+}

@@ -2,7 +2,7 @@
 //! pre-instantiated, validated [`LoadedPlugin`]s.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -116,8 +116,13 @@ pub struct LoadedPlugin {
     /// Pre-instantiated with the host's linker: instantiating is cheap.
     pub(super) pre: PluginPre<HostState>,
     /// A moving average of its calls' CPU time in nanoseconds, which decides
-    /// whether they run inline or on the blocking pool (`invoke.rs`).
+    /// whether they run inline or on the plugin runtime (`invoke.rs`).
     pub(super) cpu_average: AtomicU64,
+    /// Calls in a row that ended at a limit (time, memory, output) or in a
+    /// trap; past a few the plugin is throttled (`invoke.rs`).
+    pub(super) strikes: AtomicU32,
+    /// While throttled, its calls run one at a time, each holding this.
+    pub(super) throttle: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -143,6 +148,12 @@ impl LoadedPlugin {
     /// What the component imports and exports.
     pub fn interface(&self) -> &Interface {
         &self.interface
+    }
+
+    /// Whether it keeps hitting its limits, so that its calls run one at a
+    /// time (see `invoke.rs`).
+    pub fn throttled(&self) -> bool {
+        self.strikes.load(Ordering::Relaxed) >= super::invoke::THROTTLE_AFTER
     }
 }
 
@@ -279,6 +290,8 @@ impl PluginHost {
             interface,
             pre,
             cpu_average: AtomicU64::new(0),
+            strikes: AtomicU32::new(0),
+            throttle: Arc::new(Semaphore::new(1)),
         })
     }
 

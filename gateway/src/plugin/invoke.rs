@@ -51,6 +51,11 @@ const INLINE_LIMIT: Duration = Duration::from_millis(100);
 const INLINE_BUDGET: Duration = Duration::from_millis(1);
 /// Each call's share of the moving average: 1/8.
 const AVERAGE_WEIGHT: u64 = 8;
+/// Calls in a row ending at a limit or in a trap after which a plugin is
+/// throttled: its calls run one at a time, so it holds at most one pool slot
+/// and one thread while the rest of the pool serves other plugins. Its next
+/// call that ends otherwise lifts it.
+pub(super) const THROTTLE_AFTER: u32 = 5;
 
 /// What one invocation produced.
 #[derive(Debug)]
@@ -112,27 +117,37 @@ impl PluginHost {
     ) -> Invocation {
         let started = Instant::now();
         let config = &self.inner.config;
-        let permit = match tokio::time::timeout(
-            config.queue_timeout,
-            self.inner.slots.clone().acquire_owned(),
-        )
-        .await
-        {
-            Ok(Ok(permit)) => permit,
-            Ok(Err(_)) | Err(_) => {
-                return Invocation::failed(
-                    Error::PoolExhausted(config.queue_timeout),
-                    started.elapsed(),
-                );
+        let exhausted = || {
+            Invocation::failed(
+                Error::PoolExhausted(config.queue_timeout),
+                started.elapsed(),
+            )
+        };
+        // A throttled plugin waits for its own one permit before a pool
+        // slot, so its waiting calls hold no slot.
+        let throttle = if plugin.throttled() {
+            let permit = plugin.throttle.clone().acquire_owned();
+            match tokio::time::timeout(config.queue_timeout, permit).await {
+                Ok(Ok(permit)) => Some(permit),
+                Ok(Err(_)) | Err(_) => return exhausted(),
             }
+        } else {
+            None
+        };
+        let left = config.queue_timeout.saturating_sub(started.elapsed());
+        let slot = self.inner.slots.clone().acquire_owned();
+        let permit = match tokio::time::timeout(left, slot).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) | Err(_) => return exhausted(),
         };
         let limit = config.limits.wall_time;
         let average = plugin.cpu_average.load(Ordering::Relaxed);
         let inline = limit <= INLINE_LIMIT && average <= nanos(INLINE_BUDGET);
         let host = self.clone();
         let measured = plugin.clone();
+        let name = context.clone();
         let run = async move {
-            let _permit = permit;
+            let _permits = (permit, throttle);
             host.run(&plugin, &context, &event).await
         };
         let invocation = if inline {
@@ -152,6 +167,7 @@ impl PluginHost {
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |average| {
                     Some(average - average / AVERAGE_WEIGHT + spent / AVERAGE_WEIGHT)
                 });
+        strike(&measured, &name.name, &invocation.result);
         invocation
     }
 
@@ -238,6 +254,30 @@ impl PluginHost {
             cpu: Some(meter.cpu()),
             offloaded: false,
         }
+    }
+}
+
+/// Counts a call that ended at a limit or in a trap against the plugin, and
+/// lifts its throttle after one that did not.
+fn strike(plugin: &LoadedPlugin, name: &str, result: &Result<Outcome, Error>) {
+    if matches!(result, Err(Error::PoolExhausted(_))) {
+        return;
+    }
+    let hit_a_limit = matches!(
+        result,
+        Err(Error::Timeout { .. }
+            | Error::MemoryLimit { .. }
+            | Error::OutputTooLarge { .. }
+            | Error::Trap { .. }
+            | Error::Instantiate(_))
+    );
+    if hit_a_limit {
+        let before = plugin.strikes.fetch_add(1, Ordering::Relaxed);
+        if before + 1 == THROTTLE_AFTER {
+            tracing::warn!(plugin = %name, strikes = THROTTLE_AFTER, "plugin keeps hitting its limits; its calls now run one at a time");
+        }
+    } else if plugin.strikes.swap(0, Ordering::Relaxed) >= THROTTLE_AFTER {
+        tracing::info!(plugin = %name, "plugin no longer throttled");
     }
 }
 
