@@ -12,12 +12,15 @@ mod attempt;
 mod endpoint;
 pub mod policy;
 pub mod protection;
+mod test_event;
+mod verdict;
 mod worker;
 
 pub use endpoint::{Endpoint, Recipient, Signing, Unavailable};
 pub use policy::RetryPolicy;
 pub use protection::{EndpointState, Gate, Recorded};
-pub use worker::{Deliverer, TestError};
+pub use test_event::TestError;
+pub use worker::Deliverer;
 
 /// Response bodies are kept up to this many bytes in the attempt log.
 pub const RESPONSE_BODY_LIMIT: usize = 4096;

@@ -24,6 +24,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::attempt::{self, Response};
+use super::verdict::{self, Next};
 use super::{Endpoint, Gate, Recipient, Unavailable};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
@@ -45,13 +46,13 @@ pub struct Deliverer {
     /// The schedule and the attempt log.
     store: Arc<dyn Store>,
     /// The endpoints in force.
-    registry: Arc<Registry>,
+    pub(super) registry: Arc<Registry>,
     /// Shared connection pool; no redirects.
-    client: attempt::Client,
+    pub(super) client: attempt::Client,
     /// Which target addresses are allowed.
-    targets: TargetPolicy,
+    pub(super) targets: TargetPolicy,
     /// Wall time.
-    clock: Clock,
+    pub(super) clock: Clock,
     /// Woken when deliveries are created.
     wake: Arc<Notify>,
     /// Deliveries with an attempt running in this process.
@@ -389,48 +390,24 @@ impl Deliverer {
         let success =
             matches!(&response, Response::Status { code, .. } if (200..300).contains(code));
         let verdict = endpoint.state.record(now, success, &endpoint.breaker);
-        let (record, next) = match response {
-            Response::Status {
-                code,
-                body,
-                retry_after,
-            } => {
-                let record = Attempt {
-                    at: now,
-                    status: Some(code),
-                    latency_ms: millis(latency),
-                    response_body: body,
-                    error: None,
-                };
-                let next = if (200..300).contains(&code) {
-                    NextStep::Delivered
-                } else if code == 410 {
-                    self.disable(&endpoint.name, "answered 410 Gone").await?;
-                    NextStep::Dead(format!(
-                        "endpoint {} answered 410 Gone and was disabled",
-                        endpoint.name
-                    ))
-                } else {
-                    self.retry(
-                        &endpoint,
-                        attempts_made,
-                        now,
-                        retry_after,
-                        &format!("HTTP {code}"),
-                    )
-                };
-                (record, next)
-            }
-            Response::Failed(error) => {
-                let next = self.retry(&endpoint, attempts_made, now, None, &error);
-                let record = Attempt {
-                    at: now,
-                    status: None,
-                    latency_ms: millis(latency),
-                    response_body: String::new(),
-                    error: Some(error),
-                };
-                (record, next)
+        let (record, retry_after) = verdict::record(response, now, latency);
+        let jitter = rand::random_range(-1.0..=1.0);
+        let next = match verdict::next(
+            &record,
+            attempts_made,
+            &endpoint.policy,
+            jitter,
+            retry_after,
+        ) {
+            Next::Delivered => NextStep::Delivered,
+            Next::RetryAt(at) => NextStep::RetryAt(at),
+            Next::Exhausted(reason) => NextStep::Dead(reason),
+            Next::Gone => {
+                self.disable(&endpoint.name, "answered 410 Gone").await?;
+                NextStep::Dead(format!(
+                    "endpoint {} answered 410 Gone and was disabled",
+                    endpoint.name
+                ))
             }
         };
         if let Some(reason) = &verdict.disable {
@@ -494,23 +471,6 @@ impl Deliverer {
         }
     }
 
-    fn retry(
-        &self,
-        endpoint: &Endpoint,
-        attempts: u32,
-        now: u64,
-        retry_after: Option<Duration>,
-        last: &str,
-    ) -> NextStep {
-        let jitter = rand::random_range(-1.0..=1.0);
-        match endpoint.policy.next_delay(attempts, jitter, retry_after) {
-            Some(delay) => NextStep::RetryAt(now.saturating_add(millis(delay))),
-            None => NextStep::Dead(format!(
-                "gave up after {attempts} attempts; the last: {last}"
-            )),
-        }
-    }
-
     async fn give_up(
         &self,
         delivery: &Delivery,
@@ -530,68 +490,6 @@ impl Deliverer {
             .record_attempt(&delivery.id, record, NextStep::Dead(reason))
             .await?;
         Ok(None)
-    }
-}
-
-/// Why a test event could not be sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TestError {
-    /// No such endpoint.
-    NotFound,
-    /// The endpoint's URL is refused by the target rules.
-    Target(String),
-}
-
-impl Deliverer {
-    /// Sends one signed test request with `body` to an endpoint now and
-    /// returns the message id it was signed with and the attempt. Nothing is
-    /// stored, retried, or counted against the endpoint's breaker.
-    pub async fn send_test(
-        &self,
-        endpoint: &str,
-        body: &[u8],
-    ) -> Result<(String, Attempt), TestError> {
-        let endpoint = self
-            .registry
-            .snapshot()
-            .endpoints
-            .get(endpoint)
-            .cloned()
-            .ok_or(TestError::NotFound)?;
-        targets::resolve(&endpoint.url, self.targets)
-            .await
-            .map_err(|e| TestError::Target(e.to_string()))?;
-        let now = self.clock.now_millis();
-        let message_id = format!("msg_test_{}", ulid::Ulid::new());
-        let timestamp = i64::try_from(now / 1000).unwrap_or(i64::MAX);
-        let headers =
-            endpoint.request_headers(Recipient::Endpoint, &message_id, timestamp, body, &[], None);
-        let (response, latency) = attempt::send(
-            &self.client,
-            &endpoint.url,
-            &headers,
-            body.to_vec(),
-            endpoint.timeout,
-            now,
-        )
-        .await;
-        let attempt = match response {
-            Response::Status { code, body, .. } => Attempt {
-                at: now,
-                status: Some(code),
-                latency_ms: millis(latency),
-                response_body: body,
-                error: None,
-            },
-            Response::Failed(error) => Attempt {
-                at: now,
-                status: None,
-                latency_ms: millis(latency),
-                response_body: String::new(),
-                error: Some(error),
-            },
-        };
-        Ok((message_id, attempt))
     }
 }
 
