@@ -11,6 +11,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod delivery;
+pub mod health;
 pub mod ingest;
 pub mod metrics;
 pub mod pipeline;

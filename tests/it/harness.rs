@@ -150,6 +150,17 @@ impl TestGateway {
         self.dir
     }
 
+    /// Stops the gateway and returns its data directory and whether it
+    /// stopped cleanly (a store that refused writes may not flush).
+    pub(crate) async fn stop_reporting(mut self) -> (tempfile::TempDir, Result<(), String>) {
+        self.shutdown.cancel();
+        let stopped = match self.gateway.take() {
+            Some(gateway) => gateway.stopped().await.map_err(|e| e.to_string()),
+            None => Ok(()),
+        };
+        (self.dir, stopped)
+    }
+
     /// Stops and starts again on the same data directory and config.
     pub(crate) async fn restart(self) -> Self {
         let toml = self.toml.clone();

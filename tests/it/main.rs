@@ -9,6 +9,7 @@ mod cli;
 mod connections;
 mod crash;
 mod delivery;
+mod disk_full;
 mod harness;
 mod hostile;
 mod ingest;

@@ -8,6 +8,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+/// The `Retry-After` of a `storage_unavailable` answer, in seconds.
+const STORAGE_RETRY_AFTER: u64 = 1;
+
 /// An error answered to an HTTP client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -17,6 +20,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// What went wrong, for a person.
     pub message: String,
+    /// Seconds to send as `Retry-After`, for a refusal that passes.
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -41,7 +46,26 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// The same error, telling the client to retry after `secs` seconds.
+    pub fn retry_after(self, secs: u64) -> Self {
+        Self {
+            retry_after: Some(secs),
+            ..self
+        }
+    }
+
+    /// 503: the store does not take writes now; nothing was stored.
+    pub fn storage_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            "the gateway cannot store events right now (its storage refuses writes); nothing was stored, send it again shortly",
+        )
+        .retry_after(STORAGE_RETRY_AFTER)
     }
 
     /// A 500 whose detail is logged, not sent.
@@ -61,7 +85,13 @@ impl IntoResponse for ApiError {
             code: self.code,
             message: &self.message,
         });
-        (self.status, body).into_response()
+        let mut response = (self.status, body).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

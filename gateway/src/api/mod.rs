@@ -20,6 +20,8 @@ use std::sync::Arc;
 pub use error::{ApiError, ErrorBody};
 
 use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::get;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
@@ -30,13 +32,72 @@ use crate::delivery::Deliverer;
 use crate::registry::Registry;
 
 /// `GET /healthz`: the process is up and serving.
-pub fn health_routes<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
-    axum::Router::new().route("/healthz", get(healthz))
+pub fn health_routes(health: HealthState) -> axum::Router {
+    axum::Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(health)
 }
 
-async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// What the health routes read: the store's write health, and the catalog
+/// for a readiness check's own write.
+#[derive(Clone)]
+pub struct HealthState {
+    /// Whether writes fail.
+    pub health: Arc<crate::health::StoreHealth>,
+    /// Where a readiness check writes while they do.
+    pub catalog: Arc<dyn crate::store::Catalog>,
+    /// Wall time.
+    pub clock: crate::clock::Clock,
 }
+
+impl std::fmt::Debug for HealthState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HealthState").finish_non_exhaustive()
+    }
+}
+
+/// Liveness: the process answers; `status` is `degraded` while the store
+/// refuses writes, with why.
+async fn healthz(State(state): State<HealthState>) -> Json<Value> {
+    Json(match state.health.failing() {
+        None => json!({"status": "ok"}),
+        Some(failing) => json!({
+            "status": "degraded",
+            "store": {"writable": false, "since": failing.since, "error": failing.error},
+        }),
+    })
+}
+
+/// Readiness, for load balancers: 200 while the store takes writes, 503
+/// while it does not. While it does not, each check tries a small durable
+/// write itself, so the node comes back without ingest traffic.
+async fn readyz(State(state): State<HealthState>) -> (StatusCode, Json<Value>) {
+    if state.health.failing().is_some() {
+        let now = state.clock.now_millis();
+        match state
+            .catalog
+            .put_object(READINESS_KIND, "probe", now.to_string().into_bytes())
+            .await
+        {
+            Ok(()) => state.health.ok(),
+            Err(error) => state.health.failed(now, &error),
+        }
+    }
+    match state.health.failing() {
+        None => (StatusCode::OK, Json(json!({"status": "ready"}))),
+        Some(failing) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({
+                "status": "unavailable",
+                "store": {"writable": false, "since": failing.since, "error": failing.error},
+            })),
+        ),
+    }
+}
+
+/// The catalog kind a readiness check writes; no API lists it.
+const READINESS_KIND: &str = "(readiness)";
 
 /// The largest management request body (a plugin component): 64 MiB.
 const MAX_BODY: usize = 64 << 20;

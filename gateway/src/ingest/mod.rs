@@ -22,6 +22,7 @@ use axum::routing::post;
 
 use crate::api::ApiError;
 use crate::config::SourceConfig;
+use crate::health::StoreHealth;
 use crate::metrics::Metrics;
 use crate::pipeline::Inbox;
 use crate::registry::Registry;
@@ -65,6 +66,8 @@ pub struct IngestState {
     inbox: Inbox,
     /// Accepted and refused counts.
     metrics: Arc<Metrics>,
+    /// Told whether each store write succeeded.
+    health: Arc<StoreHealth>,
 }
 
 impl std::fmt::Debug for IngestState {
@@ -81,6 +84,7 @@ impl IngestState {
         targets: TargetPolicy,
         inbox: Inbox,
         metrics: Arc<Metrics>,
+        health: Arc<StoreHealth>,
     ) -> Self {
         Self {
             store,
@@ -88,6 +92,7 @@ impl IngestState {
             targets,
             inbox,
             metrics,
+            health,
         }
     }
 }
@@ -235,11 +240,20 @@ async fn accept(
         idempotency_key: pick(&source.config.idempotency_key),
         target_url,
     };
-    let ingested = state
+    let ingested = match state
         .store
         .ingest(&message, source.config.dedup_window)
         .await
-        .map_err(|e| ApiError::internal(&e))?;
+    {
+        Ok(ingested) => {
+            state.health.ok();
+            ingested
+        }
+        Err(error) => {
+            state.health.failed(now, &error);
+            return Err(ApiError::storage_unavailable());
+        }
+    };
     if let Ingested::New(id) = &ingested {
         state.inbox.push(Message {
             id: id.clone(),

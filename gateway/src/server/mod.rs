@@ -148,29 +148,35 @@ impl Gateway {
             clock,
             metrics: metrics.clone(),
         };
+        let health = Arc::new(crate::health::StoreHealth::default());
         let ingest = IngestState::new(
             dyn_store.clone(),
             registry.clone(),
             config.server.targets,
             inbox,
             metrics.clone(),
+            health.clone(),
         );
         let admin = AdminState {
             registry: registry.clone(),
             deliverer: deliverer.clone(),
             new_delivery,
         };
-        let router = crate::api::health_routes()
-            .merge(ingest::routes(ingest))
-            .merge(crate::api::management_routes(
-                admin,
-                config.admin.token.clone(),
-            ))
-            .merge(crate::metrics::routes(MetricsState {
-                metrics,
-                store: dyn_store,
-                clock,
-            }));
+        let router = crate::api::health_routes(crate::api::HealthState {
+            health,
+            catalog: store.clone() as Arc<dyn Catalog>,
+            clock,
+        })
+        .merge(ingest::routes(ingest))
+        .merge(crate::api::management_routes(
+            admin,
+            config.admin.token.clone(),
+        ))
+        .merge(crate::metrics::routes(MetricsState {
+            metrics,
+            store: dyn_store,
+            clock,
+        }));
         let addr = listener.local_addr().map_err(Error::Serve)?;
         let grace = config.server.shutdown_grace;
         let workers = vec![
