@@ -69,6 +69,7 @@ fn latency_histogram() -> Histogram {
 pub struct Metrics {
     registry: Registry,
     ingested: Family<SourceLabels, Counter>,
+    pipeline_runs: Family<SourceLabels, Counter>,
     rejected: Family<RejectLabels, Counter>,
     deliveries: Family<DeliveryLabels, Counter>,
     attempt_latency: Histograms<EndpointLabels>,
@@ -96,6 +97,12 @@ impl Metrics {
             "ingested",
             "Events accepted (202), by source",
             ingested.clone(),
+        );
+        let pipeline_runs = Family::<SourceLabels, Counter>::default();
+        registry.register(
+            "pipeline_runs",
+            "Messages the pipeline started to run, by source (a message run again, after a crash or a failure of the host, counts again)",
+            pipeline_runs.clone(),
         );
         let rejected = Family::<RejectLabels, Counter>::default();
         registry.register(
@@ -150,6 +157,7 @@ impl Metrics {
         Self {
             registry,
             ingested,
+            pipeline_runs,
             rejected,
             deliveries,
             attempt_latency,
@@ -169,6 +177,24 @@ impl Metrics {
                 source: source.into(),
             })
             .inc();
+    }
+
+    /// The pipeline started to run a message of `source`.
+    pub fn pipeline_run(&self, source: &str) {
+        self.pipeline_runs
+            .get_or_create(&SourceLabels {
+                source: source.into(),
+            })
+            .inc();
+    }
+
+    /// How many messages of `source` the pipeline started to run.
+    pub fn pipeline_runs(&self, source: &str) -> u64 {
+        self.pipeline_runs
+            .get_or_create(&SourceLabels {
+                source: source.into(),
+            })
+            .get()
     }
 
     /// A request was refused with `code`.

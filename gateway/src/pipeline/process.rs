@@ -39,6 +39,7 @@ impl Worker {
     /// failure of the host, not of the plugin: no slot became free) for a
     /// later pass, which the caller backs off.
     pub(super) async fn process(&self, message: Message) -> Result<Processed, crate::store::Error> {
+        self.metrics.pipeline_run(&message.received.source);
         let snapshot = self.registry.snapshot();
         if message.received.source == OPERATOR_SOURCE {
             let (status, deliveries) = operator_event(&message, &snapshot);

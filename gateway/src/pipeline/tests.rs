@@ -41,8 +41,8 @@ fn message(clock: Clock) -> NewMessage {
 
 /// Ingests `count` messages, handing each to `push` as ingest does, while a
 /// pipeline whose in-memory queue holds only `budget` bytes runs; then
-/// waits until every message is completed, and checks each got exactly its
-/// one delivery.
+/// waits until every message is completed, and checks each ran once and got
+/// exactly its one delivery.
 async fn every_message_completes_once(engine: Engine, count: usize, budget: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = Config::from_toml("test.toml", CONFIG, dir.path()).expect("valid config");
@@ -50,6 +50,7 @@ async fn every_message_completes_once(engine: Engine, count: usize, budget: usiz
     let dyn_store = store.clone() as Arc<dyn Store>;
     let clock = Clock::new();
     let metrics = Arc::new(Metrics::new());
+    let runs = metrics.clone();
     let (inbox, queue) = inbox_holding(Arc::new(Notify::new()), budget);
     let host = PluginHost::new(HostConfig {
         pool_size: 2,
@@ -125,6 +126,9 @@ async fn every_message_completes_once(engine: Engine, count: usize, budget: usiz
         let deliveries = dyn_store.deliveries_of(id).await.expect("reads");
         assert_eq!(deliveries.len(), 1, "{id} has exactly one delivery");
     }
+    // Completed once is not enough: a second run would write nothing but
+    // would have run the chain again.
+    assert_eq!(runs.pipeline_runs("s"), count as u64, "each message ran once");
     assert_eq!(dyn_store.scheduled_count().await.expect("counts"), count);
     shutdown.cancel();
     pipeline.await.expect("the pipeline stops");
