@@ -109,15 +109,15 @@ headers = {{ Authorization = "Bearer endpoint-secret", X-Api-Key = "endpoint-key
     assert!(headers.get("x-api-key").is_none(), "{headers:?}");
     assert!(headers.get("webhook-signature").is_some(), "{headers:?}");
     assert!(headers.get("webhook-id").is_some(), "{headers:?}");
-    assert!(
-        own.received().is_empty(),
-        "the endpoint's own URL gets nothing"
-    );
 
-    // The endpoint's own URL still gets its headers.
+    // The endpoint's own URL still gets its headers, and only this message:
+    // the first went to the message's target alone.
     let (status, _) = gateway.post("callcov", r#"{"id":"c2"}"#, &[]).await;
     assert_eq!(status, 202);
     let got = own.wait_for(1).await;
     assert_eq!(got[0].headers["authorization"], "Bearer endpoint-secret");
     assert_eq!(got[0].headers["x-api-key"], "endpoint-key");
+    assert_eq!(got.len(), 1, "the endpoint's own URL got only its message");
+    assert_eq!(got[0].body, br#"{"id":"c2"}"#);
+    assert_eq!(chosen.received().len(), 1);
 }

@@ -71,10 +71,15 @@ thread_local! {
 /// Runs `parse` with environment references refused: for objects that come
 /// from the management API rather than the config file.
 pub(crate) fn refusing_env<T>(parse: impl FnOnce() -> T) -> T {
-    let before = ENV_REFUSED.replace(true);
-    let out = parse();
-    ENV_REFUSED.set(before);
-    out
+    /// Puts the flag back however `parse` ends, a panic included.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ENV_REFUSED.set(self.0);
+        }
+    }
+    let _restore = Restore(ENV_REFUSED.replace(true));
+    parse()
 }
 
 impl serde::Serialize for Secret {

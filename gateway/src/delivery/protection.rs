@@ -188,6 +188,14 @@ impl EndpointState {
         lock(&self.held).drain().collect()
     }
 
+    /// Ends an admitted attempt whose outcome says nothing about the
+    /// endpoint (it went to a per-message target): a probe it was is no
+    /// longer out, and nothing else changes.
+    pub fn record_unjudged(&self) -> Recorded {
+        lock(&self.breaker).probing = false;
+        Recorded::default()
+    }
+
     /// Records an attempt's outcome: whether to disable the endpoint (it has
     /// been failing for longer than `disable_after`), and whether a probe
     /// just closed the circuit.

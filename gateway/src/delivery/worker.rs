@@ -386,10 +386,15 @@ impl Deliverer {
             attempt::send(&self.client, &url, &headers, body, endpoint.timeout, now).await;
         let attempts_made = u32::try_from(delivery.attempts.len() + 1).unwrap_or(u32::MAX);
         // The breaker learns the outcome before anything below can fail, so
-        // an admitted probe is always accounted for.
+        // an admitted probe is always accounted for. Not from a per-message
+        // target: the message's sender chose that URL, and its answers must
+        // not open the endpoint's circuit or disable it.
         let success =
             matches!(&response, Response::Status { code, .. } if (200..300).contains(code));
-        let verdict = endpoint.state.record(now, success, &endpoint.breaker);
+        let verdict = match recipient {
+            Recipient::Endpoint => endpoint.state.record(now, success, &endpoint.breaker),
+            Recipient::MessageTarget => endpoint.state.record_unjudged(),
+        };
         let (record, retry_after) = verdict::record(response, now, latency);
         let jitter = rand::random_range(-1.0..=1.0);
         let next = match verdict::next(
@@ -402,6 +407,9 @@ impl Deliverer {
             Next::Delivered => NextStep::Delivered,
             Next::RetryAt(at) => NextStep::RetryAt(at),
             Next::Exhausted(reason) => NextStep::Dead(reason),
+            Next::Gone if recipient == Recipient::MessageTarget => {
+                NextStep::Dead(format!("the message's target {url} answered 410 Gone"))
+            }
             Next::Gone => {
                 self.disable(&endpoint.name, "answered 410 Gone").await?;
                 NextStep::Dead(format!(

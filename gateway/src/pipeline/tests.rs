@@ -128,7 +128,11 @@ async fn every_message_completes_once(engine: Engine, count: usize, budget: usiz
     }
     // Completed once is not enough: a second run would write nothing but
     // would have run the chain again.
-    assert_eq!(runs.pipeline_runs("s"), count as u64, "each message ran once");
+    assert_eq!(
+        runs.pipeline_runs("s"),
+        count as u64,
+        "each message ran once"
+    );
     assert_eq!(dyn_store.scheduled_count().await.expect("counts"), count);
     shutdown.cancel();
     pipeline.await.expect("the pipeline stops");

@@ -123,13 +123,14 @@ impl PluginHost {
                 started.elapsed(),
             )
         };
-        // A throttled plugin waits for its own one permit before a pool
-        // slot, so its waiting calls hold no slot.
+        // A throttled plugin runs one call at a time and does not queue:
+        // a call that finds its one permit taken is refused at once (the
+        // pipeline leaves the message queued and backs off), so a hot source
+        // routed to it holds neither pool slots nor the pipeline's tasks.
         let throttle = if plugin.throttled() {
-            let permit = plugin.throttle.clone().acquire_owned();
-            match tokio::time::timeout(config.queue_timeout, permit).await {
-                Ok(Ok(permit)) => Some(permit),
-                Ok(Err(_)) | Err(_) => return exhausted(),
+            match plugin.throttle.clone().try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => return exhausted(),
             }
         } else {
             None
@@ -322,7 +323,7 @@ fn classify(error: wasmtime::Error, state: &mut HostState, meter: &Meter) -> Err
     }
     let backtrace = error
         .downcast_ref::<WasmBacktrace>()
-        .map(|bt| bt.to_string())
+        .map(|bt| super::bounds::text(bt.to_string()))
         .filter(|bt| !bt.trim().is_empty());
     let message = match trap {
         Some(trap) => trap.to_string(),

@@ -27,6 +27,16 @@ use std::time::{Duration, Instant};
 use cpu_time::ThreadTime;
 use wasmtime::UpdateDeadline;
 
+/// Where the current poll's charge starts from.
+#[derive(Debug, Clone, Copy)]
+enum Began {
+    /// The thread's CPU clock.
+    Cpu(Duration),
+    /// The wall clock, where the thread's CPU clock cannot be read: a
+    /// limit must hold either way.
+    Wall(Instant),
+}
+
 /// The calling thread's CPU clock.
 fn thread_cpu() -> Option<Duration> {
     ThreadTime::try_now().ok().map(|t| t.as_duration())
@@ -48,9 +58,10 @@ struct Charge {
     cpu: Duration,
     /// Wall time spent waiting in host calls.
     waited: Duration,
-    /// The thread's CPU clock when the current poll began (the epoch
-    /// callback runs inside the poll, on the same thread).
-    poll_began: Option<Duration>,
+    /// The thread's CPU clock (or, where it cannot be read, the wall
+    /// clock) when the current poll began; the epoch callback runs inside
+    /// the poll, on the same thread.
+    poll_began: Option<Began>,
     /// When the current wait in a host call began.
     wait_began: Option<Instant>,
     /// Whether the guest yielded at a tick during the current poll (then the
@@ -60,9 +71,12 @@ struct Charge {
 
 impl Charge {
     fn running(&self) -> Duration {
-        match (self.poll_began, thread_cpu()) {
-            (Some(began), Some(now)) => now.saturating_sub(began),
-            _ => Duration::ZERO,
+        match self.poll_began {
+            Some(Began::Cpu(began)) => {
+                thread_cpu().map_or(Duration::ZERO, |now| now.saturating_sub(began))
+            }
+            Some(Began::Wall(began)) => began.elapsed(),
+            None => Duration::ZERO,
         }
     }
 
@@ -145,7 +159,8 @@ impl<F: Future> Future for Metered<F> {
             if charge.total() >= this.meter.limit {
                 return Poll::Ready(None);
             }
-            charge.poll_began = thread_cpu();
+            charge.poll_began =
+                Some(thread_cpu().map_or_else(|| Began::Wall(Instant::now()), Began::Cpu));
             charge.yielded = false;
         }
         let polled = this.inner.as_mut().poll(cx);

@@ -190,12 +190,17 @@ async fn restore_kind<K: Kind>(
         let raw: Value = serde_json::from_slice(&json).map_err(|e| {
             RegistryError::Conflict(format!("stored {} {name:?} is not JSON: {e}", K::KIND))
         })?;
-        let spec = parse::<K::Spec>(&raw).map_err(|e| {
-            RegistryError::Conflict(format!(
-                "stored {} {name:?} no longer loads ({e}); fix what it needs (an environment variable?) and restart",
-                K::KIND
-            ))
-        })?;
+        // An object that no longer loads (say it was stored with an
+        // environment reference, which API objects may no longer carry) is
+        // left out, loudly, rather than keeping the gateway from starting:
+        // it stays in the store, and creating it again replaces it.
+        let spec = match parse::<K::Spec>(&raw) {
+            Ok(spec) => spec,
+            Err(error) => {
+                tracing::error!(kind = K::KIND, %name, %error, "a stored object no longer loads and is not in force; create it again through the API");
+                continue;
+            }
+        };
         K::entries_mut(model).insert(
             name,
             Entry {

@@ -24,7 +24,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -41,10 +41,15 @@ pub struct ConnectionLimits {
     pub body_read_timeout: Duration,
     /// Connections open at once.
     pub max_connections: usize,
+    /// How long shutdown waits for open connections to finish.
+    pub shutdown_grace: Duration,
 }
 
 /// How long a refused connection gets to take its 503.
 const REFUSAL_WRITE: Duration = Duration::from_secs(1);
+/// Refusals being written at once; past this a connection over the bound
+/// is closed without an answer, so refusing costs bounded descriptors too.
+const REFUSALS: usize = 64;
 /// The wait after an accept error (out of descriptors, say) before the
 /// next accept, so the loop does not spin while nothing can be accepted.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -69,6 +74,7 @@ pub(super) async fn serve(
     shutdown: CancellationToken,
 ) {
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let refusals = Arc::new(Semaphore::new(REFUSALS));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -86,7 +92,12 @@ pub(super) async fn serve(
             () = shutdown.cancelled() => break,
         };
         let Ok(permit) = open.clone().try_acquire_owned() else {
-            tokio::spawn(refuse(stream));
+            if let Ok(refusing) = refusals.clone().try_acquire_owned() {
+                tokio::spawn(async move {
+                    let _refusing = refusing;
+                    refuse(stream).await;
+                });
+            }
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -110,12 +121,26 @@ pub(super) async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the shutdown grace period; closing them");
+    }
 }
 
-/// Answers a connection past the bound with 503 and closes it.
+/// Answers a connection past the bound with 503 and closes it: the write
+/// side first, then what the client sent is read off briefly, so the close
+/// does not reset the connection before the client has read the answer.
 async fn refuse(mut stream: TcpStream) {
-    let _ = tokio::time::timeout(REFUSAL_WRITE, stream.write_all(&overloaded())).await;
+    let _ = tokio::time::timeout(REFUSAL_WRITE, async {
+        stream.write_all(&overloaded()).await?;
+        stream.shutdown().await?;
+        let mut sink = [0u8; 1024];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<(), std::io::Error>(())
+    })
+    .await;
 }
 
 /// Raises the soft limit on open descriptors to the hard limit, where the
@@ -154,7 +179,17 @@ mod tests {
 
     #[test]
     fn the_descriptor_limit_is_raised_to_the_hard_limit() {
-        let hard = rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum;
-        assert_eq!(raise_descriptor_limit(), hard);
+        use rustix::process::{Resource, getrlimit};
+        let raised = raise_descriptor_limit();
+        assert_eq!(
+            raised,
+            getrlimit(Resource::Nofile).current,
+            "it reports what is in force"
+        );
+        // Where the hard limit is finite (Linux's always is) and ours to
+        // reach, the soft limit is now at it.
+        if let (Some(soft), Some(hard)) = (raised, getrlimit(Resource::Nofile).maximum) {
+            assert_eq!(soft, hard);
+        }
     }
 }

@@ -193,6 +193,7 @@ impl Gateway {
             header_read_timeout: config.server.header_read_timeout,
             body_read_timeout: config.server.body_read_timeout,
             max_connections: config.server.max_connections,
+            shutdown_grace: config.server.shutdown_grace,
         };
         let server = tokio::spawn(async move {
             listen::serve(listener, router, limits, shutdown).await;

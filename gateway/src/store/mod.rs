@@ -89,8 +89,9 @@ impl Engine {
     /// Opens the store under `data_dir` with the engine the config names,
     /// or, when it names none, the one the directory already holds (so an
     /// existing store keeps its engine), or [`Engine::DEFAULT`] for a new
-    /// one. The directory is created, or narrowed, to its owner only
-    /// (0700), and the files in it to 0600: it holds secrets the API took.
+    /// one. A data directory it creates is 0700; the engine's directory in
+    /// it, and its files, are narrowed to 0700/0600 (`private.rs`): the
+    /// store holds secrets the API took.
     pub fn open_in(
         chosen: Option<Self>,
         data_dir: &Path,
@@ -111,7 +112,7 @@ impl Engine {
     }
 
     /// The engine's directory under the data directory.
-    fn dir(self, data_dir: &Path) -> PathBuf {
+    pub(crate) fn dir(self, data_dir: &Path) -> PathBuf {
         data_dir.join(match self {
             Self::Sled => "store",
             Self::Fjall => "fjall",

@@ -758,15 +758,33 @@ fn the_data_dir_and_its_files_are_the_owners_only() {
     }
     for engine in Engine::ALL {
         let dir = tempfile::tempdir().expect("temp dir");
-        let data = dir.path().join("data");
-        // A directory made by hand with the usual umask is narrowed too.
-        std::fs::create_dir(&data).expect("mkdir");
-        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        // A data directory the gateway creates is 0700, and all in it.
+        let data = dir.path().join("new/data");
         let (_, store) = Engine::open_in(Some(engine), &data).expect("opens");
         let mut seen = Vec::new();
         walk(&data, &mut seen);
         drop(store);
         assert!(seen.len() > 2, "{engine}: {seen:?}");
+        for (path, mode) in seen {
+            let want = if path.is_dir() { 0o700 } else { 0o600 };
+            assert_eq!(mode, want, "{engine}: {} is {mode:o}", path.display());
+        }
+        // One made by hand with the usual umask is left as it is, but the
+        // store inside it is private all the same.
+        let shared = dir.path().join("shared");
+        std::fs::create_dir(&shared).expect("mkdir");
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let (engine, store) = Engine::open_in(Some(engine), &shared).expect("opens");
+        let mut seen = Vec::new();
+        walk(&engine.dir(&shared), &mut seen);
+        drop(store);
+        let mode = std::fs::metadata(&shared)
+            .expect("stat")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o755, "an existing data directory is not changed");
+        assert!(seen.len() > 1, "{engine}: {seen:?}");
         for (path, mode) in seen {
             let want = if path.is_dir() { 0o700 } else { 0o600 };
             assert_eq!(mode, want, "{engine}: {} is {mode:o}", path.display());

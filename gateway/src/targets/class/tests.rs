@@ -32,6 +32,8 @@ fn every_ipv4_special_purpose_block_has_its_class() {
         ("169.254.1.1", private),
         ("169.254.169.254", |c| c == Class::Never("cloud metadata")),
         ("100.100.100.200", |c| c == Class::Never("cloud metadata")),
+        ("169.254.170.2", |c| c == Class::Never("cloud metadata")),
+        ("169.254.170.23", |c| c == Class::Never("cloud metadata")),
         ("172.16.0.1", private),
         ("172.31.255.255", private),
         ("192.0.0.1", never),
@@ -83,6 +85,8 @@ fn every_ipv6_special_purpose_block_has_its_class() {
         ("::", never),
         ("::1", |c| c == Class::Loopback),
         ("fd00:ec2::254", |c| c == Class::Never("cloud metadata")),
+        ("fd00:ec2::23", |c| c == Class::Never("cloud metadata")),
+        ("fd20:ce::254", |c| c == Class::Never("cloud metadata")),
         ("100::1", never),
         ("2001:2::1", never),
         ("2001:10::1", never),
@@ -140,7 +144,13 @@ fn ipv4_embedded_in_ipv6_is_classified_by_what_it_reaches() {
         ("64:ff9b::127.0.0.1", Class::Loopback),
         ("64:ff9b::10.1.2.3", Class::Private("private")),
         ("64:ff9b::8.8.8.8", Class::Public),
-        ("64:ff9b:1::192.168.0.1", Class::Private("private")),
+        // The local-use prefix is a network's own translator, whatever the
+        // embedded address seems to be.
+        ("64:ff9b:1::192.168.0.1", Class::Private("local-use NAT64")),
+        (
+            "64:ff9b:1:a00:1:0:808:808",
+            Class::Private("local-use NAT64"),
+        ),
         // 6to4: the IPv4 address is the 32 bits after 2002.
         ("2002:7f00:1::1", Class::Loopback),
         ("2002:a9fe:a9fe::", Class::Never("cloud metadata")),
