@@ -308,6 +308,8 @@ impl Pipeline {
         // takes them whatever their age, until a batch comes back short.
         let mut scan = true;
         let mut first_pass = true;
+        // Messages received from now on come through the hand-over.
+        let started = system_millis();
         let mut sweep = tokio::time::interval(SWEEP_EVERY);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -318,20 +320,23 @@ impl Pipeline {
             if scan && running.has_room() {
                 let room = IN_FLIGHT - running.tasks.len();
                 let now = system_millis();
-                let take_young = first_pass;
-                // After the first pass, a message this young may be on its
-                // way through the hand-over (queued in the store a moment
-                // before ingest passes it on); a later sweep takes it if it
-                // never arrives. Its id tells its age without a read.
-                let young = |id: &str| {
-                    crate::store::id_millis(id)
-                        .is_some_and(|at| at.saturating_add(HANDOVER_MILLIS) > now)
+                // A message this young may be on its way through the
+                // hand-over (queued in the store a moment before ingest
+                // passes it on); a later sweep takes it if it never
+                // arrives. The first pass also takes the young messages the
+                // last run left, received before this pipeline started:
+                // only those cannot be coming through the hand-over. Its id
+                // tells a message's age without a read.
+                let on_its_way = |id: &str| {
+                    crate::store::id_millis(id).is_some_and(|at| {
+                        at.saturating_add(HANDOVER_MILLIS) > now && (!first_pass || at >= started)
+                    })
                 };
                 let skip = |id: &str| {
                     running.messages.contains(id)
                         || queue.holds(id)
                         || running.backoff.holds(id, now)
-                        || (!take_young && young(id))
+                        || on_its_way(id)
                 };
                 match store.pipeline_batch(room, &skip).await {
                     Ok(batch) => {
