@@ -2,20 +2,13 @@
 //! claimed) in its signature and its record, and only the headers meant
 //! for where it goes.
 
-use crate::harness::{TestGateway, TestReceiver, eventually};
+use crate::harness::{TestGateway, TestReceiver, eventually, now_millis};
 
 /// How long the second attempt is kept waiting for the slot.
 const GAP: u64 = 50;
 /// How far the gateway's clock (tokio's, anchored to the system clock at
 /// start, both read in whole milliseconds) may lag the system clock.
 const CLOCK_SKEW: u64 = 5;
-
-fn system_millis() -> u64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970");
-    u64::try_from(now.as_millis()).expect("fits")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_attempt_that_waited_for_its_endpoints_slot_is_signed_when_it_is_sent() {
@@ -44,11 +37,11 @@ max_in_flight = 1
     // The first is at the receiver, unanswered: the second waits for the
     // endpoint's only slot.
     receiver.wait_for(1).await;
-    let arrived = system_millis();
-    while system_millis() <= arrived + GAP {
+    let arrived = now_millis();
+    while now_millis() <= arrived + GAP {
         tokio::task::yield_now().await;
     }
-    let released = system_millis();
+    let released = now_millis();
     receiver.release();
     let got = receiver.wait_for(2).await;
 

@@ -441,3 +441,12 @@ pub(crate) fn hmac_hex(secret: &str, body: &[u8]) -> String {
     mac.update(body);
     hex::encode(mac.finalize().into_bytes())
 }
+
+/// Unix milliseconds now, from the system clock, as the gateway stamps
+/// messages.
+pub(crate) fn now_millis() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    u64::try_from(now.as_millis()).expect("fits")
+}

@@ -221,33 +221,39 @@ fn stdout_stderr_stdin_and_clocks_work_outside_a_runtime() {
     );
 }
 
+/// Runs the print, stdin and clock cases through `invoke` on the current
+/// runtime: each passes the event on, inline in the caller's task.
+async fn blocking_cases_pass_inline() {
+    let host = host(HostConfig::default());
+    let plugin = load(&host, "blocking-wasi");
+    for case in ["print", "stdin", "clock"] {
+        let invocation = host
+            .invoke(
+                plugin.clone(),
+                crate::harness::context("blocking", &[], &[]),
+                std::sync::Arc::new(event(case, "{}")),
+            )
+            .await;
+        assert!(
+            matches!(invocation.result, Ok(Outcome::Continue(_))),
+            "{case}: {:?}",
+            invocation.result
+        );
+        assert!(!invocation.offloaded, "{case} ran on the plugin runtime");
+        assert!(!invocation.logs.truncated, "{case}");
+    }
+}
+
 /// Before plugins ran as futures, each of these panicked the host on a
 /// tokio worker ("Cannot start a runtime from within a runtime").
 #[tokio::test(flavor = "current_thread")]
 async fn stdout_stderr_stdin_and_clocks_work_inline_on_a_single_threaded_runtime() {
-    let host = host(HostConfig::default());
-    for case in ["print", "stdin", "clock"] {
-        let invocation = invoke_case(&host, case).await;
-        assert!(
-            matches!(invocation.result, Ok(Outcome::Continue(_))),
-            "{case}: {:?}",
-            invocation.result
-        );
-    }
+    blocking_cases_pass_inline().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stdout_stderr_stdin_and_clocks_work_inline_on_a_worker() {
-    let host = host(HostConfig::default());
-    for case in ["print", "stdin", "clock"] {
-        let invocation = invoke_case(&host, case).await;
-        assert!(
-            matches!(invocation.result, Ok(Outcome::Continue(_))),
-            "{case}: {:?}",
-            invocation.result
-        );
-        assert!(!invocation.logs.truncated);
-    }
+    blocking_cases_pass_inline().await;
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{TestGateway, TestReceiver, admin_config, eventually};
+use crate::harness::{TestGateway, TestReceiver, admin_config, eventually, now_millis};
 
 fn config(extra: &str) -> String {
     admin_config("", extra)
@@ -24,13 +24,6 @@ async fn post(gateway: &TestGateway, n: u64) -> String {
         .await;
     assert_eq!(status, 202);
     reply["id"].as_str().expect("id").to_owned()
-}
-
-fn now_millis() -> u64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970");
-    u64::try_from(now.as_millis()).expect("fits")
 }
 
 #[tokio::test]
