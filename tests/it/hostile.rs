@@ -97,7 +97,12 @@ fn an_abort_is_a_trap_with_a_wasm_backtrace() {
 
 #[test]
 fn an_oversized_output_is_refused() {
-    let host = host(HostConfig::default());
+    // Building 11 MiB takes tens of milliseconds when the tests share the two
+    // cores (CI once saw 57 ms): the output limit must be what stops it, not
+    // the default 50 ms deadline.
+    let mut config = HostConfig::default();
+    config.limits.wall_time = Duration::from_secs(10);
+    let host = host(config);
     let plugin = load(&host, "oversized-output");
     match run(&host, &plugin, &event("t", "{}")).result {
         Err(Error::OutputTooLarge { size, limit, .. }) => {

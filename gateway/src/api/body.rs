@@ -6,6 +6,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use utoipa::IntoParams;
+use utoipa::openapi::schema::{
+    KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
+};
 
 use super::ApiError;
 
@@ -33,9 +36,10 @@ pub(super) fn json_object(body: &[u8]) -> Result<Value, ApiError> {
     Ok(value)
 }
 
-/// A typed JSON body; an empty body is `{}`.
+/// A typed JSON body of options; an empty body, or JSON `null`, is `{}`.
 pub(super) fn typed<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let value = if body.iter().all(u8::is_ascii_whitespace) {
+    let trimmed = body.trim_ascii();
+    let value = if trimmed.is_empty() || trimmed == b"null" {
         Value::Object(serde_json::Map::new())
     } else {
         json_object(body)?
@@ -50,20 +54,19 @@ pub(super) fn typed<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-/// A time given as Unix milliseconds or RFC 3339.
+/// A time given as Unix milliseconds or RFC 3339 (with `Z` or an offset);
+/// a time before 1970 is 0.
 pub(super) fn time(field: &str, text: Option<&str>) -> Result<Option<u64>, ApiError> {
     let Some(text) = text else {
         return Ok(None);
     };
-    if let Ok(millis) = text.parse::<u64>() {
-        return Ok(Some(millis));
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        // Past u64's range is later than anything stored.
+        return Ok(Some(text.parse::<u64>().unwrap_or(u64::MAX)));
     }
-    humantime::parse_rfc3339_weak(text)
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .and_then(|d| u64::try_from(d.as_millis()).ok())
-        .map(Some)
-        .ok_or_else(|| {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(|t| Some(u64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)))
+        .map_err(|_| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_field",
@@ -72,11 +75,30 @@ pub(super) fn time(field: &str, text: Option<&str>) -> Result<Option<u64>, ApiEr
         })
 }
 
+/// The schema of a time parameter, as [`time`] reads it.
+pub(super) fn time_schema() -> Schema {
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0))
+                .description(Some("Unix milliseconds")),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+                .description(Some("RFC 3339")),
+        )
+        .into()
+}
+
 /// `?limit=&cursor=`.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct PageParams {
     /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub(super) limit: Option<usize>,
     /// The `next_cursor` of the previous page.
     pub(super) cursor: Option<String>,

@@ -35,10 +35,13 @@ struct DeliveryFilters {
     /// Only in this status.
     status: Option<DeliveryStatusKind>,
     /// Only those whose last attempt got this HTTP status.
+    #[param(minimum = 100, maximum = 599)]
     response_code: Option<u16>,
     /// Created at or after (Unix ms or RFC 3339).
+    #[param(schema_with = body::time_schema)]
     since: Option<String>,
     /// Created before (Unix ms or RFC 3339).
+    #[param(schema_with = body::time_schema)]
     until: Option<String>,
 }
 
@@ -51,7 +54,18 @@ async fn search(
         endpoint: filters.endpoint,
         event_type: filters.event_type,
         status: filters.status,
-        response_code: filters.response_code,
+        response_code: filters
+            .response_code
+            .map(|code| {
+                (100..=599).contains(&code).then_some(code).ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_field",
+                        format!("`response_code`: {code} is not an HTTP status (100 to 599)"),
+                    )
+                })
+            })
+            .transpose()?,
         since: body::time("since", filters.since.as_deref())?,
         until: body::time("until", filters.until.as_deref())?,
         before: page.cursor.clone(),

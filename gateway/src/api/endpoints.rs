@@ -164,10 +164,11 @@ const MAX_GRACE: Duration = Duration::from_secs(30 * 24 * 3600);
 struct RotateRequest {
     /// The new `whsec_` secret; generated when absent.
     #[serde(default)]
+    #[schema(pattern = "^whsec_[A-Za-z0-9+/=]{24,}$")]
     secret: Option<String>,
     /// How long the previous secrets keep signing beside the new one.
     #[serde(default, with = "humantime_serde::option")]
-    #[schema(value_type = Option<String>, example = "24h")]
+    #[schema(value_type = Option<String>, pattern = r"^([1-9][0-9]{0,2}(ns|us|ms|s|m|h|d|w|nsec|usec|msec|sec|secs|second|seconds|min|mins|minute|minutes|hr|hrs|hour|hours|day|days|week|weeks))+$", example = "24h")]
     grace: Option<Duration>,
 }
 

@@ -33,8 +33,10 @@ struct MessageFilters {
     /// Only in this status.
     status: Option<MessageStatusKind>,
     /// Received at or after (Unix ms or RFC 3339).
+    #[param(schema_with = body::time_schema)]
     since: Option<String>,
     /// Received before (Unix ms or RFC 3339).
+    #[param(schema_with = body::time_schema)]
     until: Option<String>,
 }
 

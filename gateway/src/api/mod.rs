@@ -129,7 +129,7 @@ pub fn management_routes(state: AdminState, token: Option<Secret>) -> axum::Rout
         .merge(messages::routes())
         .merge(deliveries::routes())
         .split_for_parts();
-    let api = Arc::new(api);
+    let api = Arc::new(openapi::finish(&api));
     router
         // Plugin components can be larger than axum's 2 MiB default.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))

@@ -6,6 +6,7 @@
 //! routes seed the registry at start (see `crate::registry`); the management
 //! API changes the rest at run time in the store.
 
+mod schema;
 pub(crate) mod secret;
 mod types;
 pub mod validate;

@@ -95,6 +95,7 @@ impl utoipa::PartialSchema for Secret {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::schema::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
+            .min_length(Some(1))
             .description(Some(
                 "A secret: the value itself (`{\"env\": \"NAME\"}`, which reads an environment \
                  variable, is accepted in the config file only). Always answered as `***`.",

@@ -142,9 +142,11 @@ pub struct PluginHostConfig {
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     /// The path segment and the name in logs and metrics.
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,128}$")]
     pub name: String,
     /// Largest accepted body.
     #[serde(default = "default_max_body")]
+    #[schema(minimum = 1)]
     pub max_body_bytes: usize,
     /// Whether bodies must be JSON (malformed JSON gets 400).
     #[serde(default = "yes")]
@@ -158,7 +160,7 @@ pub struct SourceConfig {
     pub idempotency_key: Option<Extract>,
     /// How long an idempotency key is remembered.
     #[serde(default = "default_dedup_window", with = "humantime_serde")]
-    #[schema(value_type = String, example = "24h")]
+    #[schema(value_type = String, pattern = r"^([1-9][0-9]{0,5}(ns|us|ms|s|m|h|d|w|nsec|usec|msec|sec|secs|second|seconds|min|mins|minute|minutes|hr|hrs|hour|hours|day|days|week|weeks))+$", example = "24h")]
     pub dedup_window: Duration,
     /// How requests are authenticated.
     #[serde(default)]
@@ -247,6 +249,7 @@ pub struct PluginConfig {
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     /// The source.
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,128}$")]
     pub source: String,
     /// Plugins in order.
     pub plugins: Vec<String>,
@@ -257,9 +260,10 @@ pub struct RouteConfig {
 #[serde(deny_unknown_fields)]
 pub struct EndpointConfig {
     /// Unique name.
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,128}$")]
     pub name: String,
     /// Where deliveries go.
-    #[schema(value_type = String, example = "https://example.com/webhooks")]
+    #[schema(value_type = String, pattern = "^https?://", example = "https://example.com/webhooks")]
     pub url: url::Url,
     /// Subscribed event types (`call.*`, `*`).
     #[serde(default)]
@@ -272,10 +276,11 @@ pub struct EndpointConfig {
     pub active: bool,
     /// Per-attempt timeout.
     #[serde(default = "default_timeout", with = "humantime_serde")]
-    #[schema(value_type = String, example = "10s")]
+    #[schema(value_type = String, pattern = r"^([1-9][0-9]{0,5}(ns|us|ms|s|m|h|d|w|nsec|usec|msec|sec|secs|second|seconds|min|mins|minute|minutes|hr|hrs|hour|hours|day|days|week|weeks))+$", example = "10s")]
     pub timeout: Duration,
     /// Attempts to this endpoint in flight at once.
     #[serde(default = "default_in_flight")]
+    #[schema(minimum = 1, maximum = 10_000)]
     pub max_in_flight: usize,
     /// How requests are signed.
     #[serde(default)]
@@ -308,11 +313,11 @@ pub struct BreakerConfig {
     pub failures: u32,
     /// Time between probes while open.
     #[serde(with = "humantime_serde")]
-    #[schema(value_type = String, example = "1m")]
+    #[schema(value_type = String, pattern = r"^([1-9][0-9]{0,5}(ns|us|ms|s|m|h|d|w|nsec|usec|msec|sec|secs|second|seconds|min|mins|minute|minutes|hr|hrs|hour|hours|day|days|week|weeks))+$", example = "1m")]
     pub probe_interval: Duration,
     /// How long an endpoint may fail before it is disabled.
     #[serde(with = "humantime_serde")]
-    #[schema(value_type = String, example = "5days")]
+    #[schema(value_type = String, pattern = r"^([1-9][0-9]{0,5}(ns|us|ms|s|m|h|d|w|nsec|usec|msec|sec|secs|second|seconds|min|mins|minute|minutes|hr|hrs|hour|hours|day|days|week|weeks))+$", example = "5days")]
     pub disable_after: Duration,
 }
 
@@ -336,6 +341,7 @@ pub enum EndpointSigning {
     StandardWebhooks {
         /// Active `whsec_` secrets; each signs.
         #[serde(default)]
+        #[schema(value_type = Vec<super::schema::WebhookSecret>)]
         secrets: Vec<Secret>,
         /// Secrets being rotated out: each still signs until its time.
         #[serde(default)]
@@ -372,20 +378,21 @@ impl Default for EndpointSigning {
 #[serde(deny_unknown_fields)]
 pub struct RetiringSecret {
     /// The old `whsec_` secret.
+    #[schema(value_type = super::schema::WebhookSecret)]
     pub secret: Secret,
     /// When it stops signing (RFC 3339).
     #[serde(with = "humantime_serde")]
-    #[schema(value_type = String, example = "2026-11-23T10:00:00Z")]
+    #[schema(value_type = String, format = DateTime, example = "2026-11-23T10:00:00Z")]
     pub until: std::time::SystemTime,
 }
 
-/// `[endpoint.retry]`: an explicit schedule or exponential backoff.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, ToSchema)]
+/// `[endpoint.retry]`: an explicit schedule or exponential backoff. Its
+/// OpenAPI schema says "one or the other" (`schema.rs`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetryConfig {
     /// Delays before each retry, for example `["1m", "10m", "1h"]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<String>>, example = json!(["1m", "10m", "1h"]))]
     pub schedule: Option<Vec<HumanDuration>>,
     /// Exponential: the first retry's delay.
     #[serde(
@@ -393,7 +400,6 @@ pub struct RetryConfig {
         with = "humantime_serde::option",
         skip_serializing_if = "Option::is_none"
     )]
-    #[schema(value_type = Option<String>, example = "1m")]
     pub initial_delay: Option<Duration>,
     /// Exponential: the factor between delays.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -404,7 +410,6 @@ pub struct RetryConfig {
         with = "humantime_serde::option",
         skip_serializing_if = "Option::is_none"
     )]
-    #[schema(value_type = Option<String>, example = "6h")]
     pub max_delay: Option<Duration>,
     /// Exponential: attempts in all, the first included.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -143,6 +143,9 @@ pub struct Queue {
     queue: mpsc::UnboundedReceiver<Message>,
     held: Arc<Held>,
     rescan: Arc<Notify>,
+    /// When the hand-over was made (Unix ms): a message received before
+    /// cannot be coming through it.
+    opened: u64,
 }
 
 impl Queue {
@@ -187,6 +190,7 @@ fn inbox_holding(rescan: Arc<Notify>, budget: usize) -> (Inbox, Queue) {
             queue: rx,
             held,
             rescan,
+            opened: system_millis(),
         },
     )
 }
@@ -308,8 +312,9 @@ impl Pipeline {
         // takes them whatever their age, until a batch comes back short.
         let mut scan = true;
         let mut first_pass = true;
-        // Messages received from now on come through the hand-over.
-        let started = system_millis();
+        // Messages received since the hand-over was made come through it
+        // (ingest may have handed some over before this task first ran).
+        let started = queue.opened;
         let mut sweep = tokio::time::interval(SWEEP_EVERY);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -324,8 +329,8 @@ impl Pipeline {
                 // hand-over (queued in the store a moment before ingest
                 // passes it on); a later sweep takes it if it never
                 // arrives. The first pass also takes the young messages the
-                // last run left, received before this pipeline started:
-                // only those cannot be coming through the hand-over. Its id
+                // last run left, received before the hand-over was made:
+                // only those cannot be coming through it. Its id
                 // tells a message's age without a read.
                 let on_its_way = |id: &str| {
                     crate::store::id_millis(id).is_some_and(|at| {
