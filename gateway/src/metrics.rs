@@ -74,6 +74,7 @@ pub struct Metrics {
     deliveries: Family<DeliveryLabels, Counter>,
     attempt_latency: Histograms<EndpointLabels>,
     held_back: Family<EndpointLabels, Counter>,
+    stale_outcomes: Family<EndpointLabels, Counter>,
     plugin_invocations: Family<PluginLabels, Counter>,
     plugin_latency: Histograms<PluginNameLabels>,
     queue_depth: Family<QueueLabels, Gauge>,
@@ -129,6 +130,12 @@ impl Metrics {
             "Deliveries moved later by an endpoint's rate limit or open circuit",
             held_back.clone(),
         );
+        let stale_outcomes = Family::<EndpointLabels, Counter>::default();
+        registry.register(
+            "delivery_stale_outcomes",
+            "Attempt outcomes dropped because the attempt's claim had lapsed and been taken over (the new holder records its own)",
+            stale_outcomes.clone(),
+        );
         let plugin_invocations = Family::<PluginLabels, Counter>::default();
         registry.register(
             "plugin_invocations",
@@ -162,6 +169,7 @@ impl Metrics {
             deliveries,
             attempt_latency,
             held_back,
+            stale_outcomes,
             plugin_invocations,
             plugin_latency,
             queue_depth,
@@ -243,6 +251,24 @@ impl Metrics {
                 plugin: plugin.into(),
             })
             .observe(latency.as_secs_f64());
+    }
+
+    /// An attempt's outcome was dropped: its claim had been taken over.
+    pub fn stale_outcome(&self, endpoint: &str) {
+        self.stale_outcomes
+            .get_or_create(&EndpointLabels {
+                endpoint: endpoint.into(),
+            })
+            .inc();
+    }
+
+    /// Outcomes dropped for `endpoint` so far.
+    pub fn stale_outcomes(&self, endpoint: &str) -> u64 {
+        self.stale_outcomes
+            .get_or_create(&EndpointLabels {
+                endpoint: endpoint.into(),
+            })
+            .get()
     }
 
     /// A delivery was held back by a rate limit or an open circuit.

@@ -5,6 +5,7 @@
 mod admin;
 mod admin_plugins;
 mod attempts;
+mod claims;
 mod cli;
 mod connections;
 mod crash;

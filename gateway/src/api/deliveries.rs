@@ -189,7 +189,7 @@ async fn replay_delivery(
     takes_deliveries(&state, &found.plan.endpoint)?;
     let now = state.registry.clock().now_millis();
     let delivery = store
-        .reschedule(&id, now)
+        .reschedule(&id, now, None)
         .await?
         .ok_or_else(|| not_found(&id))?;
     // Durable before the answer: a replay is not undone by a crash.

@@ -337,7 +337,7 @@ async fn recover_endpoint(
                 if state
                     .registry
                     .store()
-                    .reschedule(&delivery.id, now)
+                    .reschedule(&delivery.id, now, None)
                     .await?
                     .is_some()
                 {

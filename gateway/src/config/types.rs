@@ -104,6 +104,28 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Which delivery targets are allowed.
     pub targets: TargetPolicy,
+    /// This node's id in the claims it takes; stable across restarts, so
+    /// a restarted node releases its own claims at once (a peer's lapse
+    /// with their leases). Default: the host name.
+    #[serde(default)]
+    pub node_id: Option<String>,
+    /// How much longer than the slowest endpoint's timeout a claim on a
+    /// delivery lasts: a dead node's attempts are taken over after that.
+    /// Renewed every third of the lease while an attempt runs.
+    #[serde(with = "humantime_serde")]
+    pub lease_margin: Duration,
+}
+
+impl ServerConfig {
+    /// [`ServerConfig::node_id`], or the host name.
+    pub fn node_id(&self) -> String {
+        self.node_id.clone().unwrap_or_else(|| {
+            rustix::system::uname()
+                .nodename()
+                .to_string_lossy()
+                .into_owned()
+        })
+    }
 }
 
 /// Log output format.

@@ -52,6 +52,12 @@ pub(super) fn check(config: &Config) -> Result<(), Error> {
     if config.plugin_host.pool_size == 0 {
         return Err(invalid("plugin_host.pool_size", "must be at least 1"));
     }
+    if config.server.lease_margin.is_zero() {
+        return Err(invalid("server.lease_margin", "must be longer than zero"));
+    }
+    if let Some(node) = &config.server.node_id {
+        name(node).map_err(|e| invalid("server.node_id", e.message))?;
+    }
     let sources = unique_names("source", config.sources.iter().map(|s| s.name.as_str()))?;
     let plugins = unique_names("plugin", config.plugins.iter().map(|p| p.name.as_str()))?;
     let endpoints = unique_names("endpoint", config.endpoints.iter().map(|e| e.name.as_str()))?;

@@ -20,7 +20,7 @@ pub use endpoint::{Endpoint, Recipient, Signing, Unavailable};
 pub use policy::RetryPolicy;
 pub use protection::{EndpointState, Gate, Recorded};
 pub use test_event::TestError;
-pub use worker::Deliverer;
+pub use worker::{Claiming, Deliverer};
 
 /// Response bodies are kept up to this many bytes in the attempt log.
 pub const RESPONSE_BODY_LIMIT: usize = 4096;

@@ -14,7 +14,7 @@
 //! a claim or a read of its own. If the process dies first, the claims are
 //! released at the next start, as for any attempt cut off.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -29,15 +29,14 @@ use super::{Endpoint, Gate, Recipient, Unavailable};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
-use crate::store::{Attempt, Delivery, Message, MessageStatus, NextStep, Store};
+use crate::store::{
+    Attempt, Claimed, Created, Delivery, Holder, Message, MessageStatus, NextStep, Store,
+};
 use crate::targets;
 use crate::targets::TargetPolicy;
 
 /// Deliveries claimed per pass.
 const BATCH: usize = 256;
-/// How long a claimed delivery is held before it is handed out again; the
-/// endpoint's timeout is added.
-const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// The longest the loop sleeps without looking at the schedule.
 const MAX_IDLE: Duration = Duration::from_secs(1);
 
@@ -55,6 +54,12 @@ pub struct Deliverer {
     pub(super) clock: Clock,
     /// Woken when deliveries are created.
     wake: Arc<Notify>,
+    /// Who this node claims as, and for how long.
+    claims: Claiming,
+    /// Deliveries in flight here that a pass claimed again (their claim
+    /// ended, by a replay or a lapse): the newer claim's token, released
+    /// when the attempt in flight ends so the delivery is due at once.
+    superseded: Mutex<HashMap<String, u64>>,
     /// Deliveries with an attempt running in this process.
     in_flight: Mutex<HashSet<String>>,
     /// Attempt counts and latency.
@@ -67,10 +72,22 @@ pub struct Deliverer {
     running: AtomicBool,
 }
 
-/// Deliveries the pipeline created claimed, and the message they carry.
+/// How this node claims deliveries.
+#[derive(Debug, Clone)]
+pub struct Claiming {
+    /// Its id in the claims (`[server] node_id`).
+    pub node: String,
+    /// Added to the slowest endpoint's timeout for a lease
+    /// (`[server] lease_margin`).
+    pub margin: Duration,
+}
+
+/// Deliveries the pipeline created claimed, their claim's token, and the
+/// message they carry.
 #[derive(Debug)]
 struct Dispatch {
     deliveries: Vec<Delivery>,
+    token: u64,
     message: Arc<Message>,
 }
 
@@ -89,6 +106,7 @@ impl Deliverer {
         clock: Clock,
         wake: Arc<Notify>,
         metrics: Arc<Metrics>,
+        claims: Claiming,
     ) -> Result<Self, String> {
         let client = attempt::Client::new(targets)
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
@@ -100,6 +118,8 @@ impl Deliverer {
             targets,
             clock,
             wake,
+            claims,
+            superseded: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashSet::new()),
             metrics,
             dispatched,
@@ -108,32 +128,44 @@ impl Deliverer {
         })
     }
 
-    /// How long from `now` deliveries handed to [`Deliverer::dispatch`]
-    /// should be claimed for, or `None` if no run loop takes them (then
+    /// The claim deliveries handed to [`Deliverer::dispatch`] should be
+    /// created with at `now`, or `None` if no run loop takes them (then
     /// they go through the schedule).
-    pub fn dispatch_claim(&self, now: u64) -> Option<u64> {
+    pub fn dispatch_claim(&self, now: u64) -> Option<Holder> {
         self.running
             .load(Ordering::Acquire)
-            .then(|| now.saturating_add(millis(self.lease())))
+            .then(|| self.holder(now))
     }
 
     /// Hands over deliveries of `message` that the pipeline created claimed
-    /// (until the time [`Deliverer::dispatch_claim`] gave): the run loop
+    /// (for the holder [`Deliverer::dispatch_claim`] gave): the run loop
     /// attempts them at once. If it has stopped meanwhile, their claims
-    /// lapse and the schedule hands them out again.
-    pub fn dispatch(&self, deliveries: Vec<Delivery>, message: Arc<Message>) {
-        if deliveries.is_empty() {
+    /// lapse and the schedule hands them out again. Deliveries created
+    /// unclaimed are the schedule's: the loop is woken for them.
+    pub fn dispatch(&self, created: Created, message: Arc<Message>) {
+        let Created { deliveries, token } = created;
+        let Some(token) = token.filter(|_| !deliveries.is_empty()) else {
+            self.wake.notify_one();
             return;
-        }
+        };
         if self
             .dispatched
             .send(Dispatch {
                 deliveries,
+                token,
                 message,
             })
             .is_err()
         {
             self.wake.notify_one();
+        }
+    }
+
+    /// This node's claim from `now`, for one lease.
+    fn holder(&self, now: u64) -> Holder {
+        Holder {
+            node: self.claims.node.clone(),
+            until: now.saturating_add(millis(self.lease())),
         }
     }
 
@@ -156,10 +188,10 @@ impl Deliverer {
             if pass {
                 pass = false;
                 let now = self.clock.now_millis();
-                match self.store.claim_due(now, self.lease(), BATCH).await {
+                match self.store.claim_due(now, &self.holder(now), BATCH).await {
                     Ok(claimed) => {
-                        for delivery in claimed {
-                            self.spawn_attempt(&mut running, delivery, None);
+                        for claimed in claimed {
+                            self.spawn_attempt(&mut running, claimed, None);
                         }
                     }
                     Err(error) => tracing::error!(%error, "cannot read the delivery schedule"),
@@ -177,9 +209,10 @@ impl Deliverer {
                 Some(first) = dispatched.recv() => {
                     // Claimed already: attempted without a pass.
                     let mut next = Some(first);
-                    while let Some(Dispatch { deliveries, message }) = next {
+                    while let Some(Dispatch { deliveries, token, message }) = next {
                         for delivery in deliveries {
-                            self.spawn_attempt(&mut running, delivery, Some(message.clone()));
+                            let claimed = Claimed { delivery, token };
+                            self.spawn_attempt(&mut running, claimed, Some(message.clone()));
                         }
                         next = dispatched.try_recv().ok();
                     }
@@ -204,14 +237,14 @@ impl Deliverer {
     fn spawn_attempt(
         self: &Arc<Self>,
         running: &mut JoinSet<()>,
-        delivery: Delivery,
+        claimed: Claimed,
         message: Option<Arc<Message>>,
     ) {
-        if self.start(&delivery.id) {
+        if self.start(&claimed) {
             let this = self.clone();
             running.spawn(async move {
                 let now = this.clock.now_millis();
-                this.attempt_at(delivery, now, message).await;
+                this.attempt_at(claimed, now, message).await;
             });
         }
     }
@@ -219,13 +252,13 @@ impl Deliverer {
     /// One pass at time `now`: claims what is due and runs every attempt to
     /// its recorded outcome. Returns how many attempts were made.
     pub async fn deliver_due(&self, now: u64) -> Result<usize, crate::store::Error> {
-        let claimed = self.store.claim_due(now, self.lease(), BATCH).await?;
+        let claimed = self.store.claim_due(now, &self.holder(now), BATCH).await?;
         let mut attempts = 0;
         let mut running = Vec::new();
-        for delivery in claimed {
-            if self.start(&delivery.id) {
+        for claimed in claimed {
+            if self.start(&claimed) {
                 attempts += 1;
-                running.push(self.attempt_at(delivery, now, None));
+                running.push(self.attempt_at(claimed, now, None));
             }
         }
         futures::future::join_all(running).await;
@@ -238,15 +271,25 @@ impl Deliverer {
         self.registry
             .snapshot()
             .slowest_timeout
-            .saturating_add(LEASE_MARGIN)
+            .saturating_add(self.claims.margin)
     }
 
-    /// Marks a delivery in flight; false if it already was.
-    fn start(&self, id: &str) -> bool {
-        self.in_flight
+    /// Marks a delivery in flight; false if it already was (then the newer
+    /// claim is kept, to be released when the attempt in flight ends).
+    fn start(&self, claimed: &Claimed) -> bool {
+        let id = &claimed.delivery.id;
+        let started = self
+            .in_flight
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(id.to_owned())
+            .insert(id.clone());
+        if !started {
+            self.superseded
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(id.clone(), claimed.token);
+        }
+        started
     }
 
     /// Unmarks a delivery. Called just before the write that ends its
@@ -261,10 +304,13 @@ impl Deliverer {
             .remove(id);
     }
 
-    /// One attempt at time `now`, with the message if the caller has it.
-    async fn attempt_at(&self, delivery: Delivery, now: u64, message: Option<Arc<Message>>) {
+    /// One attempt at time `now`, with the message if the caller has it,
+    /// renewing its claim while it runs.
+    async fn attempt_at(&self, claimed: Claimed, now: u64, message: Option<Arc<Message>>) {
+        let Claimed { delivery, token } = claimed;
         let id = delivery.id.clone();
-        let again = match self.try_attempt(delivery, now, message).await {
+        let attempt = self.try_attempt(delivery, token, now, message);
+        let again = match self.renewing(&id, token, attempt).await {
             Ok(again) => again,
             Err(error) => {
                 tracing::error!(delivery_id = %id, %error, "cannot record a delivery attempt");
@@ -273,15 +319,54 @@ impl Deliverer {
             }
         };
         self.finish(&id);
+        let newer = self
+            .superseded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+        if let Some(token) = newer {
+            // Claimed again while this attempt ran (replayed, say): due now.
+            let now = self.clock.now_millis();
+            if let Err(error) = self.store.reschedule(&id, now, Some(token)).await {
+                tracing::warn!(delivery_id = %id, %error, "cannot release a delivery's newer claim; it is due when the claim lapses");
+            }
+            self.wake.notify_one();
+        }
         // A delivery due again before the loop would look by itself.
         if again.is_some_and(|at| at < now.saturating_add(millis(MAX_IDLE))) {
             self.wake.notify_one();
         }
     }
 
+    /// Runs `work` (an attempt), extending its claim every third of a
+    /// lease while it runs: waiting for the endpoint's slot and its answer
+    /// can outlast one lease, and a claim that lapsed mid-attempt would be
+    /// taken over and the delivery sent twice.
+    async fn renewing<F: Future>(&self, id: &str, token: u64, work: F) -> F::Output {
+        let lease = self.lease();
+        let every = lease / 3;
+        let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut work = std::pin::pin!(work);
+        loop {
+            tokio::select! {
+                done = &mut work => return done,
+                _ = renew.tick() => {
+                    let until = self.clock.now_millis().saturating_add(millis(lease));
+                    match self.store.renew_claim(id, token, until).await {
+                        Ok(true) => {}
+                        Ok(false) => tracing::warn!(delivery_id = %id, "the claim on a delivery in flight was taken over; this attempt's outcome will be dropped"),
+                        Err(error) => tracing::warn!(delivery_id = %id, %error, "cannot renew a delivery's claim"),
+                    }
+                }
+            }
+        }
+    }
+
     async fn try_attempt(
         &self,
         delivery: Delivery,
+        token: u64,
         now: u64,
         message: Option<Arc<Message>>,
     ) -> Result<Option<u64>, crate::store::Error> {
@@ -293,7 +378,7 @@ impl Deliverer {
             .cloned();
         let Some(endpoint) = endpoint else {
             let reason = format!("endpoint {:?} no longer exists", delivery.plan.endpoint);
-            return self.give_up(&delivery, now, reason).await;
+            return self.give_up(&delivery, token, now, reason).await;
         };
         if let Some(why) = endpoint.unavailable() {
             let reason = match why {
@@ -302,7 +387,7 @@ impl Deliverer {
                 }
                 Unavailable::Inactive => format!("endpoint {} is inactive", endpoint.name),
             };
-            return self.give_up(&delivery, now, reason).await;
+            return self.give_up(&delivery, token, now, reason).await;
         }
         let message = match message {
             Some(message) => Some(message),
@@ -314,7 +399,7 @@ impl Deliverer {
         };
         let Some(message) = message else {
             let reason = format!("message {} no longer exists", delivery.message_id);
-            return self.give_up(&delivery, now, reason).await;
+            return self.give_up(&delivery, token, now, reason).await;
         };
         let (url, recipient) = match delivery.plan.url.as_deref() {
             Some(raw) => (
@@ -331,7 +416,7 @@ impl Deliverer {
             Ok(url) => url,
             Err(error) => {
                 return self
-                    .give_up(&delivery, now, format!("target refused: {error}"))
+                    .give_up(&delivery, token, now, format!("target refused: {error}"))
                     .await;
             }
         };
@@ -354,7 +439,14 @@ impl Deliverer {
                 endpoint.state.held_by_breaker(&delivery.id);
             }
             self.finish(&delivery.id);
-            self.store.reschedule(&delivery.id, at).await?;
+            if self
+                .store
+                .reschedule(&delivery.id, at, Some(token))
+                .await?
+                .is_none()
+            {
+                self.stale(&delivery, &endpoint.name);
+            }
             return Ok(Some(at));
         }
         let body = match (&delivery.plan.body, &message.status) {
@@ -433,9 +525,14 @@ impl Deliverer {
             NextStep::Delivered | NextStep::Dead(_) => None,
         };
         self.finish(&delivery.id);
-        self.store
-            .record_attempt(&delivery.id, record, next)
+        let recorded = self
+            .store
+            .record_attempt(&delivery.id, token, record, next)
             .await?;
+        if recorded.is_none() {
+            self.stale(&delivery, &endpoint.name);
+            return Ok(None);
+        }
         if verdict.recovered {
             self.release_held(&endpoint, now).await?;
         }
@@ -459,7 +556,8 @@ impl Deliverer {
                 |d| matches!(d.state, crate::store::DeliveryState::Scheduled { at } if at > now),
             );
             if waiting {
-                self.store.reschedule(&id, now).await?;
+                // Held back, so unclaimed: no token to match.
+                self.store.reschedule(&id, now, None).await?;
                 released += 1;
             }
         }
@@ -479,9 +577,17 @@ impl Deliverer {
         }
     }
 
+    /// An outcome the store refused: the claim lapsed and another node (or
+    /// an operator's replay) took the delivery, whose outcome is theirs.
+    fn stale(&self, delivery: &Delivery, endpoint: &str) {
+        tracing::warn!(delivery_id = %delivery.id, %endpoint, "attempt outcome dropped: its claim was taken over");
+        self.metrics.stale_outcome(endpoint);
+    }
+
     async fn give_up(
         &self,
         delivery: &Delivery,
+        token: u64,
         now: u64,
         reason: String,
     ) -> Result<Option<u64>, crate::store::Error> {
@@ -494,9 +600,13 @@ impl Deliverer {
             error: Some(reason.clone()),
         };
         self.finish(&delivery.id);
-        self.store
-            .record_attempt(&delivery.id, record, NextStep::Dead(reason))
+        let recorded = self
+            .store
+            .record_attempt(&delivery.id, token, record, NextStep::Dead(reason))
             .await?;
+        if recorded.is_none() {
+            self.stale(delivery, &delivery.plan.endpoint);
+        }
         Ok(None)
     }
 }

@@ -157,7 +157,7 @@ impl Worker {
         deliveries: Vec<NewDelivery>,
     ) -> Result<(), crate::store::Error> {
         let now = self.clock.now_millis();
-        let claimed_until = if deliveries.is_empty() {
+        let claim = if deliveries.is_empty() {
             None
         } else {
             self.deliverer.dispatch_claim(now)
@@ -166,7 +166,7 @@ impl Worker {
             status: status.clone(),
             deliveries,
             now,
-            claimed_until,
+            claim,
         };
         let Some(created) = self
             .store
@@ -176,10 +176,10 @@ impl Worker {
             tracing::debug!(message_id = %message.id, "already completed by another pass");
             return Ok(());
         };
-        if created.is_empty() {
+        if created.deliveries.is_empty() {
             return Ok(());
         }
-        if claimed_until.is_some() {
+        if created.token.is_some() {
             message.status = status;
             self.deliverer.dispatch(created, Arc::new(message));
         } else {

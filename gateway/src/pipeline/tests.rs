@@ -80,6 +80,10 @@ async fn every_message_completes_once(engine: Engine, count: usize, budget: usiz
             clock,
             Arc::new(Notify::new()),
             metrics.clone(),
+            crate::delivery::Claiming {
+                node: "node-a".into(),
+                margin: Duration::from_secs(30),
+            },
         )
         .expect("deliverer"),
     );

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::AdminState;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::delivery::Deliverer;
+use crate::delivery::{Claiming, Deliverer};
 use crate::ingest::{self, IngestState};
 use crate::metrics::{Metrics, MetricsState};
 use crate::pipeline::Pipeline;
@@ -87,8 +87,9 @@ impl Gateway {
         let new_delivery = Arc::new(Notify::new());
         let clock = Clock::new();
         let metrics = Arc::new(Metrics::new());
+        let node = config.server.node_id();
         let released = dyn_store
-            .release_claims(clock.now_millis())
+            .release_claims(clock.now_millis(), &node)
             .await
             .map_err(|source| Error::Store {
                 path: data_dir.clone(),
@@ -100,6 +101,7 @@ impl Gateway {
                 "deliveries in flight when the last run stopped are due again"
             );
         }
+        tracing::debug!(%node, "claiming as this node");
 
         let host = PluginHost::new(HostConfig {
             limits: config.plugin_host.limits,
@@ -135,6 +137,10 @@ impl Gateway {
                 clock,
                 new_delivery.clone(),
                 metrics.clone(),
+                Claiming {
+                    node,
+                    margin: config.server.lease_margin,
+                },
             )
             .map_err(Error::Setup)?,
         );

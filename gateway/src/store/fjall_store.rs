@@ -16,8 +16,8 @@ use super::fjall_tables::{Change, Tables};
 use super::keys::{self, decode, encode};
 use super::writer::Writer;
 use super::{
-    Attempt, Completion, Delivery, DeliveryState, DisabledEndpoint, Error, Ingested, Message,
-    NewMessage, NextStep, Store,
+    Attempt, Claimed, Completion, Created, Delivery, DeliveryState, DisabledEndpoint, Error,
+    Holder, Ingested, Message, NewMessage, NextStep, Store,
 };
 
 /// The fjall-backed [`Store`].
@@ -128,16 +128,19 @@ impl Store for FjallStore {
         &self,
         message_id: &str,
         completion: Completion,
-    ) -> Result<Option<Vec<Delivery>>, Error> {
+    ) -> Result<Option<Created>, Error> {
         let Completion {
             status,
             deliveries,
             now,
-            claimed_until,
+            claim,
         } = completion;
-        let due = claimed_until.unwrap_or(now);
+        let lease = claim.as_ref().map(keys::lease);
+        let due = lease.as_ref().map_or(now, |l| l.until);
         let records = keys::new_deliveries(&self.ids, message_id, deliveries, now, due)?;
         let status = encode("message status", &status)?;
+        let claim_record = lease.as_ref().map(|l| encode("claim", l)).transpose()?;
+        let token = lease.map(|l| l.token);
         let message_id = message_id.to_owned();
         self.writer
             .apply(false, move |t| {
@@ -157,14 +160,17 @@ impl Store for FjallStore {
                     let link = keys::by_message_key(&message_id, &delivery.id);
                     change.batch.insert(&t.by_message, link, []);
                     change.schedule(due, &delivery.id);
-                    if let Some(until) = claimed_until {
-                        change.batch.insert(&t.claims, id, until.to_be_bytes());
+                    if let Some(claim) = &claim_record {
+                        change.batch.insert(&t.claims, id, claim.as_slice());
                     }
                     change.batch.insert(&t.deliveries, id, record);
                     created.push(delivery);
                 }
                 change.commit()?;
-                Ok(Some(created))
+                Ok(Some(Created {
+                    deliveries: created,
+                    token,
+                }))
             })
             .await
     }
@@ -172,10 +178,10 @@ impl Store for FjallStore {
     async fn claim_due(
         &self,
         now: u64,
-        lease: Duration,
+        holder: &Holder,
         limit: usize,
-    ) -> Result<Vec<Delivery>, Error> {
-        let until = now.saturating_add(keys::millis(lease));
+    ) -> Result<Vec<Claimed>, Error> {
+        let holder = holder.clone();
         self.writer
             .apply(false, move |t| {
                 let due = t.due(now.saturating_add(1), limit);
@@ -188,15 +194,19 @@ impl Store for FjallStore {
                         change.unschedule(at, &id);
                         continue;
                     };
+                    let lease = keys::lease(&holder);
                     let delivery = set_state(
                         &mut change,
                         delivery,
-                        DeliveryState::Scheduled { at: until },
+                        DeliveryState::Scheduled { at: lease.until },
                     )?;
                     change
                         .batch
-                        .insert(&t.claims, id.as_bytes(), until.to_be_bytes());
-                    claimed.push(delivery);
+                        .insert(&t.claims, id.as_bytes(), encode("claim", &lease)?);
+                    claimed.push(Claimed {
+                        delivery,
+                        token: lease.token,
+                    });
                 }
                 change.commit()?;
                 Ok(claimed)
@@ -204,13 +214,48 @@ impl Store for FjallStore {
             .await
     }
 
-    async fn release_claims(&self, now: u64) -> Result<usize, Error> {
+    async fn renew_claim(&self, delivery_id: &str, token: u64, until: u64) -> Result<bool, Error> {
+        let delivery_id = delivery_id.to_owned();
+        self.writer
+            .apply(false, move |t| {
+                let Some(stored) = t.claims.get(delivery_id.as_bytes())? else {
+                    return Ok(false);
+                };
+                let mut lease = keys::decode_lease(&stored)?;
+                if lease.token == 0 || lease.token != token {
+                    return Ok(false);
+                }
+                let Some(delivery) = t.delivery(&delivery_id)? else {
+                    return Ok(false);
+                };
+                lease.until = until;
+                let mut change = t.change();
+                set_state(
+                    &mut change,
+                    delivery,
+                    DeliveryState::Scheduled { at: until },
+                )?;
+                change
+                    .batch
+                    .insert(&t.claims, delivery_id.as_bytes(), encode("claim", &lease)?);
+                change.commit()?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn release_claims(&self, now: u64, node: &str) -> Result<usize, Error> {
+        let node = node.to_owned();
         self.writer
             .apply(true, move |t| {
                 let mut change = t.change();
                 let mut released = 0;
                 for entry in t.claims.iter() {
-                    let id = entry.key()?;
+                    let (id, stored) = entry.into_inner()?;
+                    let lease = keys::decode_lease(&stored)?;
+                    if lease.until > now && lease.node != node {
+                        continue;
+                    }
                     change.batch.remove(&t.claims, id.clone());
                     released += 1;
                     let Some(delivery) = t.delivery(&String::from_utf8_lossy(&id))? else {
@@ -233,9 +278,10 @@ impl Store for FjallStore {
     async fn record_attempt(
         &self,
         delivery_id: &str,
+        token: u64,
         attempt: Attempt,
         next: NextStep,
-    ) -> Result<Delivery, Error> {
+    ) -> Result<Option<Delivery>, Error> {
         let delivery_id = delivery_id.to_owned();
         // Not synced on its own: it reaches disk with the next sync. If it
         // is lost in a crash, the delivery is still in the schedule (or its
@@ -248,6 +294,10 @@ impl Store for FjallStore {
                         id: delivery_id,
                     });
                 };
+                let claim = t.claims.get(delivery_id.as_bytes())?;
+                if !keys::holds(claim.as_deref(), token)? {
+                    return Ok(None);
+                }
                 let at = attempt.at;
                 delivery.attempts.push(attempt);
                 let state = keys::state_after(&next, at);
@@ -255,15 +305,26 @@ impl Store for FjallStore {
                 change.batch.remove(&t.claims, delivery_id.as_bytes());
                 let delivery = set_state(&mut change, delivery, state)?;
                 change.commit()?;
-                Ok(delivery)
+                Ok(Some(delivery))
             })
             .await
     }
 
-    async fn reschedule(&self, delivery_id: &str, at: u64) -> Result<Option<Delivery>, Error> {
+    async fn reschedule(
+        &self,
+        delivery_id: &str,
+        at: u64,
+        token: Option<u64>,
+    ) -> Result<Option<Delivery>, Error> {
         let delivery_id = delivery_id.to_owned();
         self.writer
             .apply(false, move |t| {
+                if let Some(token) = token {
+                    let claim = t.claims.get(delivery_id.as_bytes())?;
+                    if !keys::holds(claim.as_deref(), token)? {
+                        return Ok(None);
+                    }
+                }
                 let mut change = t.change();
                 change.batch.remove(&t.claims, delivery_id.as_bytes());
                 let delivery = match t.delivery(&delivery_id)? {

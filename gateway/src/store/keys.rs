@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Serialize, de::DeserializeOwned};
 
-use super::{Delivery, DeliveryState, Error, NewDelivery, NewMessage, NextStep};
+use super::{Delivery, DeliveryState, Error, Holder, Lease, NewDelivery, NewMessage, NextStep};
 
 /// Tree names; the `v1` is the record format's version.
 pub(super) const MESSAGES: &str = "messages.v1";
@@ -207,6 +207,43 @@ pub(super) fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<
 
 pub(super) fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, Error> {
     postcard::from_bytes(bytes).map_err(|source| Error::Decode { what, source })
+}
+
+/// A new claim for `holder`, with a fresh token. Tokens are random: a
+/// claim's outcome is accepted only with the token of the claim in force,
+/// so what matters is that two claims of one delivery never share one.
+pub(super) fn lease(holder: &Holder) -> Lease {
+    Lease {
+        node: holder.node.clone(),
+        token: rand::random::<u64>() | 1,
+        until: holder.until,
+    }
+}
+
+/// A stored claim. A claim written before claims had holders is its lapse
+/// time alone (8 bytes): it has no holder and no token, so no outcome
+/// matches it, and it lapses as it always did.
+pub(super) fn decode_lease(bytes: &[u8]) -> Result<Lease, Error> {
+    if let Ok(until) = <[u8; 8]>::try_from(bytes) {
+        return Ok(Lease {
+            node: String::new(),
+            token: 0,
+            until: u64::from_be_bytes(until),
+        });
+    }
+    decode("claim", bytes)
+}
+
+/// Whether a stored claim is `token`'s. A claim without a token (0, a
+/// legacy one) is nobody's.
+pub(super) fn holds(stored: Option<&[u8]>, token: u64) -> Result<bool, Error> {
+    match stored {
+        Some(bytes) => {
+            let lease = decode_lease(bytes)?;
+            Ok(lease.token != 0 && lease.token == token)
+        }
+        None => Ok(false),
+    }
 }
 
 #[cfg(test)]

@@ -9,11 +9,12 @@
 //! separate [`Catalog`] trait.
 //!
 //! Two embedded engines implement both, chosen by `[storage] engine`:
-//! [`SledStore`] (the default) makes a message durable by flushing sled, and
-//! [`FjallStore`] by syncing one append-only journal that every change goes
-//! through on a single writer thread. The journal writes a few kilobytes per
-//! event where sled rewrites tree pages, so fjall sustains several times the
-//! durable ingest rate (BENCHMARKS.md).
+//! [`FjallStore`] (the default for a new data directory) makes a message
+//! durable by syncing one append-only journal that every change goes
+//! through on a single writer thread, and [`SledStore`] by flushing sled.
+//! The journal writes a few kilobytes per event where sled rewrites tree
+//! pages, so fjall sustains several times the durable ingest rate
+//! (BENCHMARKS.md).
 //!
 //! **Invariant:** [`Store::ingest`] returns only after the message is on disk
 //! (fsync'd); concurrent ingests share one fsync (group commit). Attempt
@@ -21,6 +22,10 @@
 //! **Invariant:** a delivery stays in the schedule until an attempt's outcome
 //! is recorded; claiming it only moves it a lease into the future, so a crash
 //! mid-attempt means it is sent again (at-least-once).
+//! **Invariant:** a claim has a holder (a node id), a token and a lapse
+//! time ([`Lease`]); an attempt's outcome is recorded only with the token
+//! of the claim in force, so a node whose lease lapsed and was taken over
+//! cannot overwrite what the new holder records.
 
 mod commit;
 mod fjall_catalog;
@@ -40,8 +45,8 @@ mod writer;
 pub use fjall_store::FjallStore;
 pub use keys::id_millis;
 pub use model::{
-    Attempt, Completion, Delivery, DeliveryState, DisabledEndpoint, Ingested, Message,
-    MessageStatus, NewDelivery, NewMessage, NextStep, Pruned,
+    Attempt, Claimed, Completion, Created, Delivery, DeliveryState, DisabledEndpoint, Holder,
+    Ingested, Lease, Message, MessageStatus, NewDelivery, NewMessage, NextStep, Pruned,
 };
 pub use query::{DeliveryQuery, DeliveryStatusKind, MessageQuery, MessageStatusKind, Page};
 pub use sled_store::SledStore;
@@ -243,40 +248,60 @@ pub trait Store: Send + Sync + 'static {
         &self,
         message_id: &str,
         completion: Completion,
-    ) -> Result<Option<Vec<Delivery>>, Error>;
+    ) -> Result<Option<Created>, Error>;
 
-    /// Claims up to `limit` deliveries due at or before `now`: each is moved
-    /// `lease` into the future, so it is not handed out twice while its
-    /// attempt runs, and comes back by itself if the process dies.
+    /// Claims up to `limit` deliveries due at or before `now` for `holder`:
+    /// each gets a new [`Lease`] with a fresh token and is moved to the
+    /// lease's end in the schedule, so no node is handed it again while its
+    /// attempt runs, and any node may take it once the lease lapses (its
+    /// holder died, or stopped renewing).
     async fn claim_due(
         &self,
         now: u64,
-        lease: Duration,
+        holder: &Holder,
         limit: usize,
-    ) -> Result<Vec<Delivery>, Error>;
+    ) -> Result<Vec<Claimed>, Error>;
 
-    /// Hands back every delivery a previous run claimed and never finished,
-    /// due at `now`. Called once at start, before any worker runs: nothing
-    /// of this process is in flight yet, so every claim is a dead one's.
+    /// Extends the claim `token` holds on a delivery to `until`, while its
+    /// attempt runs. False, and nothing written, if the claim is no longer
+    /// that token's (it lapsed and another node took it, or an operator
+    /// replayed the delivery).
+    async fn renew_claim(&self, delivery_id: &str, token: u64, until: u64) -> Result<bool, Error>;
+
+    /// Hands back the claims of deliveries that no live node holds, due at
+    /// `now`: those whose lease lapsed by `now`, and those of `node` itself
+    /// (called at its start, before any of its workers runs, so whatever it
+    /// holds is a previous run's). A live peer's claim is left alone.
     /// Returns how many were released.
-    async fn release_claims(&self, now: u64) -> Result<usize, Error>;
+    async fn release_claims(&self, now: u64, node: &str) -> Result<usize, Error>;
 
     /// The time of the earliest scheduled delivery, if any.
     async fn next_due(&self) -> Result<Option<u64>, Error>;
 
-    /// Records an attempt and what happens next: delivered, retried at a
-    /// time, or dead-lettered.
+    /// Records an attempt and what happens next (delivered, retried at a
+    /// time, or dead-lettered) and ends the claim, if `token` holds the
+    /// delivery's claim. `None`, and nothing written, if it does not: the
+    /// lease lapsed and another node took the delivery over (its outcome
+    /// is that node's to record), or an operator replayed it.
     async fn record_attempt(
         &self,
         delivery_id: &str,
+        token: u64,
         attempt: Attempt,
         next: NextStep,
-    ) -> Result<Delivery, Error>;
+    ) -> Result<Option<Delivery>, Error>;
 
-    /// Moves a delivery to be due at `at` (replay, or held back by a rate
-    /// limit or an open circuit) without recording an attempt; releases its
-    /// claim. Returns the updated delivery, `None` if it does not exist.
-    async fn reschedule(&self, delivery_id: &str, at: u64) -> Result<Option<Delivery>, Error>;
+    /// Moves a delivery to be due at `at` without recording an attempt, and
+    /// ends its claim. With `token` (a delivery held back by a rate limit or
+    /// an open circuit), only if that token holds its claim; without (an
+    /// operator's replay or recovery), whoever holds it. Returns the updated
+    /// delivery, `None` if it does not exist or the claim is not `token`'s.
+    async fn reschedule(
+        &self,
+        delivery_id: &str,
+        at: u64,
+        token: Option<u64>,
+    ) -> Result<Option<Delivery>, Error>;
 
     /// Records that an endpoint was disabled (410 Gone, its circuit breaker,
     /// or an operator), durably, so it stays disabled across restarts.

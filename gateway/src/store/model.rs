@@ -96,10 +96,53 @@ pub struct Completion {
     pub deliveries: Vec<NewDelivery>,
     /// When the pipeline finished: the deliveries are due then, unless...
     pub now: u64,
-    /// ...this is set: then they are created claimed until this time (as
-    /// [`super::Store::claim_due`] would claim them) for a worker that
+    /// ...this is set: then they are created claimed for this holder (as
+    /// [`super::Store::claim_due`] would claim them), for a worker that
     /// attempts them at once, with no claim of its own.
-    pub claimed_until: Option<u64>,
+    pub claim: Option<Holder>,
+}
+
+/// Who asks for a claim: a node, by its stable id, and until when (Unix ms)
+/// it holds what it takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// The node's id (`[server] node_id`).
+    pub node: String,
+    /// When the claim lapses unless renewed.
+    pub until: u64,
+}
+
+/// A claim as the store keeps it: the holder, the token that fences the
+/// claimed work's outcome, and when it lapses. Once it has lapsed, any node
+/// may claim the work again, with a new token; the old holder's late
+/// outcome carries the old token and is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// The holding node's id.
+    pub node: String,
+    /// Unique per claim; what a recorded outcome must carry.
+    pub token: u64,
+    /// When it lapses (Unix ms).
+    pub until: u64,
+}
+
+/// A delivery claimed for an attempt, and the token of its claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    /// The delivery.
+    pub delivery: Delivery,
+    /// What its attempt's outcome must carry.
+    pub token: u64,
+}
+
+/// The deliveries a pipeline completion created, and the token of their
+/// claim when it created them claimed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    /// The deliveries.
+    pub deliveries: Vec<Delivery>,
+    /// Set when they were created claimed ([`Completion::claim`]).
+    pub token: Option<u64>,
 }
 
 /// A delivery the pipeline decided on.

@@ -10,8 +10,8 @@ use super::commit::GroupCommit;
 use super::keys::{self, decode, encode};
 use super::migrate;
 use super::{
-    Attempt, Completion, Delivery, DeliveryState, DisabledEndpoint, Error, Ingested, Message,
-    MessageStatus, NewMessage, NextStep, Store,
+    Attempt, Claimed, Completion, Created, Delivery, DeliveryState, DisabledEndpoint, Error,
+    Holder, Ingested, Message, MessageStatus, NewMessage, NextStep, Store,
 };
 
 /// The sled-backed [`Store`].
@@ -181,14 +181,16 @@ impl Store for SledStore {
         &self,
         message_id: &str,
         completion: Completion,
-    ) -> Result<Option<Vec<Delivery>>, Error> {
+    ) -> Result<Option<Created>, Error> {
         let Completion {
             status,
             deliveries,
             now,
-            claimed_until,
+            claim,
         } = completion;
-        let due = claimed_until.unwrap_or(now);
+        let lease = claim.as_ref().map(keys::lease);
+        let due = lease.as_ref().map_or(now, |l| l.until);
+        let claim_record = lease.as_ref().map(|l| encode("claim", l)).transpose()?;
         let records = keys::new_deliveries(&self.ids, message_id, deliveries, now, due)?;
         let trees = (
             &self.messages,
@@ -216,24 +218,26 @@ impl Store for SledStore {
                         deliveries.insert(id.as_bytes(), record.as_slice())?;
                         by_message.insert(keys::by_message_key(message_id, id), &[])?;
                         schedule.insert(keys::schedule_key(due, id), &[])?;
-                        if let Some(until) = claimed_until {
-                            claims.insert(id.as_bytes(), &until.to_be_bytes())?;
+                        if let Some(claim) = &claim_record {
+                            claims.insert(id.as_bytes(), claim.as_slice())?;
                         }
                     }
                     Ok(true)
                 },
             )
             .map_err(tx_error)?;
-        Ok(completed.then(|| records.into_iter().map(|(d, _)| d).collect()))
+        Ok(completed.then(|| Created {
+            deliveries: records.into_iter().map(|(d, _)| d).collect(),
+            token: lease.map(|l| l.token),
+        }))
     }
 
     async fn claim_due(
         &self,
         now: u64,
-        lease: Duration,
+        holder: &Holder,
         limit: usize,
-    ) -> Result<Vec<Delivery>, Error> {
-        let until = now.saturating_add(keys::millis(lease));
+    ) -> Result<Vec<Claimed>, Error> {
         let due: Vec<(u64, String)> = self
             .schedule
             .range(..keys::schedule_key(now.saturating_add(1), ""))
@@ -243,6 +247,8 @@ impl Store for SledStore {
             .collect();
         let mut claimed = Vec::with_capacity(due.len());
         for (at, id) in due {
+            let lease = keys::lease(holder);
+            let record = encode("claim", &lease)?;
             let delivery = (&self.deliveries, &self.schedule, &self.claims)
                 .transaction(|(deliveries, schedule, claims)| {
                     if schedule.remove(keys::schedule_key(at, &id))?.is_none() {
@@ -252,49 +258,84 @@ impl Store for SledStore {
                         return Ok(None);
                     };
                     let mut delivery: Delivery = tx(decode("delivery", &bytes))?;
-                    delivery.state = DeliveryState::Scheduled { at: until };
+                    delivery.state = DeliveryState::Scheduled { at: lease.until };
                     let encoded = tx(encode("delivery", &delivery))?;
                     deliveries.insert(id.as_bytes(), encoded)?;
-                    schedule.insert(keys::schedule_key(until, &id), &[])?;
-                    claims.insert(id.as_bytes(), &until.to_be_bytes())?;
+                    schedule.insert(keys::schedule_key(lease.until, &id), &[])?;
+                    claims.insert(id.as_bytes(), record.as_slice())?;
                     Ok(Some(delivery))
                 })
                 .map_err(tx_error)?;
-            claimed.extend(delivery);
+            claimed.extend(delivery.map(|delivery| Claimed {
+                delivery,
+                token: lease.token,
+            }));
         }
         Ok(claimed)
     }
 
-    async fn release_claims(&self, now: u64) -> Result<usize, Error> {
-        let claimed: Vec<(String, u64)> = self
-            .claims
-            .iter()
-            .filter_map(|entry| {
-                let (id, until) = entry.ok()?;
-                let until = u64::from_be_bytes(until.as_ref().try_into().ok()?);
-                Some((String::from_utf8(id.to_vec()).ok()?, until))
+    async fn renew_claim(&self, delivery_id: &str, token: u64, until: u64) -> Result<bool, Error> {
+        (&self.deliveries, &self.schedule, &self.claims)
+            .transaction(|(deliveries, schedule, claims)| {
+                let Some(stored) = claims.get(delivery_id.as_bytes())? else {
+                    return Ok(false);
+                };
+                let mut lease = tx(keys::decode_lease(&stored))?;
+                if lease.token == 0 || lease.token != token {
+                    return Ok(false);
+                }
+                let Some(bytes) = deliveries.get(delivery_id.as_bytes())? else {
+                    return Ok(false);
+                };
+                let mut delivery: Delivery = tx(decode("delivery", &bytes))?;
+                if let DeliveryState::Scheduled { at } = delivery.state {
+                    schedule.remove(keys::schedule_key(at, delivery_id))?;
+                }
+                delivery.state = DeliveryState::Scheduled { at: until };
+                schedule.insert(keys::schedule_key(until, delivery_id), &[])?;
+                deliveries.insert(delivery_id.as_bytes(), tx(encode("delivery", &delivery))?)?;
+                lease.until = until;
+                claims.insert(delivery_id.as_bytes(), tx(encode("claim", &lease))?)?;
+                Ok(true)
             })
-            .collect();
-        for (id, until) in &claimed {
-            (&self.deliveries, &self.schedule, &self.claims)
+            .map_err(tx_error)
+    }
+
+    async fn release_claims(&self, now: u64, node: &str) -> Result<usize, Error> {
+        let mut dead = Vec::new();
+        for entry in &self.claims {
+            let (id, stored) = entry?;
+            let lease = keys::decode_lease(&stored)?;
+            if lease.until <= now || lease.node == node {
+                dead.push((String::from_utf8_lossy(&id).into_owned(), lease.token));
+            }
+        }
+        let mut released = 0;
+        for (id, token) in &dead {
+            let done = (&self.deliveries, &self.schedule, &self.claims)
                 .transaction(|(deliveries, schedule, claims)| {
-                    claims.remove(id.as_bytes())?;
-                    if schedule.remove(keys::schedule_key(*until, id))?.is_none() {
-                        return Ok(());
+                    // Taken over since the scan: no longer dead.
+                    if !tx(keys::holds(claims.get(id.as_bytes())?.as_deref(), *token))? {
+                        return Ok(false);
                     }
+                    claims.remove(id.as_bytes())?;
                     let Some(bytes) = deliveries.get(id.as_bytes())? else {
-                        return Ok(());
+                        return Ok(true);
                     };
                     let mut delivery: Delivery = tx(decode("delivery", &bytes))?;
-                    delivery.state = DeliveryState::Scheduled { at: now };
-                    let encoded = tx(encode("delivery", &delivery))?;
-                    deliveries.insert(id.as_bytes(), encoded)?;
-                    schedule.insert(keys::schedule_key(now, id), &[])?;
-                    Ok(())
+                    if let DeliveryState::Scheduled { at } = delivery.state {
+                        schedule.remove(keys::schedule_key(at, id))?;
+                        delivery.state = DeliveryState::Scheduled { at: now };
+                        let encoded = tx(encode("delivery", &delivery))?;
+                        deliveries.insert(id.as_bytes(), encoded)?;
+                        schedule.insert(keys::schedule_key(now, id), &[])?;
+                    }
+                    Ok(true)
                 })
                 .map_err(tx_error)?;
+            released += usize::from(done);
         }
-        Ok(claimed.len())
+        Ok(released)
     }
 
     async fn next_due(&self) -> Result<Option<u64>, Error> {
@@ -308,19 +349,26 @@ impl Store for SledStore {
     async fn record_attempt(
         &self,
         delivery_id: &str,
+        token: u64,
         attempt: Attempt,
         next: NextStep,
-    ) -> Result<Delivery, Error> {
+    ) -> Result<Option<Delivery>, Error> {
         let at = attempt.at;
         let delivery = (&self.deliveries, &self.schedule, &self.claims)
             .transaction(|(deliveries, schedule, claims)| {
-                claims.remove(delivery_id.as_bytes())?;
                 let Some(bytes) = deliveries.get(delivery_id.as_bytes())? else {
                     return abort(Error::NotFound {
                         what: "delivery",
                         id: delivery_id.to_owned(),
                     });
                 };
+                if !tx(keys::holds(
+                    claims.get(delivery_id.as_bytes())?.as_deref(),
+                    token,
+                ))? {
+                    return Ok(None);
+                }
+                claims.remove(delivery_id.as_bytes())?;
                 let mut delivery: Delivery = tx(decode("delivery", &bytes))?;
                 if let DeliveryState::Scheduled { at } = delivery.state {
                     schedule.remove(keys::schedule_key(at, delivery_id))?;
@@ -332,7 +380,7 @@ impl Store for SledStore {
                 delivery.state = keys::state_after(&next, at);
                 let encoded = tx(encode("delivery", &delivery))?;
                 deliveries.insert(delivery_id.as_bytes(), encoded)?;
-                Ok(delivery)
+                Ok(Some(delivery))
             })
             .map_err(tx_error)?;
         // Not fsync'd on its own: it reaches disk with the next group commit
@@ -342,9 +390,22 @@ impl Store for SledStore {
         Ok(delivery)
     }
 
-    async fn reschedule(&self, delivery_id: &str, at: u64) -> Result<Option<Delivery>, Error> {
+    async fn reschedule(
+        &self,
+        delivery_id: &str,
+        at: u64,
+        token: Option<u64>,
+    ) -> Result<Option<Delivery>, Error> {
         (&self.deliveries, &self.schedule, &self.claims)
             .transaction(|(deliveries, schedule, claims)| {
+                if let Some(token) = token
+                    && !tx(keys::holds(
+                        claims.get(delivery_id.as_bytes())?.as_deref(),
+                        token,
+                    ))?
+                {
+                    return Ok(None);
+                }
                 claims.remove(delivery_id.as_bytes())?;
                 let Some(bytes) = deliveries.get(delivery_id.as_bytes())? else {
                     return Ok(None);

@@ -35,7 +35,9 @@ for_each_engine!(
     completing_the_pipeline_schedules_deliveries_and_claims_lease_them,
     attempts_are_recorded_and_decide_the_next_step,
     random_operations_with_restarts_match_a_model,
-    a_restart_releases_the_claims_of_the_previous_run_at_once,
+    a_lapsed_claim_taken_over_refuses_the_old_holders_outcome,
+    a_replay_ends_any_claim,
+    a_restart_releases_its_own_and_lapsed_claims_but_not_a_live_peers,
     a_message_completed_twice_gets_its_deliveries_once,
     deliveries_created_claimed_wait_out_their_lease_or_a_restart,
     listings_page_newest_first_with_filters,
@@ -51,8 +53,34 @@ fn completion(deliveries: Vec<NewDelivery>, now: u64) -> Completion {
         status: routed(),
         deliveries,
         now,
-        claimed_until: None,
+        claim: None,
     }
+}
+
+/// Node `node`'s claim from `now` for `lease`.
+fn holder(node: &str, now: u64, lease: Duration) -> Holder {
+    Holder {
+        node: node.into(),
+        until: now + u64::try_from(lease.as_millis()).expect("fits"),
+    }
+}
+
+/// The claimed deliveries' tokens, by delivery id.
+fn tokens(claimed: &[Claimed]) -> BTreeMap<String, u64> {
+    claimed
+        .iter()
+        .map(|c| (c.delivery.id.clone(), c.token))
+        .collect()
+}
+
+/// The ids of the deliveries a completion created.
+fn created_ids(created: Option<Created>) -> Vec<String> {
+    created
+        .expect("was waiting")
+        .deliveries
+        .into_iter()
+        .map(|d| d.id)
+        .collect()
 }
 
 fn open(engine: Engine, dir: &std::path::Path) -> std::sync::Arc<dyn Backend> {
@@ -198,43 +226,44 @@ async fn completing_the_pipeline_schedules_deliveries_and_claims_lease_them(engi
     let created = store
         .complete_pipeline(id.id(), completion(vec![plan("a"), plan("b")], 2_000))
         .await
-        .expect("completes")
-        .expect("was waiting")
-        .into_iter()
-        .map(|d| d.id)
-        .collect::<Vec<_>>();
-    assert_eq!(created.len(), 2);
+        .expect("completes");
+    assert_eq!(created_ids(created).len(), 2);
     assert_eq!(store.pipeline_count().await.expect("counts"), 0);
     assert_eq!(store.next_due().await.expect("reads"), Some(2_000));
     assert!(
         store
-            .claim_due(1_999, HOUR, 10)
+            .claim_due(1_999, &holder("a", 1_999, HOUR), 10)
             .await
             .expect("claims")
             .is_empty()
     );
 
     let lease = Duration::from_secs(30);
-    let claimed = store.claim_due(2_000, lease, 10).await.expect("claims");
+    let claimed = store
+        .claim_due(2_000, &holder("a", 2_000, lease), 10)
+        .await
+        .expect("claims");
     assert_eq!(claimed.len(), 2);
     assert!(
         store
-            .claim_due(2_001, lease, 10)
+            .claim_due(2_001, &holder("b", 2_001, lease), 10)
             .await
             .expect("claims")
             .is_empty(),
         "leased"
     );
     assert_eq!(store.next_due().await.expect("reads"), Some(32_000));
-    // A lease that lapses (the process died mid-attempt) hands it out again.
-    assert_eq!(
-        store
-            .claim_due(32_000, lease, 10)
-            .await
-            .expect("claims")
-            .len(),
-        2
-    );
+    // A lease that lapses (its node died mid-attempt) hands it out again,
+    // to any node, with a new token.
+    let taken = store
+        .claim_due(32_000, &holder("b", 32_000, lease), 10)
+        .await
+        .expect("claims");
+    assert_eq!(taken.len(), 2);
+    for (old, new) in claimed.iter().zip(&taken) {
+        assert_eq!(old.delivery.id, new.delivery.id);
+        assert_ne!(old.token, new.token, "a new claim has a new token");
+    }
     assert_eq!(store.deliveries_of(id.id()).await.expect("reads").len(), 2);
 }
 
@@ -245,45 +274,63 @@ async fn attempts_are_recorded_and_decide_the_next_step(engine: Engine) {
         .ingest(&message("s", None, 1_000), HOUR)
         .await
         .expect("ingests");
-    let ids = store
+    let created = store
         .complete_pipeline(
             id.id(),
             completion(vec![plan("a"), plan("b"), plan("c")], 2_000),
         )
         .await
-        .expect("completes")
-        .expect("was waiting")
-        .into_iter()
-        .map(|d| d.id)
-        .collect::<Vec<_>>();
-    store.claim_due(2_000, HOUR, 10).await.expect("claims");
+        .expect("completes");
+    let ids = created_ids(created);
+    let claimed = store
+        .claim_due(2_000, &holder("a", 2_000, HOUR), 10)
+        .await
+        .expect("claims");
+    let token = tokens(&claimed);
 
     let retried = store
-        .record_attempt(&ids[0], attempt(2_000, 503), NextStep::RetryAt(7_000))
+        .record_attempt(
+            &ids[0],
+            token[&ids[0]],
+            attempt(2_000, 503),
+            NextStep::RetryAt(7_000),
+        )
         .await
-        .expect("records");
+        .expect("records")
+        .expect("holds the claim");
     assert_eq!(retried.state, DeliveryState::Scheduled { at: 7_000 });
     let delivered = store
-        .record_attempt(&ids[1], attempt(2_000, 200), NextStep::Delivered)
+        .record_attempt(
+            &ids[1],
+            token[&ids[1]],
+            attempt(2_000, 200),
+            NextStep::Delivered,
+        )
         .await
-        .expect("records");
+        .expect("records")
+        .expect("holds the claim");
     assert_eq!(delivered.state, DeliveryState::Delivered { at: 2_000 });
     store
         .record_attempt(
             &ids[2],
+            token[&ids[2]],
             attempt(2_000, 410),
             NextStep::Dead("endpoint gone".into()),
         )
         .await
-        .expect("records");
+        .expect("records")
+        .expect("holds the claim");
     assert_eq!(store.scheduled_count().await.expect("counts"), 1);
 
     drop(store);
     let store = open(engine, dir.path());
-    let due = store.claim_due(7_000, HOUR, 10).await.expect("claims");
+    let due = store
+        .claim_due(7_000, &holder("a", 7_000, HOUR), 10)
+        .await
+        .expect("claims");
     assert_eq!(due.len(), 1);
-    assert_eq!(due[0].id, ids[0]);
-    assert_eq!(due[0].attempts, vec![attempt(2_000, 503)]);
+    assert_eq!(due[0].delivery.id, ids[0]);
+    assert_eq!(due[0].delivery.attempts, vec![attempt(2_000, 503)]);
     let dead = store
         .delivery(&ids[2])
         .await
@@ -291,6 +338,124 @@ async fn attempts_are_recorded_and_decide_the_next_step(engine: Engine) {
         .expect("present");
     assert!(
         matches!(dead.state, DeliveryState::Dead { ref reason, .. } if reason == "endpoint gone")
+    );
+}
+
+/// The fencing: node `a`'s lease lapses and node `b` takes the delivery
+/// over; `a`'s late outcome (an attempt, a renewal, a hold-back) is refused
+/// and writes nothing, and `b`'s is recorded.
+async fn a_lapsed_claim_taken_over_refuses_the_old_holders_outcome(engine: Engine) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(engine, dir.path());
+    let (_, delivery) = routed_message(&*store, 1_000, "e").await;
+    let lease = Duration::from_secs(30);
+    let first = store
+        .claim_due(1_000, &holder("a", 1_000, lease), 10)
+        .await
+        .expect("claims");
+    let old = first[0].token;
+    let second = store
+        .claim_due(31_000, &holder("b", 31_000, lease), 10)
+        .await
+        .expect("claims");
+    assert_eq!(second.len(), 1, "the lapsed claim is taken over");
+    let new = second[0].token;
+
+    let late = store
+        .record_attempt(&delivery, old, attempt(31_500, 200), NextStep::Delivered)
+        .await
+        .expect("answers");
+    assert_eq!(late, None, "the old holder's outcome is refused");
+    assert!(
+        !store
+            .renew_claim(&delivery, old, 90_000)
+            .await
+            .expect("answers"),
+        "and so is its renewal"
+    );
+    assert_eq!(
+        store
+            .reschedule(&delivery, 90_000, Some(old))
+            .await
+            .expect("answers"),
+        None,
+        "and its hold-back"
+    );
+    let stored = store
+        .delivery(&delivery)
+        .await
+        .expect("reads")
+        .expect("present");
+    assert!(stored.attempts.is_empty(), "nothing was written");
+    assert_eq!(stored.state, DeliveryState::Scheduled { at: 61_000 });
+
+    assert!(
+        store
+            .renew_claim(&delivery, new, 95_000)
+            .await
+            .expect("renews"),
+        "the holder renews"
+    );
+    assert_eq!(store.next_due().await.expect("reads"), Some(95_000));
+    assert!(
+        store
+            .claim_due(61_000, &holder("c", 61_000, lease), 10)
+            .await
+            .expect("claims")
+            .is_empty(),
+        "a renewed claim is not taken over when the first lease would have lapsed"
+    );
+    let recorded = store
+        .record_attempt(&delivery, new, attempt(62_000, 200), NextStep::Delivered)
+        .await
+        .expect("records")
+        .expect("the holder's outcome is recorded");
+    assert_eq!(recorded.attempts, vec![attempt(62_000, 200)]);
+    assert_eq!(
+        store
+            .record_attempt(&delivery, new, attempt(63_000, 200), NextStep::Delivered)
+            .await
+            .expect("answers"),
+        None,
+        "a recorded outcome ends the claim"
+    );
+}
+
+/// An operator's replay moves a delivery whoever holds it; the holder's
+/// outcome is then refused (the replay sends it again).
+async fn a_replay_ends_any_claim(engine: Engine) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(engine, dir.path());
+    let (_, delivery) = routed_message(&*store, 1_000, "e").await;
+    let claimed = store
+        .claim_due(1_000, &holder("a", 1_000, HOUR), 10)
+        .await
+        .expect("claims");
+    let replayed = store
+        .reschedule(&delivery, 2_000, None)
+        .await
+        .expect("replays")
+        .expect("exists");
+    assert_eq!(replayed.state, DeliveryState::Scheduled { at: 2_000 });
+    assert_eq!(
+        store
+            .record_attempt(
+                &delivery,
+                claimed[0].token,
+                attempt(2_500, 200),
+                NextStep::Delivered
+            )
+            .await
+            .expect("answers"),
+        None
+    );
+    assert_eq!(
+        store
+            .claim_due(2_000, &holder("b", 2_000, HOUR), 10)
+            .await
+            .expect("claims")
+            .len(),
+        1
     );
 }
 
@@ -339,33 +504,32 @@ async fn random_operations_with_restarts_match_a_model(engine: Engine) {
                     let ids = store
                         .complete_pipeline(&id, completion(vec![plan("e")], now))
                         .await
-                        .expect("completes")
-                        .expect("was waiting")
-                        .into_iter()
-                        .map(|d| d.id)
-                        .collect::<Vec<_>>();
+                        .expect("completes");
+                    let ids = created_ids(ids);
                     pending.remove(&id);
                     scheduled.insert(ids[0].clone(), now);
                 }
             }
             6..=7 => {
-                for delivery in store
-                    .claim_due(now, Duration::ZERO, 3)
+                for claimed in store
+                    .claim_due(now, &holder("a", now, Duration::ZERO), 3)
                     .await
                     .expect("claims")
                 {
+                    let id = claimed.delivery.id;
                     let next = if rng.random_bool(0.5) {
-                        scheduled.remove(&delivery.id);
+                        scheduled.remove(&id);
                         NextStep::Delivered
                     } else {
                         let at = now + 10_000;
-                        scheduled.insert(delivery.id.clone(), at);
+                        scheduled.insert(id.clone(), at);
                         NextStep::RetryAt(at)
                     };
                     store
-                        .record_attempt(&delivery.id, attempt(now, 200), next)
+                        .record_attempt(&id, claimed.token, attempt(now, 200), next)
                         .await
-                        .expect("records");
+                        .expect("records")
+                        .expect("holds the claim");
                 }
             }
             _ => {
@@ -387,40 +551,71 @@ async fn random_operations_with_restarts_match_a_model(engine: Engine) {
     assert_eq!(ids, pending.keys().collect::<Vec<_>>());
 }
 
-async fn a_restart_releases_the_claims_of_the_previous_run_at_once(engine: Engine) {
+async fn a_restart_releases_its_own_and_lapsed_claims_but_not_a_live_peers(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (id, delivered) = {
+    let (mine, lapsed, peers, delivered) = {
         let store = open(engine, dir.path());
-        let id = store
-            .ingest(&message("s", None, 1_000), HOUR)
-            .await
-            .expect("ingests");
-        let ids = store
-            .complete_pipeline(id.id(), completion(vec![plan("a"), plan("b")], 2_000))
-            .await
-            .expect("completes")
-            .expect("was waiting")
-            .into_iter()
-            .map(|d| d.id)
-            .collect::<Vec<_>>();
-        store.claim_due(2_000, HOUR, 10).await.expect("claims");
-        // One attempt finishes; the other is cut off by the "crash".
-        store
-            .record_attempt(&ids[0], attempt(2_100, 200), NextStep::Delivered)
-            .await
-            .expect("records");
-        (id, ids[0].clone())
+        let mine = routed_message(&*store, 1_000, "e").await.1;
+        let lapsed = routed_message(&*store, 1_000, "e").await.1;
+        let peers = routed_message(&*store, 1_000, "e").await.1;
+        let delivered = routed_message(&*store, 1_000, "e").await.1;
+        // Claims of this node ("a"), of a dead peer ("b", a short lease) and
+        // of a live one ("c"); one of a's attempts finished before the
+        // "crash".
+        for (id, node, lease) in [
+            (&mine, "a", HOUR),
+            (&lapsed, "b", Duration::from_secs(1)),
+            (&peers, "c", HOUR),
+            (&delivered, "a", HOUR),
+        ] {
+            // Each claim takes one due delivery, oldest first.
+            let claimed = store
+                .claim_due(1_000, &holder(node, 1_000, lease), 1)
+                .await
+                .expect("claims");
+            assert_eq!(&claimed[0].delivery.id, id);
+            if id == &delivered {
+                store
+                    .record_attempt(
+                        id,
+                        claimed[0].token,
+                        attempt(1_100, 200),
+                        NextStep::Delivered,
+                    )
+                    .await
+                    .expect("records")
+                    .expect("holds the claim");
+            }
+        }
+        (mine, lapsed, peers, delivered)
     };
     let store = open(engine, dir.path());
-    assert_eq!(store.release_claims(3_000).await.expect("releases"), 1);
-    let due = store.claim_due(3_000, HOUR, 10).await.expect("claims");
     assert_eq!(
-        due.len(),
-        1,
-        "the cut-off delivery is due at once, not after its lease"
+        store.release_claims(3_000, "a").await.expect("releases"),
+        2,
+        "this node's own claim and the lapsed one"
     );
-    assert_ne!(due[0].id, delivered);
-    assert_eq!(due[0].message_id, id.id());
+    let due = store
+        .claim_due(3_000, &holder("a", 3_000, HOUR), 10)
+        .await
+        .expect("claims");
+    let due: Vec<&str> = due.iter().map(|c| c.delivery.id.as_str()).collect();
+    assert_eq!(due, vec![mine.as_str(), lapsed.as_str()], "due at once");
+    assert!(
+        !due.contains(&peers.as_str()),
+        "a live peer's claim is left alone"
+    );
+    assert!(!due.contains(&delivered.as_str()));
+    assert_eq!(
+        store
+            .delivery(&peers)
+            .await
+            .expect("reads")
+            .expect("present")
+            .state,
+        DeliveryState::Scheduled { at: 3_601_000 },
+        "still the peer's, until its lease"
+    );
 }
 
 async fn a_message_completed_twice_gets_its_deliveries_once(engine: Engine) {
@@ -434,7 +629,7 @@ async fn a_message_completed_twice_gets_its_deliveries_once(engine: Engine) {
         .complete_pipeline(id.id(), completion(vec![plan("a")], 2_000))
         .await
         .expect("completes");
-    assert_eq!(first.map(|created| created.len()), Some(1));
+    assert_eq!(first.map(|created| created.deliveries.len()), Some(1));
     let second = store
         .complete_pipeline(id.id(), completion(vec![plan("a"), plan("b")], 2_500))
         .await
@@ -462,40 +657,55 @@ async fn deliveries_created_claimed_wait_out_their_lease_or_a_restart(engine: En
             .complete_pipeline(
                 id.id(),
                 Completion {
-                    claimed_until: Some(32_000),
+                    claim: Some(Holder {
+                        node: "a".into(),
+                        until: 32_000,
+                    }),
                     ..completion(vec![plan("a"), plan("b")], 2_000)
                 },
             )
             .await
             .expect("completes")
             .expect("was waiting");
-        assert_eq!(created.len(), 2);
+        assert_eq!(created.deliveries.len(), 2);
         assert!(
             created
+                .deliveries
                 .iter()
                 .all(|d| d.state == DeliveryState::Scheduled { at: 32_000 })
         );
+        let token = created.token.expect("created claimed");
         assert!(
             store
-                .claim_due(31_999, HOUR, 10)
+                .claim_due(31_999, &holder("b", 31_999, HOUR), 10)
                 .await
                 .expect("claims")
                 .is_empty(),
             "claimed by the pipeline's worker"
         );
         assert_eq!(store.next_due().await.expect("reads"), Some(32_000));
-        // One attempt is recorded; the other is cut off by the "crash".
+        // One attempt is recorded, with the claim's token; the other is
+        // cut off by the "crash".
         store
-            .record_attempt(&created[0].id, attempt(2_100, 200), NextStep::Delivered)
+            .record_attempt(
+                &created.deliveries[0].id,
+                token,
+                attempt(2_100, 200),
+                NextStep::Delivered,
+            )
             .await
-            .expect("records");
+            .expect("records")
+            .expect("holds the claim");
         id
     };
     let store = open(engine, dir.path());
-    assert_eq!(store.release_claims(3_000).await.expect("releases"), 1);
-    let due = store.claim_due(3_000, HOUR, 10).await.expect("claims");
+    assert_eq!(store.release_claims(3_000, "a").await.expect("releases"), 1);
+    let due = store
+        .claim_due(3_000, &holder("a", 3_000, HOUR), 10)
+        .await
+        .expect("claims");
     assert_eq!(due.len(), 1, "the cut-off delivery is due at once");
-    assert_eq!(due[0].message_id, id.id());
+    assert_eq!(due[0].delivery.message_id, id.id());
 }
 
 /// Ingests a message at `at` and routes it to `endpoint`; returns the
@@ -505,15 +715,11 @@ async fn routed_message(store: &dyn Backend, at: u64, endpoint: &str) -> (String
         .ingest(&message("s", None, at), HOUR)
         .await
         .expect("ingests");
-    let ids = store
+    let created = store
         .complete_pipeline(id.id(), completion(vec![plan(endpoint)], at))
         .await
-        .expect("completes")
-        .expect("was waiting")
-        .into_iter()
-        .map(|d| d.id)
-        .collect::<Vec<_>>();
-    (id.id().to_owned(), ids[0].clone())
+        .expect("completes");
+    (id.id().to_owned(), created_ids(created)[0].clone())
 }
 
 async fn listings_page_newest_first_with_filters(engine: Engine) {
@@ -602,16 +808,26 @@ async fn pruning_removes_finished_messages_and_keeps_scheduled_ones(engine: Engi
         .await
         .expect("ingests");
     let (recent, _) = routed_message(&*store, 9_000, "e").await;
-    for delivery in store.claim_due(9_000, HOUR, 10).await.expect("claims") {
-        let next = if delivery.message_id == delivered {
+    for claimed in store
+        .claim_due(9_000, &holder("a", 9_000, HOUR), 10)
+        .await
+        .expect("claims")
+    {
+        let next = if claimed.delivery.message_id == delivered {
             NextStep::Delivered
         } else {
             NextStep::RetryAt(20_000)
         };
         store
-            .record_attempt(&delivery.id, attempt(9_000, 200), next)
+            .record_attempt(
+                &claimed.delivery.id,
+                claimed.token,
+                attempt(9_000, 200),
+                next,
+            )
             .await
-            .expect("records");
+            .expect("records")
+            .expect("holds the claim");
     }
 
     let pruned = store.prune(5_000, None, 100).await.expect("prunes");
@@ -882,4 +1098,28 @@ async fn a_huge_idempotency_key_is_deduplicated_by_its_hash(engine: Engine) {
     assert!(matches!(different, Ingested::New(_)), "{engine}");
     // The store still takes writes: nothing broke on the way.
     store.flush().await.expect("flushes");
+}
+
+#[test]
+fn a_claim_stored_before_claims_had_holders_lapses_and_matches_no_token() {
+    let lease = keys::decode_lease(&32_000u64.to_be_bytes()).expect("decodes");
+    assert_eq!(
+        lease,
+        Lease {
+            node: String::new(),
+            token: 0,
+            until: 32_000
+        }
+    );
+    let now = keys::lease(&Holder {
+        node: "a".into(),
+        until: 1,
+    });
+    assert_ne!(now.token, 0, "a minted token is never the legacy one");
+    let stored = keys::encode("claim", &now).expect("encodes");
+    assert!(keys::holds(Some(&stored), now.token).expect("decodes"));
+    assert!(
+        !keys::holds(Some(&32_000u64.to_be_bytes()), 0).expect("decodes"),
+        "no token holds a legacy claim"
+    );
 }
