@@ -38,13 +38,13 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// A client whose connections resolve hosts under `policy`.
-    pub(super) fn new(policy: TargetPolicy) -> Result<Self, String> {
+    pub(super) fn new(policy: TargetPolicy) -> Result<Self, super::Error> {
         let mut tcp = HttpConnector::new_with_resolver(PolicyResolver(policy));
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
         let tls = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| format!("cannot set up TLS: {e}"))?
+            .map_err(super::Error::Tls)?
             .https_or_http()
             .enable_http1()
             .wrap_connector(tcp);

@@ -86,9 +86,15 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// From validated config, with the endpoint's protection state.
-    pub fn from_config(config: &EndpointConfig, state: Arc<EndpointState>) -> Result<Self, String> {
+    pub fn from_config(
+        config: &EndpointConfig,
+        state: Arc<EndpointState>,
+    ) -> Result<Self, super::Error> {
         let parse = |text: &str| {
-            SigningSecret::parse(text).map_err(|e| format!("endpoint {}: {e}", config.name))
+            SigningSecret::parse(text).map_err(|source| super::Error::Secret {
+                endpoint: config.name.clone(),
+                source,
+            })
         };
         let signing = match &config.signing {
             EndpointSigning::StandardWebhooks { secrets, retiring } => Signing::Standard {
@@ -105,7 +111,7 @@ impl Endpoint {
                             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
                         Ok((parse(old.secret.expose())?, until))
                     })
-                    .collect::<Result<_, String>>()?,
+                    .collect::<Result<_, super::Error>>()?,
             },
             EndpointSigning::Hmac {
                 header,

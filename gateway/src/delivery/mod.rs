@@ -10,6 +10,7 @@
 
 mod attempt;
 mod endpoint;
+mod error;
 pub mod policy;
 pub mod protection;
 mod test_event;
@@ -17,6 +18,7 @@ mod verdict;
 mod worker;
 
 pub use endpoint::{Endpoint, Recipient, Signing, Unavailable};
+pub use error::Error;
 pub use policy::RetryPolicy;
 pub use protection::{EndpointState, Gate, Recorded};
 pub use test_event::TestError;

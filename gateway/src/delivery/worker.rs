@@ -107,9 +107,8 @@ impl Deliverer {
         wake: Arc<Notify>,
         metrics: Arc<Metrics>,
         claims: Claiming,
-    ) -> Result<Self, String> {
-        let client = attempt::Client::new(targets)
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    ) -> Result<Self, super::Error> {
+        let client = attempt::Client::new(targets)?;
         let (dispatched, dispatch_queue) = mpsc::unbounded_channel();
         Ok(Self {
             store,

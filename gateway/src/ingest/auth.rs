@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::api::ApiError;
 use crate::config::{Secret, SourceAuth};
-use crate::signing::{SigningSecret, constant_time_eq, hmac_header, standard};
+use crate::signing::{SecretError, SigningSecret, constant_time_eq, hmac_header, standard};
 
 /// A source's authentication, with secrets parsed once.
 #[derive(Debug, Clone)]
@@ -42,11 +42,11 @@ pub(crate) enum Auth {
 impl Auth {
     /// Parses the configured secrets. Config validation already checked
     /// `whsec_` secrets, so this cannot fail for a validated config.
-    pub(crate) fn from_config(auth: &SourceAuth) -> Result<Self, String> {
+    pub(crate) fn from_config(auth: &SourceAuth) -> Result<Self, SecretError> {
         let parse = |secrets: &[Secret]| {
             secrets
                 .iter()
-                .map(|s| SigningSecret::parse(s.expose()).map_err(|e| e.to_string()))
+                .map(|s| SigningSecret::parse(s.expose()))
                 .collect::<Result<Vec<_>, _>>()
         };
         Ok(match auth {

@@ -9,7 +9,10 @@
 //! **Invariant:** ingest answers 2xx only after the event is on disk.
 
 mod auth;
+mod error;
 mod extract;
+
+pub use error::Error;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,8 +50,11 @@ pub struct Source {
 
 impl Source {
     /// Parses the source's secrets.
-    pub fn new(config: SourceConfig) -> Result<Self, String> {
-        let auth = Auth::from_config(&config.auth)?;
+    pub fn new(config: SourceConfig) -> Result<Self, Error> {
+        let auth = Auth::from_config(&config.auth).map_err(|source| Error::Secret {
+            name: config.name.clone(),
+            source,
+        })?;
         Ok(Self { config, auth })
     }
 }

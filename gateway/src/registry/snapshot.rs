@@ -42,7 +42,7 @@ impl Snapshot {
             .map(|(name, entry)| {
                 Source::new(entry.spec.clone())
                     .map(|s| (name.clone(), Arc::new(s)))
-                    .map_err(|e| format!("source {name}: {e}"))
+                    .map_err(|e| e.to_string())
             })
             .collect::<Result<_, _>>()?;
         let endpoints: HashMap<String, Arc<Endpoint>> = model
@@ -50,7 +50,9 @@ impl Snapshot {
             .iter()
             .map(|(name, entry)| {
                 let state = state(name, entry.spec.max_in_flight);
-                Endpoint::from_config(&entry.spec, state).map(|e| (name.clone(), Arc::new(e)))
+                Endpoint::from_config(&entry.spec, state)
+                    .map(|e| (name.clone(), Arc::new(e)))
+                    .map_err(|e| e.to_string())
             })
             .collect::<Result<_, _>>()?;
         let infos: Vec<EndpointInfo> = model

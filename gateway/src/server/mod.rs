@@ -43,9 +43,24 @@ pub enum Error {
         #[source]
         source: crate::store::Error,
     },
-    /// The configuration could not be turned into running parts.
+    /// The plugin host could not start.
+    #[error("cannot start the plugin host: {0}")]
+    Plugins(#[source] crate::plugin::Error),
+    /// The configuration could not be loaded into the registry.
     #[error("{0}")]
-    Setup(String),
+    Registry(#[source] crate::registry::RegistryError),
+    /// The delivery worker could not be built.
+    #[error("{0}")]
+    Delivery(#[source] crate::delivery::Error),
+    /// A task of the gateway ended abnormally (a panic).
+    #[error("the {what} task failed: {source}")]
+    Task {
+        /// Which task.
+        what: &'static str,
+        /// How.
+        #[source]
+        source: tokio::task::JoinError,
+    },
     /// Serving HTTP failed.
     #[error("HTTP server: {0}")]
     Serve(#[source] std::io::Error),
@@ -115,7 +130,7 @@ impl Gateway {
             max_component_bytes: config.plugin_host.max_component_bytes,
             compile_timeout: config.plugin_host.compile_timeout,
         })
-        .map_err(|e| Error::Setup(e.to_string()))?;
+        .map_err(Error::Plugins)?;
         let registry = Arc::new(
             Registry::open(
                 &config,
@@ -127,7 +142,7 @@ impl Gateway {
                 inbox.clone(),
             )
             .await
-            .map_err(|e| Error::Setup(e.to_string()))?,
+            .map_err(Error::Registry)?,
         );
         let deliverer = Arc::new(
             Deliverer::new(
@@ -142,7 +157,7 @@ impl Gateway {
                     margin: config.server.lease_margin,
                 },
             )
-            .map_err(Error::Setup)?,
+            .map_err(Error::Delivery)?,
         );
         let pipeline = Pipeline {
             store: dyn_store.clone(),
@@ -218,14 +233,15 @@ impl Gateway {
     /// Waits until the server has stopped (after the shutdown token fired)
     /// and everything written is on disk.
     pub async fn stopped(self) -> Result<(), Error> {
-        let served = self
-            .server
-            .await
-            .map_err(|e| Error::Setup(format!("the server task failed: {e}")))?;
+        let served = self.server.await.map_err(|source| Error::Task {
+            what: "server",
+            source,
+        })?;
         for worker in self.workers {
-            worker
-                .await
-                .map_err(|e| Error::Setup(format!("a worker task failed: {e}")))?;
+            worker.await.map_err(|source| Error::Task {
+                what: "worker",
+                source,
+            })?;
         }
         self.store.flush().await.map_err(|source| Error::Store {
             path: std::path::PathBuf::new(),

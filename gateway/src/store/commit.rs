@@ -36,7 +36,7 @@ impl GroupCommit {
                     }
                 }
             })
-            .map_err(|e| Error::Sled(sled::Error::Io(e)))?;
+            .map_err(|e| Error::from(sled::Error::Io(e)))?;
         Ok(Self {
             queue: Some(queue),
             thread: Some(thread),
@@ -53,7 +53,7 @@ impl GroupCommit {
             .map_err(|_| Error::Closed)?;
         match rx.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(message)) => Err(Error::Sled(sled::Error::Io(std::io::Error::other(message)))),
+            Ok(Err(message)) => Err(Error::from(sled::Error::Io(std::io::Error::other(message)))),
             Err(_) => Err(Error::Closed),
         }
     }

@@ -18,6 +18,15 @@ use super::Error;
 use super::keys::{self, decode};
 use super::{Message, MessageStatus, NewMessage};
 
+impl From<fjall::Error> for Error {
+    fn from(source: fjall::Error) -> Self {
+        Self::Engine {
+            engine: super::Engine::Fjall,
+            source: Box::new(source),
+        }
+    }
+}
+
 /// Keyspace names; the `v1` is the record format's version.
 const RECEIVED: &str = "received.v1";
 const STATUSES: &str = "statuses.v1";

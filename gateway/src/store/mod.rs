@@ -156,12 +156,16 @@ impl<T: Store + Catalog + std::fmt::Debug> Backend for T {}
 /// and logs the detail.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The embedded database failed.
-    #[error("database: {0}")]
-    Sled(#[from] sled::Error),
-    /// The fjall database failed.
-    #[error("database: {0}")]
-    Fjall(#[from] fjall::Error),
+    /// The engine failed; `source` is its own error (each engine's module
+    /// converts it, so this type names none of them).
+    #[error("{engine}: {source}")]
+    Engine {
+        /// Which engine.
+        engine: Engine,
+        /// Its error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A sync to disk failed; what was written may not be durable.
     #[error("cannot make writes durable: {0}")]
     Durability(String),

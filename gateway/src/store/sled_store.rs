@@ -14,6 +14,15 @@ use super::{
     Holder, Ingested, Message, MessageStatus, NewMessage, NextStep, Store,
 };
 
+impl From<sled::Error> for Error {
+    fn from(source: sled::Error) -> Self {
+        Self::Engine {
+            engine: super::Engine::Sled,
+            source: Box::new(source),
+        }
+    }
+}
+
 /// The sled-backed [`Store`].
 #[derive(Debug)]
 pub struct SledStore {
@@ -59,7 +68,7 @@ pub(super) fn tx<T>(result: Result<T, Error>) -> TxResult<T> {
 pub(super) fn tx_error(error: TransactionError<Error>) -> Error {
     match error {
         TransactionError::Abort(e) => e,
-        TransactionError::Storage(e) => Error::Sled(e),
+        TransactionError::Storage(e) => Error::from(e),
     }
 }
 
