@@ -246,9 +246,14 @@ async fn accept(
         idempotency_key: pick(&source.config.idempotency_key),
         target_url,
     };
+    // Room in memory first, so the message is stored leased to this node
+    // when the pipeline here takes it over (and unleased, for any node's
+    // scan, when it cannot).
+    let reservation = state.inbox.reserve(&message, now);
+    let lease = reservation.as_ref().map(|r| r.lease());
     let ingested = match state
         .store
-        .ingest(&message, source.config.dedup_window)
+        .ingest(&message, source.config.dedup_window, lease)
         .await
     {
         Ok(ingested) => {
@@ -261,11 +266,17 @@ async fn accept(
         }
     };
     if let Ingested::New(id) = &ingested {
-        state.inbox.push(Message {
-            id: id.clone(),
-            received: message,
-            status: MessageStatus::Pending,
-        });
+        match reservation {
+            Some(reservation) => state.inbox.push(
+                reservation,
+                Message {
+                    id: id.clone(),
+                    received: message,
+                    status: MessageStatus::Pending,
+                },
+            ),
+            None => state.inbox.overflowed(),
+        }
     }
     tracing::debug!(source = %source_name, id = ingested.id(), "ingested");
     Ok(ingested)

@@ -4,23 +4,23 @@
 //!
 //! Messages reach it two ways. Ingest hands each new message over in memory
 //! once it is durable ([`Inbox::push`]), so the pipeline does not read back
-//! what was just written. And the pipeline scans the store's queue, oldest
-//! first, passing over the messages it is running or holds in memory: at
-//! start (messages the last run left), when the in-memory queue was full
-//! (what did not fit is only in the store), when woken by other writers
-//! (operator events), and every [`SWEEP_EVERY`] (a scan can miss a message
-//! whose ingest was still being written; the sweep finds it). Between its
-//! commit and its hand-over a message is in the store but not yet in
-//! memory, so scans after the first leave messages younger than
-//! [`HANDOVER_MILLIS`] to the hand-over (or to a later sweep, if it never
-//! comes): a message is not run twice. Should one be even so (a hand-over
-//! slower than that), the store completes it once and the second run
-//! writes nothing.
+//! what was just written: ingest first reserves room in the hand-over
+//! ([`Inbox::reserve`]) and stores the message under a lease of this node's
+//! ([`PIPELINE_LEASE`]), so no scan, here or on another node, takes it
+//! while it is on its way through memory. And the pipeline scans the
+//! store's queue for messages whose lease lapsed (or that have none):
+//! at start (what the last run left; its own leases are released then),
+//! when the hand-over had no room (those are stored without a lease), when
+//! woken by other writers (operator events), and every [`SWEEP_EVERY`]
+//! (leases of a node that died lapse, and its messages are taken here). A
+//! scan leases what it takes, with a fresh token; a completion needs the
+//! token of the lease in force, so a message whose lease lapsed and was
+//! taken over is completed once, by its new holder.
 //!
 //! A message whose processing could not finish (no plugin slot became
-//! free, its task panicked, its outcome could not be written) stays queued
-//! and is passed over by the scans for a backoff that doubles from 1 s to
-//! 5 minutes (`backoff.rs`), so it is never re-run in a hot loop.
+//! free, its task panicked, its outcome could not be written) stays queued,
+//! its lease moved to lapse after a backoff that doubles from 1 s to 5
+//! minutes (`backoff.rs`), so it is never re-run in a hot loop.
 //!
 //! Default routing, when no plugin chose targets: the active endpoints
 //! subscribed to the (possibly rewritten) event type. A plugin's `deliver`
@@ -39,8 +39,8 @@ mod process;
 mod tests;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
@@ -52,7 +52,7 @@ use crate::delivery::Deliverer;
 use crate::metrics::Metrics;
 use crate::plugin::PluginHost;
 use crate::registry::{OPERATOR_SOURCE, Registry};
-use crate::store::{Message, Store};
+use crate::store::{Holder, Lease, Message, NewMessage, Store};
 
 use backoff::Backoff;
 use process::{Processed, Worker};
@@ -68,24 +68,27 @@ const IN_FLIGHT: usize = 256;
 const INBOX_BYTES: usize = 32 << 20;
 /// How long to wait before retrying after a store failure.
 const STORE_BACKOFF: Duration = Duration::from_millis(500);
-/// How long after it was received a message is left to its hand-over by
-/// the scans that follow the first.
-const HANDOVER_MILLIS: u64 = 2_000;
-/// How often the pipeline scans the store's queue for messages it missed;
-/// a scan passes over what it runs or holds, so this costs a walk of the
-/// queue's keys.
+/// How long a message's lease in the store's queue lasts: one handed over
+/// in memory waits at most a second or two there and runs in well under
+/// this; if this node dies meanwhile, another takes it after this long.
+pub const PIPELINE_LEASE: Duration = Duration::from_secs(60);
+/// How often the pipeline scans the store's queue for messages whose lease
+/// lapsed.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Roughly what a message held in memory takes: what it carries, and a
-/// fixed allowance for its allocations and its entry in the id set.
-fn held_size(message: &Message) -> usize {
-    let received = &message.received;
+/// fixed allowance for its id and allocations.
+fn held_size(received: &NewMessage) -> usize {
     let headers: usize = received
         .headers
         .iter()
         .map(|(k, v)| k.len() + v.len() + 64)
         .sum();
-    let strings = [&received.source, &received.event_type, &message.id]
+    let strings = [&received.source, &received.event_type]
         .iter()
         .map(|s| s.len())
         .sum::<usize>()
@@ -98,99 +101,121 @@ fn held_size(message: &Message) -> usize {
 /// pipeline keeps up, through the store otherwise.
 #[derive(Debug, Clone)]
 pub struct Inbox {
-    queue: mpsc::UnboundedSender<Message>,
-    held: Arc<Held>,
-    /// Bytes it may hold, as [`held_size`] counts them.
+    queue: mpsc::UnboundedSender<(Message, u64)>,
+    /// Bytes held or reserved, as [`held_size`] counts them.
+    held: Arc<AtomicUsize>,
+    /// Bytes it may hold.
     budget: usize,
     rescan: Arc<Notify>,
+    /// This node's id, in the leases of what it holds.
+    node: Arc<str>,
 }
 
-/// What the in-memory queue holds: its bytes, and ids (which a store scan
-/// passes over, since the hand-over will bring them).
-#[derive(Debug, Default)]
-struct Held {
-    bytes: AtomicUsize,
-    ids: Mutex<HashSet<String>>,
+/// Room in the hand-over for one message, taken before it is stored, and
+/// the lease (this node's) to store it under. Dropped unused (a duplicate,
+/// a failed write), it gives the room back.
+#[derive(Debug)]
+pub struct Reservation {
+    size: usize,
+    held: Arc<AtomicUsize>,
+    lease: Lease,
 }
 
-impl Held {
-    fn ids(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
-        self.ids.lock().unwrap_or_else(PoisonError::into_inner)
+impl Reservation {
+    /// The lease to store the message's queue entry under.
+    pub fn lease(&self) -> &Lease {
+        &self.lease
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.held.fetch_sub(self.size, Ordering::AcqRel);
     }
 }
 
 impl Inbox {
-    /// Hands over a message that is durably stored and queued in the store.
-    pub fn push(&self, message: Message) {
-        let size = held_size(&message);
-        let bytes = self.held.bytes.fetch_add(size, Ordering::AcqRel);
+    /// Room for `message` received at `now`, if the hand-over has it. Without
+    /// it, store the message with no lease, and call [`Inbox::overflowed`].
+    pub fn reserve(&self, message: &NewMessage, now: u64) -> Option<Reservation> {
+        let size = held_size(message);
+        let bytes = self.held.fetch_add(size, Ordering::AcqRel);
         if bytes.saturating_add(size) > self.budget {
-            self.held.bytes.fetch_sub(size, Ordering::AcqRel);
-            self.rescan.notify_one();
-            return;
+            self.held.fetch_sub(size, Ordering::AcqRel);
+            return None;
         }
-        self.held.ids().insert(message.id.clone());
-        if let Err(refused) = self.queue.send(message) {
-            self.held.ids().remove(&refused.0.id);
-            self.held.bytes.fetch_sub(size, Ordering::AcqRel);
+        Some(Reservation {
+            size,
+            held: self.held.clone(),
+            lease: Lease::mint(&Holder {
+                node: self.node.to_string(),
+                until: now.saturating_add(millis(PIPELINE_LEASE)),
+            }),
+        })
+    }
+
+    /// Hands over a message stored under `reservation`'s lease.
+    pub fn push(&self, mut reservation: Reservation, message: Message) {
+        let token = reservation.lease.token;
+        if self.queue.send((message, token)).is_ok() {
+            // Held now; given back when the pipeline takes it.
+            reservation.size = 0;
         }
+    }
+
+    /// A message was stored without a lease (no room here): a scan takes it.
+    pub fn overflowed(&self) {
+        self.rescan.notify_one();
     }
 }
 
 /// The pipeline's end of the hand-over.
 #[derive(Debug)]
 pub struct Queue {
-    queue: mpsc::UnboundedReceiver<Message>,
-    held: Arc<Held>,
+    queue: mpsc::UnboundedReceiver<(Message, u64)>,
+    held: Arc<AtomicUsize>,
     rescan: Arc<Notify>,
-    /// When the hand-over was made (Unix ms): a message received before
-    /// cannot be coming through it.
-    opened: u64,
+    node: Arc<str>,
 }
 
 impl Queue {
-    /// The next message handed over, if one is waiting.
-    fn try_take(&mut self) -> Option<Message> {
-        let message = self.queue.try_recv().ok()?;
-        self.taken(&message);
-        Some(message)
+    /// The next message handed over, with its lease's token, if one waits.
+    fn try_take(&mut self) -> Option<(Message, u64)> {
+        let taken = self.queue.try_recv().ok()?;
+        self.taken(&taken.0);
+        Some(taken)
     }
 
     fn taken(&self, message: &Message) {
-        self.held.ids().remove(&message.id);
         self.held
-            .bytes
-            .fetch_sub(held_size(message), Ordering::AcqRel);
-    }
-
-    /// Whether a message is waiting here.
-    fn holds(&self, id: &str) -> bool {
-        self.held.ids().contains(id)
+            .fetch_sub(held_size(&message.received), Ordering::AcqRel);
     }
 }
 
-/// A hand-over whose store path is woken through `rescan`, the notifier other
-/// writers of the store's queue use too.
-pub fn inbox(rescan: Arc<Notify>) -> (Inbox, Queue) {
-    inbox_holding(rescan, INBOX_BYTES)
+/// A hand-over for node `node` whose store path is woken through `rescan`,
+/// the notifier other writers of the store's queue use too.
+pub fn inbox(rescan: Arc<Notify>, node: &str) -> (Inbox, Queue) {
+    inbox_holding(rescan, node, INBOX_BYTES)
 }
 
 /// A hand-over that holds up to `budget` bytes in memory.
-fn inbox_holding(rescan: Arc<Notify>, budget: usize) -> (Inbox, Queue) {
+fn inbox_holding(rescan: Arc<Notify>, node: &str, budget: usize) -> (Inbox, Queue) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let held = Arc::new(Held::default());
+    let held = Arc::new(AtomicUsize::new(0));
+    let node: Arc<str> = node.into();
     (
         Inbox {
             queue: tx,
             held: held.clone(),
             budget,
             rescan: rescan.clone(),
+            node: node.clone(),
         },
         Queue {
             queue: rx,
             held,
             rescan,
-            opened: system_millis(),
+            node,
         },
     )
 }
@@ -221,29 +246,41 @@ impl std::fmt::Debug for Pipeline {
     }
 }
 
-/// The messages being processed, by task, and those waiting out a failure.
-#[derive(Default)]
+/// The messages being processed, by task, and how often each failed.
 struct Running {
     /// Each ends with the reason its message was left queued, if it was.
     tasks: JoinSet<Option<String>>,
-    ids: HashMap<tokio::task::Id, String>,
+    /// Task → its message's id and lease token.
+    ids: HashMap<tokio::task::Id, (String, u64)>,
     messages: HashSet<String>,
     backoff: Backoff,
+    /// Where a message left queued has its lease moved.
+    store: Arc<dyn Store>,
 }
 
 impl Running {
+    fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            tasks: JoinSet::new(),
+            ids: HashMap::new(),
+            messages: HashSet::new(),
+            backoff: Backoff::default(),
+            store,
+        }
+    }
+
     fn has_room(&self) -> bool {
         self.tasks.len() < IN_FLIGHT
     }
 
-    fn start(&mut self, worker: &Arc<Worker>, message: Message) {
+    fn start(&mut self, worker: &Arc<Worker>, message: Message, token: u64) {
         if !self.messages.insert(message.id.clone()) {
             return;
         }
         let id = message.id.clone();
         let worker = worker.clone();
         let task = self.tasks.spawn(async move {
-            match worker.process(message).await {
+            match worker.process(message, token).await {
                 Ok(Processed::Completed) => None,
                 Ok(Processed::Deferred(why)) => Some(why),
                 Err(error) => {
@@ -252,7 +289,7 @@ impl Running {
                 }
             }
         });
-        self.ids.insert(task.id(), id);
+        self.ids.insert(task.id(), (id, token));
     }
 
     fn finished(
@@ -263,15 +300,24 @@ impl Running {
             Ok((task, left)) => (task, left),
             Err(error) => (error.id(), Some(format!("its task failed: {error}"))),
         };
-        let Some(id) = self.ids.remove(&task) else {
+        let Some((id, token)) = self.ids.remove(&task) else {
             return;
         };
         self.messages.remove(&id);
         match left {
             None => self.backoff.completed(&id),
             Some(why) => {
-                let wait = self.backoff.failed(&id, system_millis());
+                let wait = self.backoff.failed(&id);
                 tracing::warn!(message_id = %id, reason = %why, wait_ms = wait, "message left queued; it runs again after a wait");
+                // Its lease lapses when the wait ends; if this write fails,
+                // it lapses when the lease would have.
+                let store = self.store.clone();
+                tokio::spawn(async move {
+                    let until = system_millis().saturating_add(wait);
+                    if let Err(error) = store.defer_pipeline(&id, token, until).await {
+                        tracing::warn!(message_id = %id, %error, "cannot move a message's lease; it runs again when the lease lapses");
+                    }
+                });
             }
         }
     }
@@ -307,49 +353,31 @@ impl Pipeline {
             clock,
             metrics,
         });
-        let mut running = Running::default();
-        // Messages the last run left in the store's queue: the first pass
-        // takes them whatever their age, until a batch comes back short.
+        let mut running = Running::new(store.clone());
+        // Messages the last run left in the store's queue (its leases were
+        // released at start): the first scan takes them.
         let mut scan = true;
-        let mut first_pass = true;
-        // Messages received since the hand-over was made come through it
-        // (ingest may have handed some over before this task first ran).
-        let started = queue.opened;
         let mut sweep = tokio::time::interval(SWEEP_EVERY);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             running.reap();
             // The store first: what it holds alone (refused by a full
-            // hand-over, left by the last run) is older than what memory
-            // holds, and would wait behind it for as long as load lasts.
+            // hand-over, left by the last run or a dead node) is older than
+            // what memory holds, and would wait behind it for as long as
+            // load lasts.
             if scan && running.has_room() {
                 let room = IN_FLIGHT - running.tasks.len();
                 let now = system_millis();
-                // A message this young may be on its way through the
-                // hand-over (queued in the store a moment before ingest
-                // passes it on); a later sweep takes it if it never
-                // arrives. The first pass also takes the young messages the
-                // last run left, received before the hand-over was made:
-                // only those cannot be coming through it. Its id
-                // tells a message's age without a read.
-                let on_its_way = |id: &str| {
-                    crate::store::id_millis(id).is_some_and(|at| {
-                        at.saturating_add(HANDOVER_MILLIS) > now && (!first_pass || at >= started)
-                    })
+                let holder = Holder {
+                    node: queue.node.to_string(),
+                    until: now.saturating_add(millis(PIPELINE_LEASE)),
                 };
-                let skip = |id: &str| {
-                    running.messages.contains(id)
-                        || queue.holds(id)
-                        || running.backoff.holds(id, now)
-                        || on_its_way(id)
-                };
-                match store.pipeline_batch(room, &skip).await {
+                match store.pipeline_batch(now, &holder, room).await {
                     Ok(batch) => {
                         // A full batch: there may be more.
                         scan = batch.len() == room;
-                        first_pass &= scan;
-                        for message in batch {
-                            running.start(&worker, message);
+                        for leased in batch {
+                            running.start(&worker, leased.message, leased.token);
                         }
                     }
                     Err(error) => {
@@ -363,7 +391,7 @@ impl Pipeline {
             }
             while running.has_room() {
                 match queue.try_take() {
-                    Some(message) => running.start(&worker, message),
+                    Some((message, token)) => running.start(&worker, message, token),
                     None => break,
                 }
             }
@@ -371,9 +399,9 @@ impl Pipeline {
                 Some(done) = running.tasks.join_next_with_id(), if !running.tasks.is_empty() => {
                     running.finished(done);
                 }
-                Some(message) = queue.queue.recv(), if running.has_room() => {
+                Some((message, token)) = queue.queue.recv(), if running.has_room() => {
                     queue.taken(&message);
-                    running.start(&worker, message);
+                    running.start(&worker, message, token);
                 }
                 () = rescan.notified() => scan = true,
                 _ = sweep.tick() => scan = true,

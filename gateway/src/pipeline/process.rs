@@ -38,12 +38,17 @@ impl Worker {
     /// Runs one message and records its outcome, or leaves it queued (a
     /// failure of the host, not of the plugin: no slot became free) for a
     /// later pass, which the caller backs off.
-    pub(super) async fn process(&self, message: Message) -> Result<Processed, crate::store::Error> {
+    /// `token` is the message's lease in the pipeline queue.
+    pub(super) async fn process(
+        &self,
+        message: Message,
+        token: u64,
+    ) -> Result<Processed, crate::store::Error> {
         self.metrics.pipeline_run(&message.received.source);
         let snapshot = self.registry.snapshot();
         if message.received.source == OPERATOR_SOURCE {
             let (status, deliveries) = operator_event(&message, &snapshot);
-            self.complete(message, status, deliveries).await?;
+            self.complete(message, token, status, deliveries).await?;
             return Ok(Processed::Completed);
         }
         let steps = snapshot
@@ -85,7 +90,7 @@ impl Worker {
                 body: None,
                 deliveries: u32::try_from(deliveries.len()).unwrap_or(u32::MAX),
             };
-            self.complete(message, status, deliveries).await?;
+            self.complete(message, token, status, deliveries).await?;
             return Ok(Processed::Completed);
         }
         let event = plugin::Event {
@@ -143,7 +148,7 @@ impl Worker {
                 )
             }
         };
-        self.complete(message, status, deliveries).await?;
+        self.complete(message, token, status, deliveries).await?;
         Ok(Processed::Completed)
     }
 
@@ -153,6 +158,7 @@ impl Worker {
     async fn complete(
         &self,
         mut message: Message,
+        token: u64,
         status: MessageStatus,
         deliveries: Vec<NewDelivery>,
     ) -> Result<(), crate::store::Error> {
@@ -170,10 +176,10 @@ impl Worker {
         };
         let Some(created) = self
             .store
-            .complete_pipeline(&message.id, completion)
+            .complete_pipeline(&message.id, token, completion)
             .await?
         else {
-            tracing::debug!(message_id = %message.id, "already completed by another pass");
+            tracing::debug!(message_id = %message.id, "already completed, or its lease was taken over");
             return Ok(());
         };
         if created.deliveries.is_empty() {

@@ -51,7 +51,7 @@ async fn every_message_completes_once(engine: Engine, count: usize, budget: usiz
     let clock = Clock::new();
     let metrics = Arc::new(Metrics::new());
     let runs = metrics.clone();
-    let (inbox, queue) = inbox_holding(Arc::new(Notify::new()), budget);
+    let (inbox, queue) = inbox_holding(Arc::new(Notify::new()), "node-a", budget);
     let host = PluginHost::new(HostConfig {
         pool_size: 2,
         ..HostConfig::default()
@@ -104,17 +104,30 @@ async fn every_message_completes_once(engine: Engine, count: usize, budget: usiz
     let mut ids = Vec::with_capacity(count);
     for _ in 0..count {
         let received = message(clock);
+        // As ingest does: room first, then the message stored under this
+        // node's lease (or, without room, under none, for the scans).
+        let reservation = inbox.reserve(&received, clock.now_millis());
         let id = dyn_store
-            .ingest(&received, Duration::ZERO)
+            .ingest(
+                &received,
+                Duration::ZERO,
+                reservation.as_ref().map(|r| r.lease()),
+            )
             .await
             .expect("ingests")
             .id()
             .to_owned();
-        inbox.push(Message {
-            id: id.clone(),
-            received,
-            status: MessageStatus::Pending,
-        });
+        match reservation {
+            Some(reservation) => inbox.push(
+                reservation,
+                Message {
+                    id: id.clone(),
+                    received,
+                    status: MessageStatus::Pending,
+                },
+            ),
+            None => inbox.overflowed(),
+        }
         ids.push(id);
     }
     tokio::time::timeout(Duration::from_secs(30), async {

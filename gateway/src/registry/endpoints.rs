@@ -114,12 +114,21 @@ impl Registry {
             idempotency_key: None,
             target_url: None,
         };
-        let stored = self.store.ingest(&message, Duration::ZERO).await?;
-        self.inbox().push(Message {
-            id: stored.id().to_owned(),
-            received: message,
-            status: MessageStatus::Pending,
-        });
+        let inbox = self.inbox();
+        let reservation = inbox.reserve(&message, now);
+        let lease = reservation.as_ref().map(|r| r.lease());
+        let stored = self.store.ingest(&message, Duration::ZERO, lease).await?;
+        match reservation {
+            Some(reservation) => inbox.push(
+                reservation,
+                Message {
+                    id: stored.id().to_owned(),
+                    received: message,
+                    status: MessageStatus::Pending,
+                },
+            ),
+            None => inbox.overflowed(),
+        }
         Ok(())
     }
 

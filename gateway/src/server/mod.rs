@@ -98,11 +98,12 @@ impl Gateway {
             })?;
         tracing::debug!(%engine, data_dir = %data_dir.display(), "store open");
         let dyn_store = store.clone() as Arc<dyn Store>;
-        let (inbox, queue) = crate::pipeline::inbox(Arc::new(Notify::new()));
+
         let new_delivery = Arc::new(Notify::new());
         let clock = Clock::new();
         let metrics = Arc::new(Metrics::new());
         let node = config.server.node_id();
+        let (inbox, queue) = crate::pipeline::inbox(Arc::new(Notify::new()), &node);
         let released = dyn_store
             .release_claims(clock.now_millis(), &node)
             .await

@@ -17,7 +17,7 @@ use super::keys::{self, decode, encode};
 use super::writer::Writer;
 use super::{
     Attempt, Claimed, Completion, Created, Delivery, DeliveryState, DisabledEndpoint, Error,
-    Holder, Ingested, Message, NewMessage, NextStep, Store,
+    Holder, Ingested, Lease, Leased, Message, NewMessage, NextStep, Store,
 };
 
 /// The fjall-backed [`Store`].
@@ -82,10 +82,15 @@ impl Store for FjallStore {
         &self,
         message: &NewMessage,
         dedup_window: Duration,
+        lease: Option<&Lease>,
     ) -> Result<Ingested, Error> {
         let id = self.ids.next("msg", message.received_at);
         let dedup = keys::Dedup::of(message, &id, dedup_window)?;
         let record = encode("message", message)?;
+        let queued = lease
+            .map(|l| encode("lease", l))
+            .transpose()?
+            .unwrap_or_default();
         // A duplicate waits for the sync too: its first message may not be
         // durable yet.
         self.writer
@@ -100,7 +105,7 @@ impl Store for FjallStore {
                     batch.insert(&t.dedup, dedup.key, dedup.entry);
                 }
                 batch.insert(&t.received, id.as_bytes(), record);
-                batch.insert(&t.pipeline, id.as_bytes(), []);
+                batch.insert(&t.pipeline, id.as_bytes(), queued);
                 batch.commit()?;
                 t.queued(&id);
                 Ok(Ingested::New(id))
@@ -110,23 +115,64 @@ impl Store for FjallStore {
 
     async fn pipeline_batch(
         &self,
+        now: u64,
+        holder: &Holder,
         limit: usize,
-        skip: &(dyn for<'s> Fn(&'s str) -> bool + Sync),
-    ) -> Result<Vec<Message>, Error> {
-        let ids = self.tables.pipeline_ids(limit, skip)?;
-        // One view for the batch. An id whose ingest is still being applied
-        // is not in it yet; it stays queued for the next batch.
-        let view = self.tables.snapshot();
-        let mut batch = Vec::with_capacity(ids.len());
-        for id in ids {
-            batch.extend(self.tables.message_in(&view, &id)?);
-        }
-        Ok(batch)
+    ) -> Result<Vec<Leased>, Error> {
+        let holder = holder.clone();
+        self.writer
+            .apply(false, move |t| {
+                let ids = t.pipeline_ids(now, limit)?;
+                // One view for the batch. An id whose ingest is still being
+                // applied is not in it yet; it stays queued for the next.
+                let view = t.snapshot();
+                let mut batch = t.db.batch();
+                let mut leased = Vec::with_capacity(ids.len());
+                for id in ids {
+                    let Some(message) = t.message_in(&view, &id)? else {
+                        continue;
+                    };
+                    let lease = keys::lease(&holder);
+                    batch.insert(&t.pipeline, id.as_bytes(), encode("lease", &lease)?);
+                    leased.push(Leased {
+                        message,
+                        token: lease.token,
+                    });
+                }
+                batch.commit()?;
+                Ok(leased)
+            })
+            .await
+    }
+
+    async fn defer_pipeline(
+        &self,
+        message_id: &str,
+        token: u64,
+        until: u64,
+    ) -> Result<bool, Error> {
+        let message_id = message_id.to_owned();
+        self.writer
+            .apply(false, move |t| {
+                let Some(stored) = t.pipeline.get(message_id.as_bytes())? else {
+                    return Ok(false);
+                };
+                let mut lease = keys::decode_lease(&stored)?;
+                if lease.token == 0 || lease.token != token {
+                    return Ok(false);
+                }
+                lease.until = until;
+                t.pipeline
+                    .insert(message_id.as_bytes(), encode("lease", &lease)?)?;
+                Ok(true)
+            })
+            .await
     }
 
     async fn complete_pipeline(
         &self,
         message_id: &str,
+        token: u64,
         completion: Completion,
     ) -> Result<Option<Created>, Error> {
         let Completion {
@@ -140,13 +186,14 @@ impl Store for FjallStore {
         let records = keys::new_deliveries(&self.ids, message_id, deliveries, now, due)?;
         let status = encode("message status", &status)?;
         let claim_record = lease.as_ref().map(|l| encode("claim", l)).transpose()?;
-        let token = lease.map(|l| l.token);
+        let claim_token = lease.map(|l| l.token);
         let message_id = message_id.to_owned();
         self.writer
             .apply(false, move |t| {
                 // Queued only together with what was received, and never
                 // pruned while queued: a queued message exists.
-                if !t.pipeline.contains_key(message_id.as_bytes())? {
+                let queued = t.pipeline.get(message_id.as_bytes())?;
+                if !keys::holds(queued.as_ref().map(AsRef::as_ref), token)? {
                     return Ok(None);
                 }
                 let mut change = t.change();
@@ -169,7 +216,7 @@ impl Store for FjallStore {
                 change.commit()?;
                 Ok(Some(Created {
                     deliveries: created,
-                    token,
+                    token: claim_token,
                 }))
             })
             .await
@@ -263,6 +310,14 @@ impl Store for FjallStore {
                     };
                     if matches!(delivery.state, DeliveryState::Scheduled { .. }) {
                         set_state(&mut change, delivery, DeliveryState::Scheduled { at: now })?;
+                    }
+                }
+                for entry in t.pipeline.iter() {
+                    let (id, stored) = entry.into_inner()?;
+                    if !stored.is_empty() && keys::decode_lease(&stored)?.node == node {
+                        // No lease: any scan takes it.
+                        change.batch.insert(&t.pipeline, id, []);
+                        released += 1;
                     }
                 }
                 change.commit()?;

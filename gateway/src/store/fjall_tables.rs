@@ -200,13 +200,9 @@ impl Tables {
         self.index().len()
     }
 
-    /// Up to `limit` ids waiting for the pipeline, oldest first, passing
-    /// over those `skip` names.
-    pub(super) fn pipeline_ids(
-        &self,
-        limit: usize,
-        skip: &(dyn for<'s> Fn(&'s str) -> bool + Sync),
-    ) -> Result<Vec<String>, Error> {
+    /// Up to `limit` ids waiting for the pipeline whose lease lapsed by
+    /// `now` (or that have none), oldest first.
+    pub(super) fn pipeline_ids(&self, now: u64, limit: usize) -> Result<Vec<String>, Error> {
         // Not held during the walk: the writer takes it for every ingest.
         let start = {
             let mut floor = self.floor();
@@ -219,10 +215,9 @@ impl Tables {
             if ids.len() >= limit {
                 break;
             }
-            let key = entry.key()?;
-            let id = String::from_utf8_lossy(&key);
-            if !skip(&id) {
-                ids.push(id.into_owned());
+            let (key, lease) = entry.into_inner()?;
+            if keys::decode_lease(&lease)?.until <= now {
+                ids.push(String::from_utf8_lossy(&key).into_owned());
             }
             first.get_or_insert(key);
         }

@@ -213,17 +213,22 @@ pub(super) fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> R
 /// claim's outcome is accepted only with the token of the claim in force,
 /// so what matters is that two claims of one delivery never share one.
 pub(super) fn lease(holder: &Holder) -> Lease {
-    Lease {
-        node: holder.node.clone(),
-        token: rand::random::<u64>() | 1,
-        until: holder.until,
-    }
+    Lease::mint(holder)
 }
 
 /// A stored claim. A claim written before claims had holders is its lapse
 /// time alone (8 bytes): it has no holder and no token, so no outcome
-/// matches it, and it lapses as it always did.
+/// matches it, and it lapses as it always did. A pipeline-queue entry
+/// without a lease (empty: stored before the queue was leased, or queued
+/// for any node to take) has lapsed already.
 pub(super) fn decode_lease(bytes: &[u8]) -> Result<Lease, Error> {
+    if bytes.is_empty() {
+        return Ok(Lease {
+            node: String::new(),
+            token: 0,
+            until: 0,
+        });
+    }
     if let Ok(until) = <[u8; 8]>::try_from(bytes) {
         return Ok(Lease {
             node: String::new(),

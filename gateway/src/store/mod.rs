@@ -46,7 +46,7 @@ pub use fjall_store::FjallStore;
 pub use keys::id_millis;
 pub use model::{
     Attempt, Claimed, Completion, Created, Delivery, DeliveryState, DisabledEndpoint, Holder,
-    Ingested, Lease, Message, MessageStatus, NewDelivery, NewMessage, NextStep, Pruned,
+    Ingested, Lease, Leased, Message, MessageStatus, NewDelivery, NewMessage, NextStep, Pruned,
 };
 pub use query::{DeliveryQuery, DeliveryStatusKind, MessageQuery, MessageStatusKind, Page};
 pub use sled_store::SledStore;
@@ -229,30 +229,48 @@ pub enum Error {
 pub trait Store: Send + Sync + 'static {
     /// Stores a new message durably and queues it for the pipeline, unless
     /// its idempotency key was seen within `dedup_window`, in which case the
-    /// first message's id is returned and nothing is stored.
-    async fn ingest(&self, message: &NewMessage, dedup_window: Duration)
-    -> Result<Ingested, Error>;
+    /// first message's id is returned and nothing is stored. The queue entry
+    /// is created under `lease` (the ingesting node's, for a message it
+    /// hands to its own pipeline in memory), so other nodes' scans leave it
+    /// until the lease lapses; without one, any node's scan may take it.
+    async fn ingest(
+        &self,
+        message: &NewMessage,
+        dedup_window: Duration,
+        lease: Option<&Lease>,
+    ) -> Result<Ingested, Error>;
 
-    /// Up to `limit` messages waiting for the pipeline, oldest first,
-    /// passing over (without reading them) those `skip` names. A message
-    /// whose ingest is still being written may be left out; it stays queued.
+    /// Up to `limit` messages waiting for the pipeline whose lease lapsed by
+    /// `now` (or that have none), oldest first; each is leased to `holder`
+    /// with a fresh token, in the same write. A message whose ingest is
+    /// still being written may be left out; it stays queued.
     async fn pipeline_batch(
         &self,
+        now: u64,
+        holder: &Holder,
         limit: usize,
-        skip: &(dyn for<'s> Fn(&'s str) -> bool + Sync),
-    ) -> Result<Vec<Message>, Error>;
+    ) -> Result<Vec<Leased>, Error>;
 
     /// Records the pipeline's outcome for a message waiting for it and
     /// creates its deliveries, in one transaction that also takes it off the
-    /// pipeline queue. Returns the deliveries created, or `None` if the
-    /// message was not waiting (an earlier pass completed it, or it does not
-    /// exist): then nothing is written, so a message run twice is
-    /// completed once.
+    /// pipeline queue, if `token` holds its lease. Returns the deliveries
+    /// created, or `None` if the message was not waiting (an earlier pass
+    /// completed it, or it does not exist) or its lease is another's (it
+    /// lapsed and was taken over): then nothing is written, so a message run
+    /// twice is completed once.
     async fn complete_pipeline(
         &self,
         message_id: &str,
+        token: u64,
         completion: Completion,
     ) -> Result<Option<Created>, Error>;
+
+    /// Moves the lease `token` holds on a queued message to lapse at
+    /// `until`: a run that could not finish waits out its backoff, after
+    /// which any node may take the message. False, and nothing written, if
+    /// the lease is not `token`'s.
+    async fn defer_pipeline(&self, message_id: &str, token: u64, until: u64)
+    -> Result<bool, Error>;
 
     /// Claims up to `limit` deliveries due at or before `now` for `holder`:
     /// each gets a new [`Lease`] with a fresh token and is moved to the
@@ -275,8 +293,9 @@ pub trait Store: Send + Sync + 'static {
     /// Hands back the claims of deliveries that no live node holds, due at
     /// `now`: those whose lease lapsed by `now`, and those of `node` itself
     /// (called at its start, before any of its workers runs, so whatever it
-    /// holds is a previous run's). A live peer's claim is left alone.
-    /// Returns how many were released.
+    /// holds is a previous run's); and lets `node`'s leases on queued
+    /// messages lapse, so its first pipeline scan takes them. A live peer's
+    /// claims and leases are left alone. Returns how many were released.
     async fn release_claims(&self, now: u64, node: &str) -> Result<usize, Error>;
 
     /// The time of the earliest scheduled delivery, if any.

@@ -126,6 +126,28 @@ pub struct Lease {
     pub until: u64,
 }
 
+impl Lease {
+    /// A new claim for `holder`, with a fresh token. Tokens are random:
+    /// an outcome is accepted only with the token of the claim in force,
+    /// so what matters is that two claims of one thing never share one.
+    pub fn mint(holder: &Holder) -> Self {
+        Self {
+            node: holder.node.clone(),
+            token: rand::random::<u64>() | 1,
+            until: holder.until,
+        }
+    }
+}
+
+/// A message taken from the pipeline queue, and the token of its lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leased {
+    /// The message.
+    pub message: Message,
+    /// What its completion must carry.
+    pub token: u64,
+}
+
 /// A delivery claimed for an attempt, and the token of its claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claimed {

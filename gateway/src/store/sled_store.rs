@@ -11,7 +11,7 @@ use super::keys::{self, decode, encode};
 use super::migrate;
 use super::{
     Attempt, Claimed, Completion, Created, Delivery, DeliveryState, DisabledEndpoint, Error,
-    Holder, Ingested, Message, MessageStatus, NewMessage, NextStep, Store,
+    Holder, Ingested, Lease, Leased, Message, MessageStatus, NewMessage, NextStep, Store,
 };
 
 impl From<sled::Error> for Error {
@@ -141,8 +141,13 @@ impl Store for SledStore {
         &self,
         message: &NewMessage,
         dedup_window: Duration,
+        lease: Option<&Lease>,
     ) -> Result<Ingested, Error> {
         let id = self.ids.next("msg", message.received_at);
+        let queued = lease
+            .map(|l| encode("lease", l))
+            .transpose()?
+            .unwrap_or_default();
         let dedup = keys::Dedup::of(message, &id, dedup_window)?;
         let record = keys::encode_message(&id, message, &MessageStatus::Pending)?;
         let outcome = (&self.messages, &self.pipeline, &self.dedup)
@@ -156,7 +161,7 @@ impl Store for SledStore {
                     seen.insert(dedup.key.as_slice(), dedup.entry.as_slice())?;
                 }
                 messages.insert(id.as_bytes(), record.as_slice())?;
-                pipeline.insert(id.as_bytes(), &[])?;
+                pipeline.insert(id.as_bytes(), queued.as_slice())?;
                 Ok(Ingested::New(id.clone()))
             })
             .map_err(tx_error)?;
@@ -167,28 +172,64 @@ impl Store for SledStore {
 
     async fn pipeline_batch(
         &self,
+        now: u64,
+        holder: &Holder,
         limit: usize,
-        skip: &(dyn for<'s> Fn(&'s str) -> bool + Sync),
-    ) -> Result<Vec<Message>, Error> {
+    ) -> Result<Vec<Leased>, Error> {
         let mut batch = Vec::new();
-        for key in self.pipeline.iter().keys() {
+        for entry in &self.pipeline {
             if batch.len() >= limit {
                 break;
             }
-            let id = key?;
-            if skip(&String::from_utf8_lossy(&id)) {
+            let (id, stored) = entry?;
+            if keys::decode_lease(&stored)?.until > now {
+                continue;
+            }
+            let lease = keys::lease(holder);
+            let record = encode("lease", &lease)?;
+            // Leased only if still queued as the scan saw it.
+            let taken = self
+                .pipeline
+                .compare_and_swap(&id, Some(stored), Some(record))?
+                .is_ok();
+            if !taken {
                 continue;
             }
             if let Some(bytes) = self.messages.get(&id)? {
-                batch.push(decode("message", &bytes)?);
+                batch.push(Leased {
+                    message: decode("message", &bytes)?,
+                    token: lease.token,
+                });
             }
         }
         Ok(batch)
     }
 
+    async fn defer_pipeline(
+        &self,
+        message_id: &str,
+        token: u64,
+        until: u64,
+    ) -> Result<bool, Error> {
+        let Some(stored) = self.pipeline.get(message_id.as_bytes())? else {
+            return Ok(false);
+        };
+        let mut lease = keys::decode_lease(&stored)?;
+        if lease.token == 0 || lease.token != token {
+            return Ok(false);
+        }
+        lease.until = until;
+        let record = encode("lease", &lease)?;
+        Ok(self
+            .pipeline
+            .compare_and_swap(message_id.as_bytes(), Some(stored), Some(record))?
+            .is_ok())
+    }
+
     async fn complete_pipeline(
         &self,
         message_id: &str,
+        token: u64,
         completion: Completion,
     ) -> Result<Option<Created>, Error> {
         let Completion {
@@ -212,9 +253,12 @@ impl Store for SledStore {
         let completed = trees
             .transaction(
                 |(messages, pipeline, deliveries, by_message, schedule, claims)| {
-                    if pipeline.remove(message_id.as_bytes())?.is_none() {
+                    let queued = pipeline.get(message_id.as_bytes())?;
+                    if !tx(keys::holds(queued.as_deref(), token))? {
+                        // Not waiting, or another's lease.
                         return Ok(false);
                     }
+                    pipeline.remove(message_id.as_bytes())?;
                     let Some(bytes) = messages.get(message_id.as_bytes())? else {
                         return Ok(false);
                     };
@@ -343,6 +387,20 @@ impl Store for SledStore {
                 })
                 .map_err(tx_error)?;
             released += usize::from(done);
+        }
+        for entry in &self.pipeline {
+            let (id, stored) = entry?;
+            if !stored.is_empty() && keys::decode_lease(&stored)?.node == node {
+                // No lease: any scan takes it. Only if unchanged since read.
+                let empty: &[u8] = &[];
+                if self
+                    .pipeline
+                    .compare_and_swap(&id, Some(stored), Some(empty))?
+                    .is_ok()
+                {
+                    released += 1;
+                }
+            }
         }
         Ok(released)
     }

@@ -30,7 +30,7 @@ macro_rules! for_each_engine {
 for_each_engine!(
     an_ingested_message_survives_a_reopen_and_waits_for_the_pipeline,
     a_repeated_key_within_the_window_returns_the_first_id_and_stores_nothing,
-    a_batch_passes_over_the_messages_it_is_told_to_skip,
+    a_scan_takes_only_lapsed_leases_and_only_their_token_completes,
     concurrent_ingests_all_land_with_distinct_ids,
     completing_the_pipeline_schedules_deliveries_and_claims_lease_them,
     attempts_are_recorded_and_decide_the_next_step,
@@ -54,6 +54,19 @@ fn completion(deliveries: Vec<NewDelivery>, now: u64) -> Completion {
         deliveries,
         now,
         claim: None,
+    }
+}
+
+/// The token of the lease the tests store their messages under.
+const TOKEN: u64 = 0x7e57;
+
+/// The lease the tests store their messages under: it has lapsed already,
+/// so scans take the messages too (with new tokens).
+fn test_lease() -> Lease {
+    Lease {
+        node: "t".into(),
+        token: TOKEN,
+        until: 0,
     }
 }
 
@@ -134,7 +147,7 @@ async fn an_ingested_message_survives_a_reopen_and_waits_for_the_pipeline(engine
     let id = {
         let store = open(engine, dir.path());
         store
-            .ingest(&message("s", None, 1_000), HOUR)
+            .ingest(&message("s", None, 1_000), HOUR, Some(&test_lease()))
             .await
             .expect("ingests")
     };
@@ -146,42 +159,143 @@ async fn an_ingested_message_survives_a_reopen_and_waits_for_the_pipeline(engine
         .expect("present");
     assert_eq!(stored.received, message("s", None, 1_000));
     assert_eq!(stored.status, MessageStatus::Pending);
-    let batch = store.pipeline_batch(10, &|_| false).await.expect("reads");
+    let batch = scan(&*store, 10).await;
     assert_eq!(batch.len(), 1);
-    assert_eq!(batch[0].id, id.id());
+    assert_eq!(batch[0].message.id, id.id());
 }
 
-async fn a_batch_passes_over_the_messages_it_is_told_to_skip(engine: Engine) {
+/// Every queued message, whatever its lease, leased to a holder whose
+/// lease lapses at once (so the next scan sees them again).
+async fn scan(store: &dyn Backend, limit: usize) -> Vec<Leased> {
+    let holder = Holder {
+        node: "scan".into(),
+        until: 0,
+    };
+    store
+        .pipeline_batch(u64::MAX, &holder, limit)
+        .await
+        .expect("reads")
+}
+
+/// The pipeline queue is leased as deliveries are claimed: a scan takes
+/// only what no live lease holds, leases it with a fresh token, and only
+/// that token completes or defers it; a node's release at start lets its
+/// own leases lapse.
+async fn a_scan_takes_only_lapsed_leases_and_only_their_token_completes(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open(engine, dir.path());
-    let mut ids = Vec::new();
-    for at in [1_000, 2_000, 3_000] {
-        let id = store
-            .ingest(&message("s", None, at), HOUR)
-            .await
-            .expect("ingests");
-        ids.push(id.id().to_owned());
-    }
-    let skipped = ids[0].clone();
-    let batch = store
-        .pipeline_batch(2, &|id| id == skipped)
+    let lease = |token, until| Lease {
+        node: "a".into(),
+        token,
+        until,
+    };
+    let ingest = |at, lease: Option<Lease>| {
+        let store = store.clone();
+        async move {
+            store
+                .ingest(&message("s", None, at), HOUR, lease.as_ref())
+                .await
+                .expect("ingests")
+                .id()
+                .to_owned()
+        }
+    };
+    let live = ingest(1_000, Some(lease(11, 5_000))).await;
+    let open = ingest(1_001, None).await;
+    let lapsed = ingest(1_002, Some(lease(13, 1_000))).await;
+    let b = |until| Holder {
+        node: "b".into(),
+        until,
+    };
+
+    let taken = store
+        .pipeline_batch(2_000, &b(62_000), 10)
         .await
-        .expect("reads");
-    let got: Vec<&str> = batch.iter().map(|m| m.id.as_str()).collect();
-    assert_eq!(got, [ids[1].as_str(), ids[2].as_str()]);
-    let batch = store.pipeline_batch(1, &|_| false).await.expect("reads");
-    assert_eq!(batch[0].id, ids[0], "a skipped message is still queued");
+        .expect("scans");
+    let got: Vec<&str> = taken.iter().map(|l| l.message.id.as_str()).collect();
+    assert_eq!(
+        got,
+        [open.as_str(), lapsed.as_str()],
+        "a live lease is left"
+    );
+    assert!(taken.iter().all(|l| l.token != 13));
+    assert!(
+        store
+            .pipeline_batch(2_000, &b(62_000), 10)
+            .await
+            .expect("scans")
+            .is_empty(),
+        "what a scan took is leased"
+    );
+    assert_eq!(
+        store
+            .complete_pipeline(&lapsed, 13, completion(vec![plan("e")], 2_100))
+            .await
+            .expect("answers"),
+        None,
+        "the lapsed lease's holder cannot complete it"
+    );
+    let done = store
+        .complete_pipeline(&lapsed, taken[1].token, completion(vec![plan("e")], 2_100))
+        .await
+        .expect("completes");
+    assert_eq!(created_ids(done).len(), 1);
+
+    assert!(
+        !store
+            .defer_pipeline(&open, 13, 3_000)
+            .await
+            .expect("answers"),
+        "another token cannot defer it"
+    );
+    assert!(
+        store
+            .defer_pipeline(&open, taken[0].token, 3_000)
+            .await
+            .expect("defers")
+    );
+    let after_wait = store
+        .pipeline_batch(3_000, &b(63_000), 10)
+        .await
+        .expect("scans");
+    let got: Vec<&str> = after_wait.iter().map(|l| l.message.id.as_str()).collect();
+    assert_eq!(
+        got,
+        [open.as_str()],
+        "deferred until 3 000, the other until 5 000"
+    );
+    assert_eq!(
+        store.release_claims(4_000, "b").await.expect("releases"),
+        1,
+        "b's own lease"
+    );
+    let after_restart = store
+        .pipeline_batch(4_000, &b(64_000), 10)
+        .await
+        .expect("scans");
+    let got: Vec<&str> = after_restart
+        .iter()
+        .map(|l| l.message.id.as_str())
+        .collect();
+    assert_eq!(got, [open.as_str()], "a's live lease is still left alone");
+    let at_lapse = store
+        .pipeline_batch(5_000, &b(65_000), 10)
+        .await
+        .expect("scans");
+    let got: Vec<&str> = at_lapse.iter().map(|l| l.message.id.as_str()).collect();
+    assert_eq!(got, [live.as_str()], "a's lease lapsed: taken over");
+    assert_eq!(store.pipeline_count().await.expect("counts"), 2);
 }
 
 async fn a_repeated_key_within_the_window_returns_the_first_id_and_stores_nothing(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open(engine, dir.path());
     let first = store
-        .ingest(&message("s", Some("k"), 1_000), HOUR)
+        .ingest(&message("s", Some("k"), 1_000), HOUR, Some(&test_lease()))
         .await
         .expect("ingests");
     let again = store
-        .ingest(&message("s", Some("k"), 2_000), HOUR)
+        .ingest(&message("s", Some("k"), 2_000), HOUR, Some(&test_lease()))
         .await
         .expect("ingests");
     assert_eq!(again, Ingested::Duplicate(first.id().to_owned()));
@@ -189,12 +303,16 @@ async fn a_repeated_key_within_the_window_returns_the_first_id_and_stores_nothin
     assert_eq!(store.message_count().await.expect("counts"), 1);
 
     let other_source = store
-        .ingest(&message("t", Some("k"), 2_000), HOUR)
+        .ingest(&message("t", Some("k"), 2_000), HOUR, Some(&test_lease()))
         .await
         .expect("ingests");
     assert!(matches!(other_source, Ingested::New(_)));
     let after_window = store
-        .ingest(&message("s", Some("k"), 1_000 + 3_600_000), HOUR)
+        .ingest(
+            &message("s", Some("k"), 1_000 + 3_600_000),
+            HOUR,
+            Some(&test_lease()),
+        )
         .await
         .expect("ingests");
     assert!(matches!(after_window, Ingested::New(ref id) if id != first.id()));
@@ -206,7 +324,11 @@ async fn concurrent_ingests_all_land_with_distinct_ids(engine: Engine) {
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..200u64 {
         let store = store.clone();
-        tasks.spawn(async move { store.ingest(&message("s", None, i), HOUR).await });
+        tasks.spawn(async move {
+            store
+                .ingest(&message("s", None, i), HOUR, Some(&test_lease()))
+                .await
+        });
     }
     let mut ids = std::collections::HashSet::new();
     while let Some(result) = tasks.join_next().await {
@@ -220,11 +342,15 @@ async fn completing_the_pipeline_schedules_deliveries_and_claims_lease_them(engi
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open(engine, dir.path());
     let id = store
-        .ingest(&message("s", None, 1_000), HOUR)
+        .ingest(&message("s", None, 1_000), HOUR, Some(&test_lease()))
         .await
         .expect("ingests");
     let created = store
-        .complete_pipeline(id.id(), completion(vec![plan("a"), plan("b")], 2_000))
+        .complete_pipeline(
+            id.id(),
+            TOKEN,
+            completion(vec![plan("a"), plan("b")], 2_000),
+        )
         .await
         .expect("completes");
     assert_eq!(created_ids(created).len(), 2);
@@ -271,12 +397,13 @@ async fn attempts_are_recorded_and_decide_the_next_step(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open(engine, dir.path());
     let id = store
-        .ingest(&message("s", None, 1_000), HOUR)
+        .ingest(&message("s", None, 1_000), HOUR, Some(&test_lease()))
         .await
         .expect("ingests");
     let created = store
         .complete_pipeline(
             id.id(),
+            TOKEN,
             completion(vec![plan("a"), plan("b"), plan("c")], 2_000),
         )
         .await
@@ -479,7 +606,11 @@ async fn random_operations_with_restarts_match_a_model(engine: Engine) {
                     .random_bool(0.5)
                     .then(|| format!("k{}", rng.random_range(0..5)));
                 let got = store
-                    .ingest(&message("s", key.as_deref(), now), window)
+                    .ingest(
+                        &message("s", key.as_deref(), now),
+                        window,
+                        Some(&test_lease()),
+                    )
                     .await
                     .expect("ingests");
                 let expected_duplicate = key.as_ref().and_then(|k| {
@@ -502,7 +633,7 @@ async fn random_operations_with_restarts_match_a_model(engine: Engine) {
             4..=5 => {
                 if let Some(id) = pending.keys().next().cloned() {
                     let ids = store
-                        .complete_pipeline(&id, completion(vec![plan("e")], now))
+                        .complete_pipeline(&id, TOKEN, completion(vec![plan("e")], now))
                         .await
                         .expect("completes");
                     let ids = created_ids(ids);
@@ -543,11 +674,8 @@ async fn random_operations_with_restarts_match_a_model(engine: Engine) {
             scheduled.len()
         );
     }
-    let batch = store
-        .pipeline_batch(usize::MAX, &|_| false)
-        .await
-        .expect("reads");
-    let ids: Vec<&String> = batch.iter().map(|m| &m.id).collect();
+    let batch = scan(&*store, usize::MAX).await;
+    let ids: Vec<&String> = batch.iter().map(|l| &l.message.id).collect();
     assert_eq!(ids, pending.keys().collect::<Vec<_>>());
 }
 
@@ -622,23 +750,27 @@ async fn a_message_completed_twice_gets_its_deliveries_once(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open(engine, dir.path());
     let id = store
-        .ingest(&message("s", None, 1_000), HOUR)
+        .ingest(&message("s", None, 1_000), HOUR, Some(&test_lease()))
         .await
         .expect("ingests");
     let first = store
-        .complete_pipeline(id.id(), completion(vec![plan("a")], 2_000))
+        .complete_pipeline(id.id(), TOKEN, completion(vec![plan("a")], 2_000))
         .await
         .expect("completes");
     assert_eq!(first.map(|created| created.deliveries.len()), Some(1));
     let second = store
-        .complete_pipeline(id.id(), completion(vec![plan("a"), plan("b")], 2_500))
+        .complete_pipeline(
+            id.id(),
+            TOKEN,
+            completion(vec![plan("a"), plan("b")], 2_500),
+        )
         .await
         .expect("completes");
     assert_eq!(second, None, "the message no longer waits for the pipeline");
     assert_eq!(store.deliveries_of(id.id()).await.expect("reads").len(), 1);
     assert_eq!(store.scheduled_count().await.expect("counts"), 1);
     let unknown = store
-        .complete_pipeline("msg_unknown", completion(vec![plan("a")], 2_000))
+        .complete_pipeline("msg_unknown", TOKEN, completion(vec![plan("a")], 2_000))
         .await
         .expect("completes");
     assert_eq!(unknown, None);
@@ -650,12 +782,13 @@ async fn deliveries_created_claimed_wait_out_their_lease_or_a_restart(engine: En
     let id = {
         let store = open(engine, dir.path());
         let id = store
-            .ingest(&message("s", None, 1_000), HOUR)
+            .ingest(&message("s", None, 1_000), HOUR, Some(&test_lease()))
             .await
             .expect("ingests");
         let created = store
             .complete_pipeline(
                 id.id(),
+                TOKEN,
                 Completion {
                     claim: Some(Holder {
                         node: "a".into(),
@@ -712,11 +845,11 @@ async fn deliveries_created_claimed_wait_out_their_lease_or_a_restart(engine: En
 /// message and delivery ids.
 async fn routed_message(store: &dyn Backend, at: u64, endpoint: &str) -> (String, String) {
     let id = store
-        .ingest(&message("s", None, at), HOUR)
+        .ingest(&message("s", None, at), HOUR, Some(&test_lease()))
         .await
         .expect("ingests");
     let created = store
-        .complete_pipeline(id.id(), completion(vec![plan(endpoint)], at))
+        .complete_pipeline(id.id(), TOKEN, completion(vec![plan(endpoint)], at))
         .await
         .expect("completes");
     (id.id().to_owned(), created_ids(created)[0].clone())
@@ -731,7 +864,7 @@ async fn listings_page_newest_first_with_filters(engine: Engine) {
         messages.push(routed_message(&*store, at * 1_000, endpoint).await);
     }
     store
-        .ingest(&message("other", None, 6_000), HOUR)
+        .ingest(&message("other", None, 6_000), HOUR, Some(&test_lease()))
         .await
         .expect("ingests");
 
@@ -793,18 +926,18 @@ async fn pruning_removes_finished_messages_and_keeps_scheduled_ones(engine: Engi
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open(engine, dir.path());
     let keyed = store
-        .ingest(&message("s", Some("k"), 500), HOUR)
+        .ingest(&message("s", Some("k"), 500), HOUR, Some(&test_lease()))
         .await
         .expect("ingests");
     store
-        .complete_pipeline(keyed.id(), completion(Vec::new(), 500))
+        .complete_pipeline(keyed.id(), TOKEN, completion(Vec::new(), 500))
         .await
         .expect("completes")
         .expect("was waiting");
     let (delivered, delivered_dlv) = routed_message(&*store, 1_000, "e").await;
     let (retrying, _) = routed_message(&*store, 2_000, "e").await;
     let waiting = store
-        .ingest(&message("s", None, 3_000), HOUR)
+        .ingest(&message("s", None, 3_000), HOUR, Some(&test_lease()))
         .await
         .expect("ingests");
     let (recent, _) = routed_message(&*store, 9_000, "e").await;
@@ -853,7 +986,7 @@ async fn pruning_removes_finished_messages_and_keeps_scheduled_ones(engine: Engi
         );
     }
     let again = store
-        .ingest(&message("s", Some("k"), 5_500), HOUR)
+        .ingest(&message("s", Some("k"), 5_500), HOUR, Some(&test_lease()))
         .await
         .expect("ingests");
     assert!(
@@ -1044,31 +1177,22 @@ async fn a_clock_set_back_across_a_restart_loses_no_queued_message(engine: Engin
     let late = {
         let store = open(engine, dir.path());
         store
-            .ingest(&message("s", None, 10_000), HOUR)
+            .ingest(&message("s", None, 10_000), HOUR, Some(&test_lease()))
             .await
             .expect("ingests")
     };
     let store = open(engine, dir.path());
-    assert_eq!(
-        store
-            .pipeline_batch(10, &|_| false)
-            .await
-            .expect("reads")
-            .len(),
-        1
-    );
+    assert_eq!(scan(&*store, 10).await.len(), 1);
     // The clock now reads earlier than the queued message's id.
     let early = store
-        .ingest(&message("s", None, 5_000), HOUR)
+        .ingest(&message("s", None, 5_000), HOUR, Some(&test_lease()))
         .await
         .expect("ingests");
     assert!(early.id() < late.id());
-    let ids: Vec<String> = store
-        .pipeline_batch(10, &|_| false)
+    let ids: Vec<String> = scan(&*store, 10)
         .await
-        .expect("reads")
         .into_iter()
-        .map(|m| m.id)
+        .map(|l| l.message.id)
         .collect();
     assert_eq!(ids, [early.id(), late.id()], "{engine}");
 }
@@ -1079,11 +1203,11 @@ async fn a_huge_idempotency_key_is_deduplicated_by_its_hash(engine: Engine) {
     let huge = "k".repeat(70_000);
     let other = format!("{huge}!");
     let first = store
-        .ingest(&message("s", Some(&huge), 1_000), HOUR)
+        .ingest(&message("s", Some(&huge), 1_000), HOUR, Some(&test_lease()))
         .await
         .expect("ingests");
     let again = store
-        .ingest(&message("s", Some(&huge), 2_000), HOUR)
+        .ingest(&message("s", Some(&huge), 2_000), HOUR, Some(&test_lease()))
         .await
         .expect("ingests");
     assert_eq!(
@@ -1092,7 +1216,11 @@ async fn a_huge_idempotency_key_is_deduplicated_by_its_hash(engine: Engine) {
         "{engine}"
     );
     let different = store
-        .ingest(&message("s", Some(&other), 3_000), HOUR)
+        .ingest(
+            &message("s", Some(&other), 3_000),
+            HOUR,
+            Some(&test_lease()),
+        )
         .await
         .expect("ingests");
     assert!(matches!(different, Ingested::New(_)), "{engine}");
