@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
+use super::Code;
 use crate::config::Secret;
 use crate::signing::constant_time_eq;
 
@@ -20,8 +21,7 @@ pub(super) async fn require_token(
 ) -> Response {
     let Some(expected) = token.as_ref() else {
         return ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "admin_api_disabled",
+            Code::AdminApiDisabled,
             "the management API needs a token: set admin.token in the config file",
         )
         .into_response();
@@ -36,14 +36,12 @@ pub(super) async fn require_token(
             next.run(request).await
         }
         Some(_) => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            Code::Unauthorized,
             "the bearer token is not the admin token",
         )
         .into_response(),
         None => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            Code::Unauthorized,
             "send the admin token as `Authorization: Bearer <token>`",
         )
         .into_response(),

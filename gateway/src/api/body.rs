@@ -1,7 +1,6 @@
 //! Request parsing with the API's own errors: JSON bodies (400
 //! `invalid_json`), times in query strings, and page sizes.
 
-use axum::http::StatusCode;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -11,6 +10,7 @@ use utoipa::openapi::schema::{
 };
 
 use super::ApiError;
+use super::Code;
 
 /// The largest page.
 pub(super) const MAX_LIMIT: usize = 500;
@@ -21,15 +21,13 @@ pub(super) const DEFAULT_LIMIT: usize = 50;
 pub(super) fn json_object(body: &[u8]) -> Result<Value, ApiError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
+            Code::InvalidJson,
             format!("the body is not valid JSON: {e}"),
         )
     })?;
     if !value.is_object() {
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
+            Code::InvalidJson,
             "the body must be a JSON object",
         ));
     }
@@ -46,11 +44,7 @@ pub(super) fn typed<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     };
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_field",
-            format!("`{path}`: {}", e.into_inner()),
-        )
+        ApiError::new(Code::InvalidField, format!("`{path}`: {}", e.into_inner()))
     })
 }
 
@@ -68,8 +62,7 @@ pub(super) fn time(field: &str, text: Option<&str>) -> Result<Option<u64>, ApiEr
         .map(|t| Some(u64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)))
         .map_err(|_| {
             ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_field",
+                Code::InvalidField,
                 format!("`{field}`: {text:?} is neither Unix milliseconds nor an RFC 3339 time"),
             )
         })
@@ -110,8 +103,7 @@ impl PageParams {
             None => Ok(DEFAULT_LIMIT),
             Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
             Some(n) => Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_field",
+                Code::InvalidField,
                 format!("`limit`: {n} is not between 1 and {MAX_LIMIT}"),
             )),
         }

@@ -10,6 +10,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::Code;
 use super::body::{self, PageParams};
 use super::views::{DeliveryView, ListPage};
 use super::{AdminState, ApiError, ErrorBody};
@@ -59,8 +60,7 @@ async fn search(
             .map(|code| {
                 (100..=599).contains(&code).then_some(code).ok_or_else(|| {
                     ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_field",
+                        Code::InvalidField,
                         format!("`response_code`: {code} is not an HTTP status (100 to 599)"),
                     )
                 })
@@ -136,24 +136,18 @@ pub(super) fn takes_deliveries(state: &AdminState, endpoint: &str) -> Result<(),
     {
         None => Ok(()),
         Some(Unavailable::Disabled(reason)) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "endpoint_disabled",
+            Code::EndpointDisabled,
             format!("endpoint {endpoint} is disabled ({reason}); enable it first"),
         )),
         Some(Unavailable::Inactive) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "endpoint_inactive",
+            Code::EndpointInactive,
             format!("endpoint {endpoint} is inactive; set active to true first"),
         )),
     }
 }
 
 fn not_found(id: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        format!("no delivery has id {id:?}"),
-    )
+    ApiError::new(Code::NotFound, format!("no delivery has id {id:?}"))
 }
 
 /// One delivery with every attempt.

@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::Code;
 use super::body::{self, PageParams};
 use super::views::{AttemptView, EndpointView, ListPage};
 use super::{AdminState, ApiError, ErrorBody};
@@ -188,8 +189,7 @@ async fn rotate_secret(
     let grace = request.grace.unwrap_or(Duration::from_secs(24 * 3600));
     if grace > MAX_GRACE {
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_field",
+            Code::InvalidField,
             "`grace`: at most 30 days",
         ));
     }
@@ -246,14 +246,11 @@ async fn test_endpoint(
             .send_test(&name, &body)
             .await
             .map_err(|e| match e {
-                crate::delivery::TestError::NotFound => ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "not_found",
-                    format!("no endpoint is named {name:?}"),
-                ),
+                crate::delivery::TestError::NotFound => {
+                    ApiError::new(Code::NotFound, format!("no endpoint is named {name:?}"))
+                }
                 crate::delivery::TestError::Target(why) => ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "target_not_allowed",
+                    Code::TargetNotAllowed,
                     format!("the endpoint's URL is refused: {why}"),
                 ),
             })?;
@@ -292,8 +289,7 @@ fn time_value(field: &str, value: Option<&Value>) -> Result<Option<u64>, ApiErro
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| {
             ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_field",
+                Code::InvalidField,
                 format!("`{field}`: {n} is not a whole number of Unix milliseconds"),
             )
         }),

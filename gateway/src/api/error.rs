@@ -8,16 +8,18 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use super::Code;
+
 /// The `Retry-After` of a `storage_unavailable` answer, in seconds.
 const STORAGE_RETRY_AFTER: u64 = 1;
 
 /// An error answered to an HTTP client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
-    /// The HTTP status.
+    /// The HTTP status (the code's).
     pub status: StatusCode,
     /// A stable, machine-readable code, for example `payload_too_large`.
-    pub code: &'static str,
+    pub code: Code,
     /// What went wrong, for a person.
     pub message: String,
     /// Seconds to send as `Retry-After`, for a refusal that passes.
@@ -40,10 +42,10 @@ pub struct ErrorBody {
 }
 
 impl ApiError {
-    /// An error with a status, code and message.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// An error with a code (which gives its status) and a message.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
         Self {
-            status,
+            status: code.status(),
             code,
             message: message.into(),
             retry_after: None,
@@ -60,9 +62,7 @@ impl ApiError {
 
     /// 503: the store does not take writes now; nothing was stored.
     pub fn storage_unavailable() -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "storage_unavailable",
+        Self::new(Code::StorageUnavailable,
             "the gateway cannot store events right now (its storage refuses writes); nothing was stored, send it again shortly",
         )
         .retry_after(STORAGE_RETRY_AFTER)
@@ -72,8 +72,7 @@ impl ApiError {
     pub fn internal(detail: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
         Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            Code::Internal,
             "the gateway failed to handle the request; it has been logged",
         )
     }
@@ -82,7 +81,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Json(Body {
-            code: self.code,
+            code: self.code.as_str(),
             message: &self.message,
         });
         let mut response = (self.status, body).into_response();
@@ -100,15 +99,13 @@ impl From<crate::registry::RegistryError> for ApiError {
         use crate::registry::RegistryError as E;
         let message = error.to_string();
         match error {
-            E::Invalid(_) => Self::new(StatusCode::BAD_REQUEST, "invalid_field", message),
-            E::Plugin(_) => Self::new(StatusCode::BAD_REQUEST, "invalid_plugin", message),
-            E::NotFound { .. } => Self::new(StatusCode::NOT_FOUND, "not_found", message),
-            E::Exists { .. } => Self::new(StatusCode::CONFLICT, "already_exists", message),
-            E::ManagedByConfig { .. } => {
-                Self::new(StatusCode::CONFLICT, "managed_by_config", message)
-            }
-            E::InUse { .. } => Self::new(StatusCode::CONFLICT, "in_use", message),
-            E::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            E::Invalid(_) => Self::new(Code::InvalidField, message),
+            E::Plugin(_) => Self::new(Code::InvalidPlugin, message),
+            E::NotFound { .. } => Self::new(Code::NotFound, message),
+            E::Exists { .. } => Self::new(Code::AlreadyExists, message),
+            E::ManagedByConfig { .. } => Self::new(Code::ManagedByConfig, message),
+            E::InUse { .. } => Self::new(Code::InUse, message),
+            E::Conflict(_) => Self::new(Code::Conflict, message),
             E::Store(e) => Self::internal(&e),
         }
     }
@@ -122,10 +119,6 @@ impl From<crate::store::Error> for ApiError {
 
 impl From<axum::extract::rejection::QueryRejection> for ApiError {
     fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_field",
-            rejection.body_text(),
-        )
+        Self::new(Code::InvalidField, rejection.body_text())
     }
 }

@@ -4,12 +4,12 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::Code;
 use super::body::{self, PageParams};
 use super::views::{DeliveryView, ListPage, MessageView};
 use super::{AdminState, ApiError, ErrorBody};
@@ -70,11 +70,7 @@ async fn list_messages(
 }
 
 fn not_found(id: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        format!("no message has id {id:?}"),
-    )
+    ApiError::new(Code::NotFound, format!("no message has id {id:?}"))
 }
 
 /// One message: payload, plugin outcome and deliveries.

@@ -6,6 +6,7 @@
 
 mod auth;
 mod body;
+mod code;
 mod deliveries;
 mod endpoints;
 mod error;
@@ -17,6 +18,7 @@ mod views;
 
 use std::sync::Arc;
 
+pub use code::Code;
 pub use error::{ApiError, ErrorBody};
 
 use axum::Json;

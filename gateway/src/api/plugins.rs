@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::Code;
 use super::body::{self, PageParams};
 use super::views::ListPage;
 use super::{AdminState, ApiError, ErrorBody};
@@ -84,14 +85,20 @@ async fn deploy_plugin(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<PluginView>, ApiError> {
     let Query(params) = query?;
-    let body = body.map_err(|e| ApiError::new(e.status(), "payload_too_large", e.body_text()))?;
+    let body = body.map_err(|e| {
+        let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Code::PayloadTooLarge
+        } else {
+            Code::MalformedBody
+        };
+        ApiError::new(code, e.body_text())
+    })?;
     let config = params
         .config
         .map(|text| {
             serde_json::from_str::<BTreeMap<String, String>>(&text).map_err(|e| {
                 ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_field",
+                    Code::InvalidField,
                     format!("`config`: must be a JSON object of strings: {e}"),
                 )
             })

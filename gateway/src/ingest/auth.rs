@@ -5,11 +5,12 @@
 
 use std::net::IpAddr;
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::api::ApiError;
+use crate::api::Code;
 use crate::config::{Secret, SourceAuth};
 use crate::signing::{SecretError, SigningSecret, constant_time_eq, hmac_header, standard};
 
@@ -111,11 +112,9 @@ impl Auth {
                 let signature = required(headers, standard::SIGNATURE)?;
                 standard::verify(secrets, id, timestamp, signature, body, now).map_err(
                     |e| match e {
-                        standard::VerifyError::StaleTimestamp(_) => ApiError::new(
-                            StatusCode::UNAUTHORIZED,
-                            "stale_timestamp",
-                            e.to_string(),
-                        ),
+                        standard::VerifyError::StaleTimestamp(_) => {
+                            ApiError::new(Code::StaleTimestamp, e.to_string())
+                        }
                         _ => invalid_signature(e.to_string()),
                     },
                 )
@@ -160,8 +159,7 @@ pub(crate) fn ip_allowed(allow: &[ipnet::IpNet], ip: Option<IpAddr>) -> Result<(
     match ip {
         Some(ip) if allow.iter().any(|net| net.contains(&ip)) => Ok(()),
         _ => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "ip_not_allowed",
+            Code::IpNotAllowed,
             "this client address is not in the source's allow-list",
         )),
     }
@@ -179,17 +177,16 @@ fn required<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError>
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "missing_signature",
+                Code::MissingSignature,
                 format!("the {name} header is required by this source"),
             )
         })
 }
 
 fn invalid_signature(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", message)
+    ApiError::new(Code::InvalidSignature, message)
 }
 
 fn unauthorized(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    ApiError::new(Code::Unauthorized, message)
 }

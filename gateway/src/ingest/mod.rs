@@ -24,6 +24,7 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::routing::post;
 
 use crate::api::ApiError;
+use crate::api::Code;
 use crate::config::SourceConfig;
 use crate::health::StoreHealth;
 use crate::metrics::Metrics;
@@ -130,7 +131,7 @@ async fn ingest(
     match &result {
         Ok(Ingested::New(_)) => state.metrics.ingested(label),
         Ok(Ingested::Duplicate(_)) => {}
-        Err(error) => state.metrics.rejected(label, error.code),
+        Err(error) => state.metrics.rejected(label, error.code.as_str()),
     }
     let ingested = result?;
     let duplicate = matches!(ingested, Ingested::Duplicate(_));
@@ -161,8 +162,7 @@ async fn accept(
 ) -> Result<Ingested, ApiError> {
     let source = source.ok_or_else(|| {
         ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_source",
+            Code::UnknownSource,
             format!("no source is named {source_name:?}"),
         )
     })?;
@@ -176,8 +176,7 @@ async fn accept(
     let limit = source.config.max_body_bytes;
     let too_large = || {
         ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            Code::PayloadTooLarge,
             format!("the body is larger than this source's limit of {limit} bytes"),
         )
     };
@@ -194,14 +193,12 @@ async fn accept(
             too_large()
         } else if caused_by::<crate::server::BodyTimeout>(&error) {
             ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "body_timeout",
+                Code::BodyTimeout,
                 format!("{error}; send the body faster or in one piece"),
             )
         } else {
             ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "malformed_body",
+                Code::MalformedBody,
                 format!("the request body could not be read: {error}"),
             )
         }
@@ -214,8 +211,7 @@ async fn accept(
     let json = if source.config.json {
         extract::check_json(&body).map_err(|e| {
             ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
+                Code::InvalidJson,
                 format!("the body is not valid JSON: {e}"),
             )
         })?;
@@ -284,8 +280,7 @@ async fn accept(
 
 fn target_refused(error: targets::TargetError) -> ApiError {
     ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "target_not_allowed",
+        Code::TargetNotAllowed,
         format!("the message's target URL is refused: {error}"),
     )
 }

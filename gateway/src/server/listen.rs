@@ -56,7 +56,10 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// The answer to a connection past the bound.
 fn overloaded() -> Vec<u8> {
-    let body = r#"{"code":"overloaded","message":"too many open connections; retry in a moment"}"#;
+    let body = format!(
+        r#"{{"code":"{}","message":"too many open connections; retry in a moment"}}"#,
+        crate::api::Code::Overloaded
+    );
     format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
          connection: close\r\ncontent-length: {}\r\n\r\n{body}",
