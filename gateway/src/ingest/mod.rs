@@ -30,7 +30,7 @@ use crate::health::StoreHealth;
 use crate::metrics::Metrics;
 use crate::pipeline::Inbox;
 use crate::registry::Registry;
-use crate::store::{Ingested, Message, MessageStatus, NewMessage, Store};
+use crate::store::{Ingested, NewMessage, Store};
 use crate::targets;
 use crate::targets::TargetPolicy;
 
@@ -242,14 +242,9 @@ async fn accept(
         idempotency_key: pick(&source.config.idempotency_key),
         target_url,
     };
-    // Room in memory first, so the message is stored leased to this node
-    // when the pipeline here takes it over (and unleased, for any node's
-    // scan, when it cannot).
-    let reservation = state.inbox.reserve(&message, now);
-    let lease = reservation.as_ref().map(|r| r.lease());
     let ingested = match state
-        .store
-        .ingest(&message, source.config.dedup_window, lease)
+        .inbox
+        .ingest(state.store.as_ref(), message, source.config.dedup_window)
         .await
     {
         Ok(ingested) => {
@@ -261,19 +256,6 @@ async fn accept(
             return Err(ApiError::storage_unavailable());
         }
     };
-    if let Ingested::New(id) = &ingested {
-        match reservation {
-            Some(reservation) => state.inbox.push(
-                reservation,
-                Message {
-                    id: id.clone(),
-                    received: message,
-                    status: MessageStatus::Pending,
-                },
-            ),
-            None => state.inbox.overflowed(),
-        }
-    }
     tracing::debug!(source = %source_name, id = ingested.id(), "ingested");
     Ok(ingested)
 }

@@ -3,11 +3,11 @@
 //! classified error), or routed to deliveries.
 //!
 //! Messages reach it two ways. Ingest hands each new message over in memory
-//! once it is durable ([`Inbox::push`]), so the pipeline does not read back
-//! what was just written: ingest first reserves room in the hand-over
-//! ([`Inbox::reserve`]) and stores the message under a lease of this node's
-//! ([`PIPELINE_LEASE`]), so no scan, here or on another node, takes it
-//! while it is on its way through memory. And the pipeline scans the
+//! once it is durable ([`Inbox::ingest`]), so the pipeline does not read
+//! back what was just written: it first reserves room in the hand-over and
+//! stores the message under a lease of this node's ([`PIPELINE_LEASE`]), so
+//! no scan, here or on another node, takes it while it is on its way
+//! through memory. And the pipeline scans the
 //! store's queue for messages whose lease lapsed (or that have none):
 //! at start (what the last run left; its own leases are released then),
 //! when the hand-over had no room (those are stored without a lease), when
@@ -52,7 +52,7 @@ use crate::delivery::Deliverer;
 use crate::metrics::Metrics;
 use crate::plugin::PluginHost;
 use crate::registry::{OPERATOR_SOURCE, Registry};
-use crate::store::{Holder, Lease, Message, NewMessage, Store};
+use crate::store::{Holder, Ingested, Lease, Message, MessageStatus, NewMessage, Store};
 
 use backoff::Backoff;
 use process::{Processed, Worker};
@@ -115,17 +115,10 @@ pub struct Inbox {
 /// the lease (this node's) to store it under. Dropped unused (a duplicate,
 /// a failed write), it gives the room back.
 #[derive(Debug)]
-pub struct Reservation {
+struct Reservation {
     size: usize,
     held: Arc<AtomicUsize>,
     lease: Lease,
-}
-
-impl Reservation {
-    /// The lease to store the message's queue entry under.
-    pub fn lease(&self) -> &Lease {
-        &self.lease
-    }
 }
 
 impl Drop for Reservation {
@@ -135,9 +128,37 @@ impl Drop for Reservation {
 }
 
 impl Inbox {
-    /// Room for `message` received at `now`, if the hand-over has it. Without
-    /// it, store the message with no lease, and call [`Inbox::overflowed`].
-    pub fn reserve(&self, message: &NewMessage, now: u64) -> Option<Reservation> {
+    /// Stores `message` durably and hands it to the pipeline: under this
+    /// node's lease, and then in memory, when the hand-over has room; under
+    /// no lease, for a scan it wakes, when it has not. A duplicate is not
+    /// handed over. Returns what the store answered.
+    pub async fn ingest(
+        &self,
+        store: &dyn Store,
+        message: NewMessage,
+        dedup_window: Duration,
+    ) -> Result<Ingested, crate::store::Error> {
+        let reservation = self.reserve(&message, message.received_at);
+        let lease = reservation.as_ref().map(|r| &r.lease);
+        let ingested = store.ingest(&message, dedup_window, lease).await?;
+        if let Ingested::New(id) = &ingested {
+            match reservation {
+                Some(reservation) => self.push(
+                    reservation,
+                    Message {
+                        id: id.clone(),
+                        received: message,
+                        status: MessageStatus::Pending,
+                    },
+                ),
+                None => self.rescan.notify_one(),
+            }
+        }
+        Ok(ingested)
+    }
+
+    /// Room for `message` received at `now`, if the hand-over has it.
+    fn reserve(&self, message: &NewMessage, now: u64) -> Option<Reservation> {
         let size = held_size(message);
         let bytes = self.held.fetch_add(size, Ordering::AcqRel);
         if bytes.saturating_add(size) > self.budget {
@@ -155,17 +176,12 @@ impl Inbox {
     }
 
     /// Hands over a message stored under `reservation`'s lease.
-    pub fn push(&self, mut reservation: Reservation, message: Message) {
+    fn push(&self, mut reservation: Reservation, message: Message) {
         let token = reservation.lease.token;
         if self.queue.send((message, token)).is_ok() {
             // Held now; given back when the pipeline takes it.
             reservation.size = 0;
         }
-    }
-
-    /// A message was stored without a lease (no room here): a scan takes it.
-    pub fn overflowed(&self) {
-        self.rescan.notify_one();
     }
 }
 

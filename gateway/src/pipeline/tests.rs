@@ -14,7 +14,7 @@ use crate::delivery::Deliverer;
 use crate::metrics::Metrics;
 use crate::plugin::{HostConfig, PluginHost};
 use crate::registry::Registry;
-use crate::store::{Backend, Catalog, Engine, Message, MessageStatus, NewMessage, Store};
+use crate::store::{Backend, Catalog, Engine, NewMessage, Store};
 
 const CONFIG: &str = r#"
 [[source]]
@@ -104,30 +104,14 @@ async fn every_message_completes_once(engine: Engine, count: usize, budget: usiz
     let mut ids = Vec::with_capacity(count);
     for _ in 0..count {
         let received = message(clock);
-        // As ingest does: room first, then the message stored under this
-        // node's lease (or, without room, under none, for the scans).
-        let reservation = inbox.reserve(&received, clock.now_millis());
-        let id = dyn_store
-            .ingest(
-                &received,
-                Duration::ZERO,
-                reservation.as_ref().map(|r| r.lease()),
-            )
+        // As ingest does: in memory with this node's lease when there is
+        // room, through the store's queue unleased when there is not.
+        let id = inbox
+            .ingest(dyn_store.as_ref(), received, Duration::ZERO)
             .await
             .expect("ingests")
             .id()
             .to_owned();
-        match reservation {
-            Some(reservation) => inbox.push(
-                reservation,
-                Message {
-                    id: id.clone(),
-                    received,
-                    status: MessageStatus::Pending,
-                },
-            ),
-            None => inbox.overflowed(),
-        }
         ids.push(id);
     }
     tokio::time::timeout(Duration::from_secs(30), async {

@@ -15,7 +15,7 @@ use super::{Persist, Registry, RegistryError};
 use crate::config::validate::Invalid;
 use crate::config::{EndpointConfig, EndpointSigning};
 use crate::delivery::protection::{BreakerView, Disabled};
-use crate::store::{Message, MessageStatus, NewMessage};
+use crate::store::NewMessage;
 
 /// The source name operator events are stored under; not a valid source
 /// name, so no configured source can collide with it.
@@ -114,21 +114,9 @@ impl Registry {
             idempotency_key: None,
             target_url: None,
         };
-        let inbox = self.inbox();
-        let reservation = inbox.reserve(&message, now);
-        let lease = reservation.as_ref().map(|r| r.lease());
-        let stored = self.store.ingest(&message, Duration::ZERO, lease).await?;
-        match reservation {
-            Some(reservation) => inbox.push(
-                reservation,
-                Message {
-                    id: stored.id().to_owned(),
-                    received: message,
-                    status: MessageStatus::Pending,
-                },
-            ),
-            None => inbox.overflowed(),
-        }
+        self.inbox()
+            .ingest(self.store.as_ref(), message, Duration::ZERO)
+            .await?;
         Ok(())
     }
 

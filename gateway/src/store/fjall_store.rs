@@ -154,16 +154,11 @@ impl Store for FjallStore {
         let message_id = message_id.to_owned();
         self.writer
             .apply(false, move |t| {
-                let Some(stored) = t.pipeline.get(message_id.as_bytes())? else {
+                let stored = t.pipeline.get(message_id.as_bytes())?;
+                let Some(record) = keys::retimed(stored.as_deref(), token, until)? else {
                     return Ok(false);
                 };
-                let mut lease = keys::decode_lease(&stored)?;
-                if lease.token == 0 || lease.token != token {
-                    return Ok(false);
-                }
-                lease.until = until;
-                t.pipeline
-                    .insert(message_id.as_bytes(), encode("lease", &lease)?)?;
+                t.pipeline.insert(message_id.as_bytes(), record)?;
                 Ok(true)
             })
             .await
@@ -265,17 +260,13 @@ impl Store for FjallStore {
         let delivery_id = delivery_id.to_owned();
         self.writer
             .apply(false, move |t| {
-                let Some(stored) = t.claims.get(delivery_id.as_bytes())? else {
+                let stored = t.claims.get(delivery_id.as_bytes())?;
+                let Some(record) = keys::retimed(stored.as_deref(), token, until)? else {
                     return Ok(false);
                 };
-                let mut lease = keys::decode_lease(&stored)?;
-                if lease.token == 0 || lease.token != token {
-                    return Ok(false);
-                }
                 let Some(delivery) = t.delivery(&delivery_id)? else {
                     return Ok(false);
                 };
-                lease.until = until;
                 let mut change = t.change();
                 set_state(
                     &mut change,
@@ -284,7 +275,7 @@ impl Store for FjallStore {
                 )?;
                 change
                     .batch
-                    .insert(&t.claims, delivery_id.as_bytes(), encode("claim", &lease)?);
+                    .insert(&t.claims, delivery_id.as_bytes(), record);
                 change.commit()?;
                 Ok(true)
             })

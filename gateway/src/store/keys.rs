@@ -239,16 +239,31 @@ pub(super) fn decode_lease(bytes: &[u8]) -> Result<Lease, Error> {
     decode("claim", bytes)
 }
 
-/// Whether a stored claim is `token`'s. A claim without a token (0, a
+/// The stored claim, if it is `token`'s. A claim without a token (0, a
 /// legacy one) is nobody's.
+fn held(stored: Option<&[u8]>, token: u64) -> Result<Option<Lease>, Error> {
+    let Some(bytes) = stored else {
+        return Ok(None);
+    };
+    let lease = decode_lease(bytes)?;
+    Ok((lease.token != 0 && lease.token == token).then_some(lease))
+}
+
+/// Whether a stored claim is `token`'s.
 pub(super) fn holds(stored: Option<&[u8]>, token: u64) -> Result<bool, Error> {
-    match stored {
-        Some(bytes) => {
-            let lease = decode_lease(bytes)?;
-            Ok(lease.token != 0 && lease.token == token)
-        }
-        None => Ok(false),
-    }
+    Ok(held(stored, token)?.is_some())
+}
+
+/// The stored claim re-timed to lapse at `until`, encoded, if it is
+/// `token`'s (a renewal, a deferral); `None` if it is not.
+pub(super) fn retimed(
+    stored: Option<&[u8]>,
+    token: u64,
+    until: u64,
+) -> Result<Option<Vec<u8>>, Error> {
+    held(stored, token)?
+        .map(|lease| encode("claim", &Lease { until, ..lease }))
+        .transpose()
 }
 
 #[cfg(test)]

@@ -214,12 +214,9 @@ impl Store for SledStore {
         let Some(stored) = self.pipeline.get(message_id.as_bytes())? else {
             return Ok(false);
         };
-        let mut lease = keys::decode_lease(&stored)?;
-        if lease.token == 0 || lease.token != token {
+        let Some(record) = keys::retimed(Some(&stored), token, until)? else {
             return Ok(false);
-        }
-        lease.until = until;
-        let record = encode("lease", &lease)?;
+        };
         Ok(self
             .pipeline
             .compare_and_swap(message_id.as_bytes(), Some(stored), Some(record))?
@@ -330,13 +327,10 @@ impl Store for SledStore {
     async fn renew_claim(&self, delivery_id: &str, token: u64, until: u64) -> Result<bool, Error> {
         (&self.deliveries, &self.schedule, &self.claims)
             .transaction(|(deliveries, schedule, claims)| {
-                let Some(stored) = claims.get(delivery_id.as_bytes())? else {
+                let stored = claims.get(delivery_id.as_bytes())?;
+                let Some(record) = tx(keys::retimed(stored.as_deref(), token, until))? else {
                     return Ok(false);
                 };
-                let mut lease = tx(keys::decode_lease(&stored))?;
-                if lease.token == 0 || lease.token != token {
-                    return Ok(false);
-                }
                 let Some(bytes) = deliveries.get(delivery_id.as_bytes())? else {
                     return Ok(false);
                 };
@@ -347,8 +341,7 @@ impl Store for SledStore {
                 delivery.state = DeliveryState::Scheduled { at: until };
                 schedule.insert(keys::schedule_key(until, delivery_id), &[])?;
                 deliveries.insert(delivery_id.as_bytes(), tx(encode("delivery", &delivery))?)?;
-                lease.until = until;
-                claims.insert(delivery_id.as_bytes(), tx(encode("claim", &lease))?)?;
+                claims.insert(delivery_id.as_bytes(), record)?;
                 Ok(true)
             })
             .map_err(tx_error)
