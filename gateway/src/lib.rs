@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod health;
+pub mod http_error;
 pub mod ingest;
 pub mod metrics;
 pub mod pipeline;

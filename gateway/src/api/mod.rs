@@ -6,10 +6,9 @@
 
 mod auth;
 mod body;
-mod code;
 mod deliveries;
 mod endpoints;
-mod error;
+mod error_map;
 mod messages;
 mod objects;
 mod openapi;
@@ -18,8 +17,7 @@ mod views;
 
 use std::sync::Arc;
 
-pub use code::Code;
-pub use error::{ApiError, ErrorBody};
+pub use crate::http_error::{ApiError, Code, ErrorBody};
 
 use axum::Json;
 use axum::extract::State;

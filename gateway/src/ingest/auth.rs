@@ -9,9 +9,8 @@ use axum::http::HeaderMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::api::ApiError;
-use crate::api::Code;
 use crate::config::{Secret, SourceAuth};
+use crate::http_error::{ApiError, Code};
 use crate::signing::{SecretError, SigningSecret, constant_time_eq, hmac_header, standard};
 
 /// A source's authentication, with secrets parsed once.

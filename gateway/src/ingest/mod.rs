@@ -23,10 +23,9 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::routing::post;
 
-use crate::api::ApiError;
-use crate::api::Code;
 use crate::config::SourceConfig;
 use crate::health::StoreHealth;
+use crate::http_error::{ApiError, BodyTimeout, Code};
 use crate::metrics::Metrics;
 use crate::pipeline::Inbox;
 use crate::registry::Registry;
@@ -191,7 +190,7 @@ async fn accept(
     let body = axum::body::to_bytes(body, limit).await.map_err(|error| {
         if caused_by::<http_body_util::LengthLimitError>(&error) {
             too_large()
-        } else if caused_by::<crate::server::BodyTimeout>(&error) {
+        } else if caused_by::<BodyTimeout>(&error) {
             ApiError::new(
                 Code::BodyTimeout,
                 format!("{error}; send the body faster or in one piece"),

@@ -10,10 +10,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::time::Sleep;
 
-/// Why a body read ended early: the deadline passed.
-#[derive(Debug, thiserror::Error)]
-#[error("the request body did not arrive within {0:?}")]
-pub struct BodyTimeout(pub Duration);
+use crate::http_error::BodyTimeout;
 
 /// `inner`, failing with [`BodyTimeout`] once `limit` has passed since it
 /// was wrapped.

@@ -58,7 +58,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 fn overloaded() -> Vec<u8> {
     let body = format!(
         r#"{{"code":"{}","message":"too many open connections; retry in a moment"}}"#,
-        crate::api::Code::Overloaded
+        crate::http_error::Code::Overloaded
     );
     format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n\

@@ -28,7 +28,7 @@ use crate::plugin::{HostConfig, PluginHost};
 use crate::registry::Registry;
 use crate::store::{Backend, Catalog, Store};
 
-pub use deadline::BodyTimeout;
+pub use crate::http_error::BodyTimeout;
 pub use listen::{ConnectionLimits, raise_descriptor_limit};
 
 /// A failure to start or run the gateway.

@@ -1,14 +1,20 @@
 //! The one HTTP error boundary: a status, a stable machine `code`, and a
-//! message a person can act on, as JSON `{code, message}`.
+//! message a person can act on, as JSON `{code, message}`; and the error a
+//! request body gives when it arrives too slowly.
 //!
-//! A 5xx body never carries internal detail; the detail goes to the log.
+//! A leaf: ingest and the management API both answer through it, and it
+//! imports neither (how the registry's and the store's errors are answered
+//! is the API's, in `api/error_map.rs`). A 5xx body never carries internal
+//! detail; the detail goes to the log.
+
+mod code;
+
+pub use code::Code;
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-
-use super::Code;
 
 /// The `Retry-After` of a `storage_unavailable` answer, in seconds.
 const STORAGE_RETRY_AFTER: u64 = 1;
@@ -94,31 +100,14 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<crate::registry::RegistryError> for ApiError {
-    fn from(error: crate::registry::RegistryError) -> Self {
-        use crate::registry::RegistryError as E;
-        let message = error.to_string();
-        match error {
-            E::Invalid(_) => Self::new(Code::InvalidField, message),
-            E::Plugin(_) => Self::new(Code::InvalidPlugin, message),
-            E::NotFound { .. } => Self::new(Code::NotFound, message),
-            E::Exists { .. } => Self::new(Code::AlreadyExists, message),
-            E::ManagedByConfig { .. } => Self::new(Code::ManagedByConfig, message),
-            E::InUse { .. } => Self::new(Code::InUse, message),
-            E::Conflict(_) => Self::new(Code::Conflict, message),
-            E::Store(e) => Self::internal(&e),
-        }
-    }
-}
-
-impl From<crate::store::Error> for ApiError {
-    fn from(error: crate::store::Error) -> Self {
-        Self::internal(&error)
-    }
-}
-
 impl From<axum::extract::rejection::QueryRejection> for ApiError {
     fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
         Self::new(Code::InvalidField, rejection.body_text())
     }
 }
+
+/// A request body that did not arrive within its deadline (the body
+/// stream's error, which ingest answers 408 `body_timeout`).
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive within {0:?}")]
+pub struct BodyTimeout(pub std::time::Duration);

@@ -1,0 +1,28 @@
+//! How the layers' errors are answered by the management API: the
+//! registry's map to 400/404/409 with their own codes, a store failure is a
+//! logged 500.
+
+use super::{ApiError, Code};
+
+impl From<crate::registry::RegistryError> for ApiError {
+    fn from(error: crate::registry::RegistryError) -> Self {
+        use crate::registry::RegistryError as E;
+        let message = error.to_string();
+        match error {
+            E::Invalid(_) => Self::new(Code::InvalidField, message),
+            E::Plugin(_) => Self::new(Code::InvalidPlugin, message),
+            E::NotFound { .. } => Self::new(Code::NotFound, message),
+            E::Exists { .. } => Self::new(Code::AlreadyExists, message),
+            E::ManagedByConfig { .. } => Self::new(Code::ManagedByConfig, message),
+            E::InUse { .. } => Self::new(Code::InUse, message),
+            E::Conflict(_) => Self::new(Code::Conflict, message),
+            E::Store(e) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<crate::store::Error> for ApiError {
+    fn from(error: crate::store::Error) -> Self {
+        Self::internal(&error)
+    }
+}
