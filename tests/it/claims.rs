@@ -8,12 +8,7 @@ use crate::harness::{TestGateway, TestReceiver, admin_config, eventually};
 
 /// `hookgate_delivery_stale_outcomes_total` for `endpoint`, 0 when absent.
 async fn stale_outcomes(gateway: &TestGateway, endpoint: &str) -> u64 {
-    let text = reqwest::get(format!("{}/metrics", gateway.url))
-        .await
-        .expect("answers")
-        .text()
-        .await
-        .expect("text");
+    let text = gateway.metrics_text().await;
     let series = format!("hookgate_delivery_stale_outcomes_total{{endpoint=\"{endpoint}\"}} ");
     text.lines()
         .find_map(|line| line.strip_prefix(&series))

@@ -429,12 +429,7 @@ async fn metrics_count_ingest_plugins_deliveries_and_queues() {
     })
     .await;
 
-    let text = reqwest::get(format!("{}/metrics", gateway.url))
-        .await
-        .expect("scrapes")
-        .text()
-        .await
-        .expect("text");
+    let text = gateway.metrics_text().await;
     for line in [
         "hookgate_ingested_total{source=\"callintel\"} 1",
         "hookgate_ingest_rejected_total{source=\"callintel\",reason=\"missing_signature\"} 1",

@@ -215,6 +215,16 @@ event_type = {{ pointer = "/type" }}
 }
 
 impl TestGateway {
+    /// What `/metrics` answers now.
+    pub(crate) async fn metrics_text(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.url))
+            .await
+            .expect("scrapes")
+            .text()
+            .await
+            .expect("text")
+    }
+
     /// The gateway's live configuration.
     pub(crate) fn registry(&self) -> &hookgate::registry::Registry {
         &self.gateway.as_ref().expect("running").registry

@@ -246,10 +246,9 @@ pub struct Pipeline {
     pub registry: Arc<Registry>,
     /// New messages from ingest, and the wake-up for a store scan.
     pub queue: Queue,
-    /// Takes the deliveries created.
+    /// Takes the deliveries created (and wakes its loop for those it
+    /// must find in the schedule).
     pub deliverer: Arc<Deliverer>,
-    /// Woken after deliveries are created for the schedule.
-    pub new_delivery: Arc<Notify>,
     /// Wall time.
     pub clock: Clock,
     /// Plugin invocation counts and latency.
@@ -355,7 +354,6 @@ impl Pipeline {
             registry,
             mut queue,
             deliverer,
-            new_delivery,
             clock,
             metrics,
         } = self;
@@ -365,7 +363,6 @@ impl Pipeline {
             host,
             registry,
             deliverer,
-            new_delivery,
             clock,
             metrics,
         });

@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use tokio::sync::Notify;
-
 use super::OPERATOR_SOURCE;
 use crate::clock::Clock;
 use crate::delivery::Deliverer;
@@ -29,7 +27,6 @@ pub(super) struct Worker {
     pub(super) host: PluginHost,
     pub(super) registry: Arc<Registry>,
     pub(super) deliverer: Arc<Deliverer>,
-    pub(super) new_delivery: Arc<Notify>,
     pub(super) clock: Clock,
     pub(super) metrics: Arc<Metrics>,
 }
@@ -185,12 +182,8 @@ impl Worker {
         if created.deliveries.is_empty() {
             return Ok(());
         }
-        if created.token.is_some() {
-            message.status = status;
-            self.deliverer.dispatch(created, Arc::new(message));
-        } else {
-            self.new_delivery.notify_one();
-        }
+        message.status = status;
+        self.deliverer.dispatch(created, Arc::new(message));
         Ok(())
     }
 }

@@ -95,7 +95,6 @@ async fn every_message_completes_once(engine: Engine, count: usize, budget: usiz
             registry,
             queue,
             deliverer,
-            new_delivery: Arc::new(Notify::new()),
             clock,
             metrics,
         }

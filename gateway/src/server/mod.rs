@@ -166,7 +166,6 @@ impl Gateway {
             registry: registry.clone(),
             queue,
             deliverer: deliverer.clone(),
-            new_delivery: new_delivery.clone(),
             clock,
             metrics: metrics.clone(),
         };

@@ -61,13 +61,6 @@ impl Ids {
     }
 }
 
-/// The time an id was made for, in Unix milliseconds: ids are
-/// `prefix_ULID`, and a message's ULID carries its `received_at`.
-pub fn id_millis(id: &str) -> Option<u64> {
-    let (_, ulid) = id.split_once('_')?;
-    ulid::Ulid::from_string(ulid).ok().map(|u| u.timestamp_ms())
-}
-
 /// Idempotency keys longer than this are stored by their SHA-256: a key
 /// is whatever a sender put in a header or a JSON field, and the engines
 /// limit key length (fjall panics past 64 KiB).

@@ -43,7 +43,6 @@ mod tests;
 mod writer;
 
 pub use fjall_store::FjallStore;
-pub use keys::id_millis;
 pub use model::{
     Attempt, Claimed, Completion, Created, Delivery, DeliveryState, DisabledEndpoint, Holder,
     Ingested, Lease, Leased, Message, MessageStatus, NewDelivery, NewMessage, NextStep, Pruned,
