@@ -3,61 +3,17 @@
 //! receiver at least once.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use hookgate::store::Engine;
 
 use crate::harness::TestReceiver;
+use crate::process::spawn;
 
 /// Events acknowledged before the kill.
 const ACKED_BEFORE_KILL: usize = 300;
 /// Concurrent posting tasks.
 const WRITERS: usize = 8;
-
-/// A spawned gateway, killed when dropped, so a failing test leaves no
-/// server running.
-struct Server(Child);
-
-impl Server {
-    /// SIGKILL, and reap.
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Starts `hookgate serve` and returns it with its base URL, read from the
-/// line it prints on start.
-fn spawn(config: &Path) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hookgate-it"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the binary starts");
-    let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("reads");
-    // Keep reading, so the child never writes into a closed pipe.
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    let url = line
-        .trim()
-        .strip_prefix("hookgate listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    (Server(child), url)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_event_is_delivered_after_a_kill_9_on_sled() {

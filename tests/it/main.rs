@@ -5,6 +5,7 @@
 mod admin;
 mod admin_plugins;
 mod attempts;
+mod backlog;
 mod claims;
 mod cli;
 mod connections;
@@ -16,5 +17,6 @@ mod hostile;
 mod ingest;
 mod plugins;
 mod pool;
+mod process;
 mod protection;
 mod sandbox_serving;

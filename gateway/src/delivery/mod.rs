@@ -11,6 +11,7 @@
 mod attempt;
 mod endpoint;
 mod error;
+mod in_flight;
 pub mod policy;
 pub mod protection;
 mod test_event;
@@ -22,7 +23,7 @@ pub use error::Error;
 pub use policy::RetryPolicy;
 pub use protection::{EndpointState, Gate, Recorded};
 pub use test_event::TestError;
-pub use worker::{Claiming, Deliverer};
+pub use worker::{Claiming, Deliverer, DispatchClaim};
 
 /// Response bodies are kept up to this many bytes in the attempt log.
 pub const RESPONSE_BODY_LIMIT: usize = 4096;

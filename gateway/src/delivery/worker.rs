@@ -8,13 +8,18 @@
 //! time through it); [`Deliverer::run`] calls it with the clock, sleeping
 //! until the next delivery is due or new ones arrive.
 //!
+//! Claims are taken per endpoint, within the room its concurrency leaves
+//! (`in_flight.rs`): a slow endpoint's backlog waits in the store, not as
+//! tasks in memory, and a pass claims more of it as its attempts end.
+//!
 //! First attempts skip the schedule: the pipeline creates a message's
-//! deliveries already claimed and hands them over with the message
-//! ([`Deliverer::dispatch`]), so the run loop attempts them at once without
-//! a claim or a read of its own. If the process dies first, the claims are
-//! released at the next start, as for any attempt cut off.
+//! deliveries already claimed, when their endpoints have room, and hands
+//! them over with the message ([`Deliverer::dispatch`]), so the run loop
+//! attempts them at once without a claim or a read of its own. If the
+//! process dies first, the claims are released at the next start, as for
+//! any attempt cut off.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -24,13 +29,15 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::attempt::{self, Response};
+use super::in_flight::{InFlight, Reservation};
 use super::verdict::{self, Next};
 use super::{Endpoint, Gate, Recipient, Unavailable};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::store::{
-    Attempt, Claimed, Created, Delivery, Holder, Message, MessageStatus, NextStep, Store,
+    Attempt, Claimed, Created, Delivery, Holder, Message, MessageStatus, NewDelivery, NextStep,
+    Room, Store,
 };
 use crate::targets;
 use crate::targets::TargetPolicy;
@@ -39,6 +46,9 @@ use crate::targets::TargetPolicy;
 const BATCH: usize = 256;
 /// The longest the loop sleeps without looking at the schedule.
 const MAX_IDLE: Duration = Duration::from_secs(1);
+/// Deliveries of an endpoint that no longer exists claimed per pass (they
+/// are dead-lettered when attempted).
+const OTHERS: usize = 16;
 
 /// Delivers messages to endpoints.
 pub struct Deliverer {
@@ -60,8 +70,8 @@ pub struct Deliverer {
     /// ended, by a replay or a lapse): the newer claim's token, released
     /// when the attempt in flight ends so the delivery is due at once.
     superseded: Mutex<HashMap<String, u64>>,
-    /// Deliveries with an attempt running in this process.
-    in_flight: Mutex<HashSet<String>>,
+    /// Attempts running in this process, per endpoint.
+    in_flight: InFlight,
     /// Attempt counts and latency.
     metrics: Arc<Metrics>,
     /// Claimed deliveries handed over by the pipeline, with their message.
@@ -82,13 +92,23 @@ pub struct Claiming {
     pub margin: Duration,
 }
 
-/// Deliveries the pipeline created claimed, their claim's token, and the
-/// message they carry.
+/// Deliveries the pipeline created claimed, their claim's token, the
+/// message they carry, and the room held for them until they start.
 #[derive(Debug)]
 struct Dispatch {
     deliveries: Vec<Delivery>,
     token: u64,
     message: Arc<Message>,
+    room: Option<Reservation>,
+}
+
+/// The claim the pipeline creates deliveries with, for a deliverer that
+/// attempts them at once, and the room their endpoints hold for them.
+#[derive(Debug)]
+pub struct DispatchClaim {
+    /// Whom the deliveries are created claimed for, until when.
+    pub holder: Holder,
+    room: Reservation,
 }
 
 impl std::fmt::Debug for Deliverer {
@@ -119,7 +139,7 @@ impl Deliverer {
             wake,
             claims,
             superseded: Mutex::new(HashMap::new()),
-            in_flight: Mutex::new(HashSet::new()),
+            in_flight: InFlight::default(),
             metrics,
             dispatched,
             dispatch_queue: Mutex::new(Some(dispatch_queue)),
@@ -127,21 +147,38 @@ impl Deliverer {
         })
     }
 
-    /// The claim deliveries handed to [`Deliverer::dispatch`] should be
-    /// created with at `now`, or `None` if no run loop takes them (then
-    /// they go through the schedule).
-    pub fn dispatch_claim(&self, now: u64) -> Option<Holder> {
-        self.running
-            .load(Ordering::Acquire)
-            .then(|| self.holder(now))
+    /// The claim `deliveries` should be created with at `now`, with room
+    /// held on their endpoints, or `None` if no run loop takes them or an
+    /// endpoint is at its concurrency: then they go through the schedule,
+    /// and a pass claims them when there is room.
+    pub fn dispatch_claim(&self, now: u64, deliveries: &[NewDelivery]) -> Option<DispatchClaim> {
+        if !self.running.load(Ordering::Acquire) {
+            return None;
+        }
+        let snapshot = self.registry.snapshot();
+        let endpoints: Vec<(String, usize)> = deliveries
+            .iter()
+            .map(|d| {
+                let capacity = snapshot
+                    .endpoints
+                    .get(&d.endpoint)
+                    .map_or(OTHERS, |e| e.state.max_in_flight);
+                (d.endpoint.clone(), capacity)
+            })
+            .collect();
+        let room = self.in_flight.reserve(&endpoints)?;
+        Some(DispatchClaim {
+            holder: self.holder(now),
+            room,
+        })
     }
 
     /// Hands over deliveries of `message` that the pipeline created claimed
-    /// (for the holder [`Deliverer::dispatch_claim`] gave): the run loop
+    /// (with the claim [`Deliverer::dispatch_claim`] gave): the run loop
     /// attempts them at once. If it has stopped meanwhile, their claims
     /// lapse and the schedule hands them out again. Deliveries created
     /// unclaimed are the schedule's: the loop is woken for them.
-    pub fn dispatch(&self, created: Created, message: Arc<Message>) {
+    pub fn dispatch(&self, created: Created, message: Arc<Message>, claim: Option<DispatchClaim>) {
         let Created { deliveries, token } = created;
         let Some(token) = token.filter(|_| !deliveries.is_empty()) else {
             self.wake.notify_one();
@@ -153,11 +190,25 @@ impl Deliverer {
                 deliveries,
                 token,
                 message,
+                room: claim.map(|c| c.room),
             })
             .is_err()
         {
             self.wake.notify_one();
         }
+    }
+
+    /// The room each endpoint has for a claim on this node.
+    fn room(&self) -> Room {
+        let snapshot = self.registry.snapshot();
+        self.in_flight.room(
+            snapshot
+                .endpoints
+                .iter()
+                .map(|(name, e)| (name.as_str(), e.state.max_in_flight)),
+            OTHERS,
+            BATCH,
+        )
     }
 
     /// This node's claim from `now`, for one lease.
@@ -183,13 +234,21 @@ impl Deliverer {
         };
         self.running.store(true, Ordering::Release);
         let mut pass = true;
+        // Whether the last pass stopped at its limit, with more due.
+        let mut more = false;
         loop {
             if pass {
                 pass = false;
                 let now = self.clock.now_millis();
-                match self.store.claim_due(now, &self.holder(now), BATCH).await {
-                    Ok(claimed) => {
-                        for claimed in claimed {
+                match self
+                    .store
+                    .claim_due(now, &self.holder(now), &self.room())
+                    .await
+                {
+                    Ok(claims) => {
+                        self.in_flight.claimed(&claims);
+                        more = claims.claimed.len() >= BATCH;
+                        for claimed in claims.claimed {
                             self.spawn_attempt(&mut running, claimed, None);
                         }
                     }
@@ -197,22 +256,27 @@ impl Deliverer {
                 }
             }
             while running.try_join_next().is_some() {}
+            let now = self.clock.now_millis();
+            // What is due and was not claimed waits for room, which an
+            // attempt's end wakes the loop for: only the backstop then.
             let idle = match self.store.next_due().await {
-                Ok(Some(at)) => Duration::from_millis(at.saturating_sub(self.clock.now_millis())),
+                Ok(Some(at)) if at > now => Duration::from_millis(at - now).min(MAX_IDLE),
+                Ok(Some(_)) if more => Duration::ZERO,
                 _ => MAX_IDLE,
-            }
-            .min(MAX_IDLE);
+            };
             tokio::select! {
                 () = tokio::time::sleep(idle) => pass = true,
                 () = self.wake.notified() => pass = true,
                 Some(first) = dispatched.recv() => {
                     // Claimed already: attempted without a pass.
                     let mut next = Some(first);
-                    while let Some(Dispatch { deliveries, token, message }) = next {
+                    while let Some(Dispatch { deliveries, token, message, room }) = next {
                         for delivery in deliveries {
                             let claimed = Claimed { delivery, token };
                             self.spawn_attempt(&mut running, claimed, Some(message.clone()));
                         }
+                        // Each attempt counts itself now.
+                        drop(room);
                         next = dispatched.try_recv().ok();
                     }
                 }
@@ -251,10 +315,14 @@ impl Deliverer {
     /// One pass at time `now`: claims what is due and runs every attempt to
     /// its recorded outcome. Returns how many attempts were made.
     pub async fn deliver_due(&self, now: u64) -> Result<usize, crate::store::Error> {
-        let claimed = self.store.claim_due(now, &self.holder(now), BATCH).await?;
+        let claims = self
+            .store
+            .claim_due(now, &self.holder(now), &self.room())
+            .await?;
+        self.in_flight.claimed(&claims);
         let mut attempts = 0;
         let mut running = Vec::new();
-        for claimed in claimed {
+        for claimed in claims.claimed {
             if self.start(&claimed) {
                 attempts += 1;
                 running.push(self.attempt_at(claimed, now, None));
@@ -277,11 +345,7 @@ impl Deliverer {
     /// claim is kept, to be released when the attempt in flight ends).
     fn start(&self, claimed: &Claimed) -> bool {
         let id = &claimed.delivery.id;
-        let started = self
-            .in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id.clone());
+        let started = self.in_flight.start(id, &claimed.delivery.plan.endpoint);
         if !started {
             self.superseded
                 .lock()
@@ -295,12 +359,12 @@ impl Deliverer {
     /// attempt (recorded, held back, dead-lettered): until that write
     /// commits, the delivery is leased and cannot be claimed again; once it
     /// commits, a claim must not find it still marked, or it would be
-    /// skipped and wait out a whole lease.
+    /// skipped and wait out a whole lease. Wakes the loop if the endpoint
+    /// has due deliveries waiting for the slot this frees.
     fn finish(&self, id: &str) {
-        self.in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(id);
+        if self.in_flight.finish(id) {
+            self.wake.notify_one();
+        }
     }
 
     /// One attempt at time `now`, with the message if the caller has it,
@@ -543,12 +607,7 @@ impl Deliverer {
     async fn release_held(&self, endpoint: &Endpoint, now: u64) -> Result<(), crate::store::Error> {
         let mut released = 0;
         for id in endpoint.state.take_held() {
-            let running = self
-                .in_flight
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .contains(&id);
-            if running {
+            if self.in_flight.contains(&id) {
                 continue;
             }
             let waiting = self.store.delivery(&id).await?.is_some_and(

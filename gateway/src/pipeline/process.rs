@@ -150,8 +150,9 @@ impl Worker {
     }
 
     /// Records the outcome; the deliveries are created claimed and handed to
-    /// the deliverer with the message, or, with no delivery loop running,
-    /// scheduled for now.
+    /// the deliverer with the message, or, with no delivery loop running or
+    /// an endpoint at its concurrency, scheduled for now (a pass claims them
+    /// as room frees).
     async fn complete(
         &self,
         mut message: Message,
@@ -163,13 +164,13 @@ impl Worker {
         let claim = if deliveries.is_empty() {
             None
         } else {
-            self.deliverer.dispatch_claim(now)
+            self.deliverer.dispatch_claim(now, &deliveries)
         };
         let completion = Completion {
             status: status.clone(),
             deliveries,
             now,
-            claim,
+            claim: claim.as_ref().map(|c| c.holder.clone()),
         };
         let Some(created) = self
             .store
@@ -183,7 +184,7 @@ impl Worker {
             return Ok(());
         }
         message.status = status;
-        self.deliverer.dispatch(created, Arc::new(message));
+        self.deliverer.dispatch(created, Arc::new(message), claim);
         Ok(())
     }
 }

@@ -16,8 +16,8 @@ use super::fjall_tables::{Change, Tables};
 use super::keys::{self, decode, encode};
 use super::writer::Writer;
 use super::{
-    Attempt, Claimed, Completion, Created, Delivery, DeliveryState, DisabledEndpoint, Error,
-    Holder, Ingested, Lease, Leased, Message, NewMessage, NextStep, Store,
+    Attempt, Claimed, Claims, Completion, Created, Delivery, DeliveryState, DisabledEndpoint,
+    Error, Holder, Ingested, Lease, Leased, Message, NewMessage, NextStep, Room, Store,
 };
 
 /// The fjall-backed [`Store`].
@@ -61,10 +61,10 @@ fn set_state(
     // unchanged entry alone.
     if was != will {
         if let Some(at) = was {
-            change.unschedule(at, &delivery.id);
+            change.unschedule(at, &delivery.id, &delivery.plan.endpoint);
         }
         if let Some(at) = will {
-            change.schedule(at, &delivery.id);
+            change.schedule(at, &delivery.id, &delivery.plan.endpoint);
         }
     }
     delivery.state = state;
@@ -201,7 +201,7 @@ impl Store for FjallStore {
                     let id = delivery.id.as_bytes();
                     let link = keys::by_message_key(&message_id, &delivery.id);
                     change.batch.insert(&t.by_message, link, []);
-                    change.schedule(due, &delivery.id);
+                    change.schedule(due, &delivery.id, &delivery.plan.endpoint);
                     if let Some(claim) = &claim_record {
                         change.batch.insert(&t.claims, id, claim.as_slice());
                     }
@@ -217,23 +217,19 @@ impl Store for FjallStore {
             .await
     }
 
-    async fn claim_due(
-        &self,
-        now: u64,
-        holder: &Holder,
-        limit: usize,
-    ) -> Result<Vec<Claimed>, Error> {
+    async fn claim_due(&self, now: u64, holder: &Holder, room: &Room) -> Result<Claims, Error> {
         let holder = holder.clone();
+        let room = room.clone();
         self.writer
             .apply(false, move |t| {
-                let due = t.due(now.saturating_add(1), limit);
+                let due = t.due(now.saturating_add(1), &room);
                 let mut change = t.change();
-                let mut claimed = Vec::with_capacity(due.len());
-                for (at, id) in due {
+                let mut claimed = Vec::with_capacity(due.taken.len());
+                for (at, id, endpoint) in due.taken {
                     let Some(delivery) = t.delivery(&id)? else {
                         // An entry without its delivery (sled drops these
                         // too): left in place it would block the schedule.
-                        change.unschedule(at, &id);
+                        change.unschedule(at, &id, &endpoint);
                         continue;
                     };
                     let lease = keys::lease(&holder);
@@ -251,7 +247,10 @@ impl Store for FjallStore {
                     });
                 }
                 change.commit()?;
-                Ok(claimed)
+                Ok(Claims {
+                    claimed,
+                    waiting: due.waiting,
+                })
             })
             .await
     }

@@ -5,16 +5,19 @@
 //! pipeline's outcome does not rewrite the body; and the schedule is mirrored
 //! in memory, because an LSM tree keeps the entries a queue removes as
 //! tombstones until compaction, and a scan for "what is due first" would wade
-//! through all of them. The mirror costs about 100 bytes per scheduled
-//! delivery and is rebuilt from the keyspace at open.
+//! through all of them. The mirror ([`Mirror`]: by time and by endpoint)
+//! costs about 200 bytes per scheduled delivery and is rebuilt from the
+//! keyspace at open; a schedule entry's value is its delivery's endpoint
+//! (empty in stores written before claims were per endpoint: then the
+//! delivery says).
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, Readable, Snapshot};
 
 use super::Error;
+use super::fjall_schedule::Mirror;
 use super::keys::{self, decode};
 use super::{Message, MessageStatus, NewMessage};
 
@@ -48,7 +51,7 @@ pub(super) struct Tables {
     pub(super) deliveries: Keyspace,
     /// `message \0 delivery` → ().
     pub(super) by_message: Keyspace,
-    /// `due delivery` → (): what is scheduled, by time.
+    /// `due delivery` → endpoint: what is scheduled, by time.
     pub(super) schedule: Keyspace,
     /// delivery id → lease end (BE u64): deliveries claimed by a worker.
     pub(super) claims: Keyspace,
@@ -60,7 +63,7 @@ pub(super) struct Tables {
     pub(super) blobs: Keyspace,
     /// The schedule keyspace's entries, in memory; changed only by a
     /// committed [`Change`].
-    index: Arc<Mutex<BTreeSet<(u64, String)>>>,
+    index: Arc<Mutex<Mirror>>,
     /// Where scans of the pipeline queue start, past the tombstones of
     /// messages the pipeline finished.
     pipeline_floor: Arc<Mutex<Floor>>,
@@ -109,15 +112,26 @@ impl Tables {
 
     /// Loads the schedule's mirror.
     fn with_index(self) -> Result<Self, Error> {
-        let mut index = BTreeSet::new();
+        let mut index = Mirror::default();
         for entry in self.schedule.iter() {
-            index.extend(keys::parse_schedule_key(&entry.key()?));
+            let (key, value) = entry.into_inner()?;
+            let Some((at, id)) = keys::parse_schedule_key(&key) else {
+                continue;
+            };
+            let endpoint = if value.is_empty() {
+                self.delivery(&id)?
+                    .map(|d| d.plan.endpoint)
+                    .unwrap_or_default()
+            } else {
+                String::from_utf8_lossy(&value).into_owned()
+            };
+            index.insert(at, &id, &endpoint);
         }
         *self.index() = index;
         Ok(self)
     }
 
-    fn index(&self) -> MutexGuard<'_, BTreeSet<(u64, String)>> {
+    fn index(&self) -> MutexGuard<'_, Mirror> {
         self.index.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -181,18 +195,15 @@ impl Tables {
             .transpose()
     }
 
-    /// Up to `limit` deliveries due before `end`, earliest first.
-    pub(super) fn due(&self, end: u64, limit: usize) -> Vec<(u64, String)> {
-        self.index()
-            .range(..(end, String::new()))
-            .take(limit)
-            .cloned()
-            .collect()
+    /// Deliveries due before `end`, as many of each endpoint as `room`
+    /// allows ([`super::Room::select`]).
+    pub(super) fn due(&self, end: u64, room: &super::Room) -> super::Selected {
+        self.index().due(end, room)
     }
 
     /// When the earliest scheduled delivery is due.
     pub(super) fn next_due(&self) -> Option<u64> {
-        self.index().first().map(|(at, _)| *at)
+        self.index().first()
     }
 
     /// How many deliveries are scheduled.
@@ -266,8 +277,8 @@ pub(super) struct Change<'a> {
     tables: &'a Tables,
     /// The writes.
     pub(super) batch: fjall::OwnedWriteBatch,
-    scheduled: Vec<(u64, String)>,
-    unscheduled: Vec<(u64, String)>,
+    scheduled: Vec<(u64, String, String)>,
+    unscheduled: Vec<(u64, String, String)>,
 }
 
 impl<'a> Change<'a> {
@@ -276,28 +287,35 @@ impl<'a> Change<'a> {
         self.tables
     }
 
-    /// Puts delivery `id` in the schedule at `at`.
-    pub(super) fn schedule(&mut self, at: u64, id: &str) {
-        self.batch
-            .insert(&self.tables.schedule, keys::schedule_key(at, id), []);
-        self.scheduled.push((at, id.to_owned()));
+    /// Puts delivery `id`, of `endpoint`, in the schedule at `at`.
+    pub(super) fn schedule(&mut self, at: u64, id: &str, endpoint: &str) {
+        self.batch.insert(
+            &self.tables.schedule,
+            keys::schedule_key(at, id),
+            endpoint.as_bytes(),
+        );
+        self.scheduled
+            .push((at, id.to_owned(), endpoint.to_owned()));
     }
 
-    /// Takes delivery `id` out of the schedule at `at`.
-    pub(super) fn unschedule(&mut self, at: u64, id: &str) {
+    /// Takes delivery `id`, of `endpoint`, out of the schedule at `at`.
+    pub(super) fn unschedule(&mut self, at: u64, id: &str, endpoint: &str) {
         self.batch
             .remove(&self.tables.schedule, keys::schedule_key(at, id));
-        self.unscheduled.push((at, id.to_owned()));
+        self.unscheduled
+            .push((at, id.to_owned(), endpoint.to_owned()));
     }
 
     /// Commits the batch, then updates the mirror.
     pub(super) fn commit(self) -> Result<(), Error> {
         self.batch.commit()?;
         let mut index = self.tables.index();
-        for entry in &self.unscheduled {
-            index.remove(entry);
+        for (at, id, endpoint) in &self.unscheduled {
+            index.remove(*at, id, endpoint);
         }
-        index.extend(self.scheduled);
+        for (at, id, endpoint) in &self.scheduled {
+            index.insert(*at, id, endpoint);
+        }
         Ok(())
     }
 }

@@ -18,6 +18,7 @@ pub(super) const DEDUP: &str = "dedup.v1";
 pub(super) const DELIVERIES: &str = "deliveries.v2";
 pub(super) const BY_MESSAGE: &str = "deliveries_by_message.v1";
 pub(super) const SCHEDULE: &str = "schedule.v1";
+pub(super) const SCHEDULE_BY_ENDPOINT: &str = "schedule_by_endpoint.v1";
 pub(super) const CLAIMS: &str = "claims.v1";
 pub(super) const DISABLED_ENDPOINTS: &str = "disabled_endpoints.v1";
 pub(super) const OBJECTS: &str = "objects.v1";
@@ -91,6 +92,26 @@ pub(super) fn parse_schedule_key(key: &[u8]) -> Option<(u64, String)> {
     let (at, id) = key.split_at_checked(8)?;
     let at = u64::from_be_bytes(at.try_into().ok()?);
     Some((at, String::from_utf8(id.to_vec()).ok()?))
+}
+
+/// `endpoint \0 due (BE u64) delivery_id`: the schedule by endpoint, for
+/// claims taken per endpoint. Endpoint names hold no NUL.
+pub(super) fn endpoint_schedule_key(endpoint: &str, at: u64, delivery_id: &str) -> Vec<u8> {
+    [
+        endpoint.as_bytes(),
+        &[0],
+        &at.to_be_bytes()[..],
+        delivery_id.as_bytes(),
+    ]
+    .concat()
+}
+
+/// The endpoint, due time and delivery id of an endpoint schedule key.
+pub(super) fn parse_endpoint_schedule_key(key: &[u8]) -> Option<(String, u64, String)> {
+    let nul = key.iter().position(|b| *b == 0)?;
+    let endpoint = std::str::from_utf8(&key[..nul]).ok()?.to_owned();
+    let (at, id) = parse_schedule_key(&key[nul + 1..])?;
+    Some((endpoint, at, id))
 }
 
 /// Milliseconds in `d`, saturating.
@@ -262,6 +283,18 @@ pub(super) fn retimed(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoint_schedule_keys_group_by_endpoint_then_time_and_round_trip() {
+        let a_late = endpoint_schedule_key("a", 256, "dlv_a");
+        let a_early = endpoint_schedule_key("a", 5, "dlv_b");
+        let ab = endpoint_schedule_key("ab", 1, "dlv_c");
+        assert!(a_early < a_late && a_late < ab);
+        assert_eq!(
+            parse_endpoint_schedule_key(&a_late),
+            Some(("a".into(), 256, "dlv_a".into()))
+        );
+    }
 
     #[test]
     fn schedule_keys_sort_by_time_and_round_trip() {

@@ -29,6 +29,7 @@
 
 mod commit;
 mod fjall_catalog;
+mod fjall_schedule;
 mod fjall_store;
 mod fjall_tables;
 mod keys;
@@ -37,15 +38,18 @@ mod model;
 mod private;
 mod query;
 mod sled_catalog;
+mod sled_schedule;
 mod sled_store;
 #[cfg(test)]
 mod tests;
 mod writer;
 
 pub use fjall_store::FjallStore;
+pub(crate) use model::Selected;
 pub use model::{
-    Attempt, Claimed, Completion, Created, Delivery, DeliveryState, DisabledEndpoint, Holder,
-    Ingested, Lease, Leased, Message, MessageStatus, NewDelivery, NewMessage, NextStep, Pruned,
+    Attempt, Claimed, Claims, Completion, Created, Delivery, DeliveryState, DisabledEndpoint,
+    Holder, Ingested, Lease, Leased, Message, MessageStatus, NewDelivery, NewMessage, NextStep,
+    Pruned, Room,
 };
 pub use query::{DeliveryQuery, DeliveryStatusKind, MessageQuery, MessageStatusKind, Page};
 pub use sled_store::SledStore;
@@ -271,17 +275,15 @@ pub trait Store: Send + Sync + 'static {
     async fn defer_pipeline(&self, message_id: &str, token: u64, until: u64)
     -> Result<bool, Error>;
 
-    /// Claims up to `limit` deliveries due at or before `now` for `holder`:
-    /// each gets a new [`Lease`] with a fresh token and is moved to the
-    /// lease's end in the schedule, so no node is handed it again while its
-    /// attempt runs, and any node may take it once the lease lapses (its
-    /// holder died, or stopped renewing).
-    async fn claim_due(
-        &self,
-        now: u64,
-        holder: &Holder,
-        limit: usize,
-    ) -> Result<Vec<Claimed>, Error>;
+    /// Claims deliveries due at or before `now` for `holder`, of each
+    /// endpoint at most what `room` allows it (earliest due first), and no
+    /// more than `room.limit` in all: each gets a new [`Lease`] with a fresh
+    /// token and is moved to the lease's end in the schedule, so no node is
+    /// handed it again while its attempt runs, and any node may take it
+    /// once the lease lapses (its holder died, or stopped renewing). An
+    /// endpoint's backlog past its room stays in the store, however long,
+    /// and is named in [`Claims::waiting`].
+    async fn claim_due(&self, now: u64, holder: &Holder, room: &Room) -> Result<Claims, Error>;
 
     /// Extends the claim `token` holds on a delivery to `until`, while its
     /// attempt runs. False, and nothing written, if the claim is no longer

@@ -157,6 +157,87 @@ pub struct Claimed {
     pub token: u64,
 }
 
+/// How many deliveries a claim may take of each endpoint: the room that
+/// endpoint's concurrency leaves on the claiming node. Claiming per
+/// endpoint keeps a slow endpoint's backlog in the store, not in memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Room {
+    /// Endpoints by name, with how many each may take.
+    pub endpoints: std::collections::HashMap<String, usize>,
+    /// How many of an endpoint not named (one deleted since its deliveries
+    /// were made, whose deliveries are dead-lettered when attempted).
+    pub others: usize,
+    /// The most one claim takes in all; past it, the earliest due win.
+    pub limit: usize,
+}
+
+impl Room {
+    /// How many of `endpoint`'s deliveries a claim may take.
+    pub fn of(&self, endpoint: &str) -> usize {
+        self.endpoints.get(endpoint).copied().unwrap_or(self.others)
+    }
+
+    /// Every endpoint may take up to `limit` (tests, tools).
+    pub fn any(limit: usize) -> Self {
+        Self {
+            endpoints: std::collections::HashMap::new(),
+            others: limit,
+            limit,
+        }
+    }
+
+    /// What a claim takes, given each endpoint's earliest due entries
+    /// `(due, delivery id)`, up to one more than its room (so that an
+    /// endpoint with more due than its room shows): each endpoint's
+    /// earliest within its room, of those the earliest [`Room::limit`];
+    /// and which endpoints have due deliveries left behind.
+    pub(crate) fn select(&self, due: Vec<(String, Vec<(u64, String)>)>) -> Selected {
+        let mut taken = Vec::new();
+        let mut waiting = Vec::new();
+        for (endpoint, mut entries) in due {
+            let room = self.of(&endpoint);
+            if entries.len() > room {
+                entries.truncate(room);
+                waiting.push(endpoint.clone());
+            }
+            taken.extend(
+                entries
+                    .into_iter()
+                    .map(|(at, id)| (at, id, endpoint.clone())),
+            );
+        }
+        if taken.len() > self.limit {
+            taken.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+            for (_, _, endpoint) in taken.drain(self.limit..) {
+                if !waiting.contains(&endpoint) {
+                    waiting.push(endpoint);
+                }
+            }
+        }
+        Selected { taken, waiting }
+    }
+}
+
+/// What [`Room::select`] chose.
+#[derive(Debug, Default)]
+pub(crate) struct Selected {
+    /// (due, delivery id, endpoint), to claim.
+    pub(crate) taken: Vec<(u64, String, String)>,
+    /// Endpoints with due deliveries left in the store.
+    pub(crate) waiting: Vec<String>,
+}
+
+/// What a claim took, and what it left.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Claims {
+    /// The deliveries claimed.
+    pub claimed: Vec<Claimed>,
+    /// Endpoints with deliveries due that their room (or the claim's
+    /// limit) left in the store: a claim should look again once one of
+    /// their attempts ends.
+    pub waiting: Vec<String>,
+}
+
 /// The deliveries a pipeline completion created, and the token of their
 /// claim when it created them claimed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,9 +9,11 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use super::commit::GroupCommit;
 use super::keys::{self, decode, encode};
 use super::migrate;
+use super::sled_schedule::{self, Schedule};
 use super::{
-    Attempt, Claimed, Completion, Created, Delivery, DeliveryState, DisabledEndpoint, Error,
-    Holder, Ingested, Lease, Leased, Message, MessageStatus, NewMessage, NextStep, Store,
+    Attempt, Claimed, Claims, Completion, Created, Delivery, DeliveryState, DisabledEndpoint,
+    Error, Holder, Ingested, Lease, Leased, Message, MessageStatus, NewMessage, NextStep, Room,
+    Store,
 };
 
 impl From<sled::Error> for Error {
@@ -40,6 +42,8 @@ pub struct SledStore {
     pub(super) by_message: sled::Tree,
     /// `due delivery` → (): what is scheduled, by time.
     pub(super) schedule: sled::Tree,
+    /// `endpoint \0 due delivery` → (): the same, by endpoint.
+    pub(super) by_endpoint: sled::Tree,
     /// delivery id → lease end (BE u64): deliveries claimed by a worker.
     pub(super) claims: sled::Tree,
     /// endpoint name → (disabled at, reason).
@@ -110,13 +114,20 @@ impl SledStore {
         if migrated > 0 {
             tracing::info!(migrated, "deliveries moved to the current record format");
         }
+        let schedule = db.open_tree(keys::SCHEDULE)?;
+        let by_endpoint = db.open_tree(keys::SCHEDULE_BY_ENDPOINT)?;
+        let indexed = sled_schedule::rebuild(&schedule, &by_endpoint, &deliveries)?;
+        if indexed > 0 {
+            tracing::info!(indexed, "the schedule indexed by endpoint");
+        }
         Ok(Self {
             messages,
             pipeline: db.open_tree(keys::PIPELINE)?,
             dedup: db.open_tree(keys::DEDUP)?,
             deliveries,
             by_message: db.open_tree(keys::BY_MESSAGE)?,
-            schedule: db.open_tree(keys::SCHEDULE)?,
+            schedule,
+            by_endpoint,
             claims: db.open_tree(keys::CLAIMS)?,
             disabled: db.open_tree(keys::DISABLED_ENDPOINTS)?,
             objects: db.open_tree(keys::OBJECTS)?,
@@ -245,11 +256,16 @@ impl Store for SledStore {
             &self.deliveries,
             &self.by_message,
             &self.schedule,
+            &self.by_endpoint,
             &self.claims,
         );
         let completed = trees
             .transaction(
-                |(messages, pipeline, deliveries, by_message, schedule, claims)| {
+                |(messages, pipeline, deliveries, by_message, by_time, by_endpoint, claims)| {
+                    let schedule = Schedule {
+                        by_time,
+                        by_endpoint,
+                    };
                     let queued = pipeline.get(message_id.as_bytes())?;
                     if !tx(keys::holds(queued.as_deref(), token))? {
                         // Not waiting, or another's lease.
@@ -267,7 +283,7 @@ impl Store for SledStore {
                         let id = &delivery.id;
                         deliveries.insert(id.as_bytes(), record.as_slice())?;
                         by_message.insert(keys::by_message_key(message_id, id), &[])?;
-                        schedule.insert(keys::schedule_key(due, id), &[])?;
+                        schedule.insert(due, delivery)?;
                         if let Some(claim) = &claim_record {
                             claims.insert(id.as_bytes(), claim.as_slice())?;
                         }
@@ -282,28 +298,24 @@ impl Store for SledStore {
         }))
     }
 
-    async fn claim_due(
-        &self,
-        now: u64,
-        holder: &Holder,
-        limit: usize,
-    ) -> Result<Vec<Claimed>, Error> {
-        let due: Vec<(u64, String)> = self
-            .schedule
-            .range(..keys::schedule_key(now.saturating_add(1), ""))
-            .keys()
-            .take(limit)
-            .filter_map(|key| key.ok().and_then(|k| keys::parse_schedule_key(&k)))
-            .collect();
-        let mut claimed = Vec::with_capacity(due.len());
-        for (at, id) in due {
+    async fn claim_due(&self, now: u64, holder: &Holder, room: &Room) -> Result<Claims, Error> {
+        let due = sled_schedule::due(&self.by_endpoint, now.saturating_add(1), room)?;
+        let mut claimed = Vec::with_capacity(due.taken.len());
+        for (at, id, endpoint) in due.taken {
             let lease = keys::lease(holder);
             let record = encode("claim", &lease)?;
-            let delivery = (&self.deliveries, &self.schedule, &self.claims)
-                .transaction(|(deliveries, schedule, claims)| {
-                    if schedule.remove(keys::schedule_key(at, &id))?.is_none() {
+            let trees = (
+                &self.deliveries,
+                &self.schedule,
+                &self.by_endpoint,
+                &self.claims,
+            );
+            let delivery = trees
+                .transaction(|(deliveries, by_time, by_endpoint, claims)| {
+                    if by_time.remove(keys::schedule_key(at, &id))?.is_none() {
                         return Ok(None);
                     }
+                    by_endpoint.remove(keys::endpoint_schedule_key(&endpoint, at, &id))?;
                     let Some(bytes) = deliveries.get(id.as_bytes())? else {
                         return Ok(None);
                     };
@@ -311,7 +323,11 @@ impl Store for SledStore {
                     delivery.state = DeliveryState::Scheduled { at: lease.until };
                     let encoded = tx(encode("delivery", &delivery))?;
                     deliveries.insert(id.as_bytes(), encoded)?;
-                    schedule.insert(keys::schedule_key(lease.until, &id), &[])?;
+                    Schedule {
+                        by_time,
+                        by_endpoint,
+                    }
+                    .insert(lease.until, &delivery)?;
                     claims.insert(id.as_bytes(), record.as_slice())?;
                     Ok(Some(delivery))
                 })
@@ -321,12 +337,24 @@ impl Store for SledStore {
                 token: lease.token,
             }));
         }
-        Ok(claimed)
+        Ok(Claims {
+            claimed,
+            waiting: due.waiting,
+        })
     }
 
     async fn renew_claim(&self, delivery_id: &str, token: u64, until: u64) -> Result<bool, Error> {
-        (&self.deliveries, &self.schedule, &self.claims)
-            .transaction(|(deliveries, schedule, claims)| {
+        (
+            &self.deliveries,
+            &self.schedule,
+            &self.by_endpoint,
+            &self.claims,
+        )
+            .transaction(|(deliveries, by_time, by_endpoint, claims)| {
+                let schedule = Schedule {
+                    by_time,
+                    by_endpoint,
+                };
                 let stored = claims.get(delivery_id.as_bytes())?;
                 let Some(record) = tx(keys::retimed(stored.as_deref(), token, until))? else {
                     return Ok(false);
@@ -336,10 +364,10 @@ impl Store for SledStore {
                 };
                 let mut delivery: Delivery = tx(decode("delivery", &bytes))?;
                 if let DeliveryState::Scheduled { at } = delivery.state {
-                    schedule.remove(keys::schedule_key(at, delivery_id))?;
+                    schedule.remove(at, &delivery)?;
                 }
                 delivery.state = DeliveryState::Scheduled { at: until };
-                schedule.insert(keys::schedule_key(until, delivery_id), &[])?;
+                schedule.insert(until, &delivery)?;
                 deliveries.insert(delivery_id.as_bytes(), tx(encode("delivery", &delivery))?)?;
                 claims.insert(delivery_id.as_bytes(), record)?;
                 Ok(true)
@@ -358,8 +386,17 @@ impl Store for SledStore {
         }
         let mut released = 0;
         for (id, token) in &dead {
-            let done = (&self.deliveries, &self.schedule, &self.claims)
-                .transaction(|(deliveries, schedule, claims)| {
+            let done = (
+                &self.deliveries,
+                &self.schedule,
+                &self.by_endpoint,
+                &self.claims,
+            )
+                .transaction(|(deliveries, by_time, by_endpoint, claims)| {
+                    let schedule = Schedule {
+                        by_time,
+                        by_endpoint,
+                    };
                     // Taken over since the scan: no longer dead.
                     if !tx(keys::holds(claims.get(id.as_bytes())?.as_deref(), *token))? {
                         return Ok(false);
@@ -370,11 +407,11 @@ impl Store for SledStore {
                     };
                     let mut delivery: Delivery = tx(decode("delivery", &bytes))?;
                     if let DeliveryState::Scheduled { at } = delivery.state {
-                        schedule.remove(keys::schedule_key(at, id))?;
+                        schedule.remove(at, &delivery)?;
                         delivery.state = DeliveryState::Scheduled { at: now };
                         let encoded = tx(encode("delivery", &delivery))?;
                         deliveries.insert(id.as_bytes(), encoded)?;
-                        schedule.insert(keys::schedule_key(now, id), &[])?;
+                        schedule.insert(now, &delivery)?;
                     }
                     Ok(true)
                 })
@@ -414,8 +451,17 @@ impl Store for SledStore {
         next: NextStep,
     ) -> Result<Option<Delivery>, Error> {
         let at = attempt.at;
-        let delivery = (&self.deliveries, &self.schedule, &self.claims)
-            .transaction(|(deliveries, schedule, claims)| {
+        let delivery = (
+            &self.deliveries,
+            &self.schedule,
+            &self.by_endpoint,
+            &self.claims,
+        )
+            .transaction(|(deliveries, by_time, by_endpoint, claims)| {
+                let schedule = Schedule {
+                    by_time,
+                    by_endpoint,
+                };
                 let Some(bytes) = deliveries.get(delivery_id.as_bytes())? else {
                     return abort(Error::NotFound {
                         what: "delivery",
@@ -431,11 +477,11 @@ impl Store for SledStore {
                 claims.remove(delivery_id.as_bytes())?;
                 let mut delivery: Delivery = tx(decode("delivery", &bytes))?;
                 if let DeliveryState::Scheduled { at } = delivery.state {
-                    schedule.remove(keys::schedule_key(at, delivery_id))?;
+                    schedule.remove(at, &delivery)?;
                 }
                 delivery.attempts.push(attempt.clone());
                 if let NextStep::RetryAt(when) = &next {
-                    schedule.insert(keys::schedule_key(*when, delivery_id), &[])?;
+                    schedule.insert(*when, &delivery)?;
                 }
                 delivery.state = keys::state_after(&next, at);
                 let encoded = tx(encode("delivery", &delivery))?;
@@ -456,8 +502,17 @@ impl Store for SledStore {
         at: u64,
         token: Option<u64>,
     ) -> Result<Option<Delivery>, Error> {
-        (&self.deliveries, &self.schedule, &self.claims)
-            .transaction(|(deliveries, schedule, claims)| {
+        (
+            &self.deliveries,
+            &self.schedule,
+            &self.by_endpoint,
+            &self.claims,
+        )
+            .transaction(|(deliveries, by_time, by_endpoint, claims)| {
+                let schedule = Schedule {
+                    by_time,
+                    by_endpoint,
+                };
                 if let Some(token) = token
                     && !tx(keys::holds(
                         claims.get(delivery_id.as_bytes())?.as_deref(),
@@ -472,10 +527,10 @@ impl Store for SledStore {
                 };
                 let mut delivery: Delivery = tx(decode("delivery", &bytes))?;
                 if let DeliveryState::Scheduled { at } = delivery.state {
-                    schedule.remove(keys::schedule_key(at, delivery_id))?;
+                    schedule.remove(at, &delivery)?;
                 }
                 delivery.state = DeliveryState::Scheduled { at };
-                schedule.insert(keys::schedule_key(at, delivery_id), &[])?;
+                schedule.insert(at, &delivery)?;
                 let encoded = tx(encode("delivery", &delivery))?;
                 deliveries.insert(delivery_id.as_bytes(), encoded)?;
                 Ok(Some(delivery))

@@ -45,6 +45,7 @@ for_each_engine!(
     objects_and_blobs_survive_a_reopen,
     a_clock_set_back_across_a_restart_loses_no_queued_message,
     a_huge_idempotency_key_is_deduplicated_by_its_hash,
+    claims_take_each_endpoint_up_to_its_room_past_a_backlog,
 );
 
 /// The pipeline's routed outcome with these deliveries, due at `now`.
@@ -358,23 +359,26 @@ async fn completing_the_pipeline_schedules_deliveries_and_claims_lease_them(engi
     assert_eq!(store.next_due().await.expect("reads"), Some(2_000));
     assert!(
         store
-            .claim_due(1_999, &holder("a", 1_999, HOUR), 10)
+            .claim_due(1_999, &holder("a", 1_999, HOUR), &Room::any(10))
             .await
             .expect("claims")
+            .claimed
             .is_empty()
     );
 
     let lease = Duration::from_secs(30);
     let claimed = store
-        .claim_due(2_000, &holder("a", 2_000, lease), 10)
+        .claim_due(2_000, &holder("a", 2_000, lease), &Room::any(10))
         .await
-        .expect("claims");
+        .expect("claims")
+        .claimed;
     assert_eq!(claimed.len(), 2);
     assert!(
         store
-            .claim_due(2_001, &holder("b", 2_001, lease), 10)
+            .claim_due(2_001, &holder("b", 2_001, lease), &Room::any(10))
             .await
             .expect("claims")
+            .claimed
             .is_empty(),
         "leased"
     );
@@ -382,9 +386,10 @@ async fn completing_the_pipeline_schedules_deliveries_and_claims_lease_them(engi
     // A lease that lapses (its node died mid-attempt) hands it out again,
     // to any node, with a new token.
     let taken = store
-        .claim_due(32_000, &holder("b", 32_000, lease), 10)
+        .claim_due(32_000, &holder("b", 32_000, lease), &Room::any(10))
         .await
-        .expect("claims");
+        .expect("claims")
+        .claimed;
     assert_eq!(taken.len(), 2);
     for (old, new) in claimed.iter().zip(&taken) {
         assert_eq!(old.delivery.id, new.delivery.id);
@@ -410,9 +415,10 @@ async fn attempts_are_recorded_and_decide_the_next_step(engine: Engine) {
         .expect("completes");
     let ids = created_ids(created);
     let claimed = store
-        .claim_due(2_000, &holder("a", 2_000, HOUR), 10)
+        .claim_due(2_000, &holder("a", 2_000, HOUR), &Room::any(10))
         .await
-        .expect("claims");
+        .expect("claims")
+        .claimed;
     let token = tokens(&claimed);
 
     let retried = store
@@ -452,9 +458,10 @@ async fn attempts_are_recorded_and_decide_the_next_step(engine: Engine) {
     drop(store);
     let store = open(engine, dir.path());
     let due = store
-        .claim_due(7_000, &holder("a", 7_000, HOUR), 10)
+        .claim_due(7_000, &holder("a", 7_000, HOUR), &Room::any(10))
         .await
-        .expect("claims");
+        .expect("claims")
+        .claimed;
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].delivery.id, ids[0]);
     assert_eq!(due[0].delivery.attempts, vec![attempt(2_000, 503)]);
@@ -477,14 +484,16 @@ async fn a_lapsed_claim_taken_over_refuses_the_old_holders_outcome(engine: Engin
     let (_, delivery) = routed_message(&*store, 1_000, "e").await;
     let lease = Duration::from_secs(30);
     let first = store
-        .claim_due(1_000, &holder("a", 1_000, lease), 10)
+        .claim_due(1_000, &holder("a", 1_000, lease), &Room::any(10))
         .await
-        .expect("claims");
+        .expect("claims")
+        .claimed;
     let old = first[0].token;
     let second = store
-        .claim_due(31_000, &holder("b", 31_000, lease), 10)
+        .claim_due(31_000, &holder("b", 31_000, lease), &Room::any(10))
         .await
-        .expect("claims");
+        .expect("claims")
+        .claimed;
     assert_eq!(second.len(), 1, "the lapsed claim is taken over");
     let new = second[0].token;
 
@@ -526,9 +535,10 @@ async fn a_lapsed_claim_taken_over_refuses_the_old_holders_outcome(engine: Engin
     assert_eq!(store.next_due().await.expect("reads"), Some(95_000));
     assert!(
         store
-            .claim_due(61_000, &holder("c", 61_000, lease), 10)
+            .claim_due(61_000, &holder("c", 61_000, lease), &Room::any(10))
             .await
             .expect("claims")
+            .claimed
             .is_empty(),
         "a renewed claim is not taken over when the first lease would have lapsed"
     );
@@ -555,9 +565,10 @@ async fn a_replay_ends_any_claim(engine: Engine) {
     let store = open(engine, dir.path());
     let (_, delivery) = routed_message(&*store, 1_000, "e").await;
     let claimed = store
-        .claim_due(1_000, &holder("a", 1_000, HOUR), 10)
+        .claim_due(1_000, &holder("a", 1_000, HOUR), &Room::any(10))
         .await
-        .expect("claims");
+        .expect("claims")
+        .claimed;
     let replayed = store
         .reschedule(&delivery, 2_000, None)
         .await
@@ -578,9 +589,10 @@ async fn a_replay_ends_any_claim(engine: Engine) {
     );
     assert_eq!(
         store
-            .claim_due(2_000, &holder("b", 2_000, HOUR), 10)
+            .claim_due(2_000, &holder("b", 2_000, HOUR), &Room::any(10))
             .await
             .expect("claims")
+            .claimed
             .len(),
         1
     );
@@ -643,9 +655,10 @@ async fn random_operations_with_restarts_match_a_model(engine: Engine) {
             }
             6..=7 => {
                 for claimed in store
-                    .claim_due(now, &holder("a", now, Duration::ZERO), 3)
+                    .claim_due(now, &holder("a", now, Duration::ZERO), &Room::any(3))
                     .await
                     .expect("claims")
+                    .claimed
                 {
                     let id = claimed.delivery.id;
                     let next = if rng.random_bool(0.5) {
@@ -698,9 +711,10 @@ async fn a_restart_releases_its_own_and_lapsed_claims_but_not_a_live_peers(engin
         ] {
             // Each claim takes one due delivery, oldest first.
             let claimed = store
-                .claim_due(1_000, &holder(node, 1_000, lease), 1)
+                .claim_due(1_000, &holder(node, 1_000, lease), &Room::any(1))
                 .await
-                .expect("claims");
+                .expect("claims")
+                .claimed;
             assert_eq!(&claimed[0].delivery.id, id);
             if id == &delivered {
                 store
@@ -724,9 +738,10 @@ async fn a_restart_releases_its_own_and_lapsed_claims_but_not_a_live_peers(engin
         "this node's own claim and the lapsed one"
     );
     let due = store
-        .claim_due(3_000, &holder("a", 3_000, HOUR), 10)
+        .claim_due(3_000, &holder("a", 3_000, HOUR), &Room::any(10))
         .await
-        .expect("claims");
+        .expect("claims")
+        .claimed;
     let due: Vec<&str> = due.iter().map(|c| c.delivery.id.as_str()).collect();
     assert_eq!(due, vec![mine.as_str(), lapsed.as_str()], "due at once");
     assert!(
@@ -810,9 +825,10 @@ async fn deliveries_created_claimed_wait_out_their_lease_or_a_restart(engine: En
         let token = created.token.expect("created claimed");
         assert!(
             store
-                .claim_due(31_999, &holder("b", 31_999, HOUR), 10)
+                .claim_due(31_999, &holder("b", 31_999, HOUR), &Room::any(10))
                 .await
                 .expect("claims")
+                .claimed
                 .is_empty(),
             "claimed by the pipeline's worker"
         );
@@ -834,9 +850,10 @@ async fn deliveries_created_claimed_wait_out_their_lease_or_a_restart(engine: En
     let store = open(engine, dir.path());
     assert_eq!(store.release_claims(3_000, "a").await.expect("releases"), 1);
     let due = store
-        .claim_due(3_000, &holder("a", 3_000, HOUR), 10)
+        .claim_due(3_000, &holder("a", 3_000, HOUR), &Room::any(10))
         .await
-        .expect("claims");
+        .expect("claims")
+        .claimed;
     assert_eq!(due.len(), 1, "the cut-off delivery is due at once");
     assert_eq!(due[0].delivery.message_id, id.id());
 }
@@ -853,6 +870,78 @@ async fn routed_message(store: &dyn Backend, at: u64, endpoint: &str) -> (String
         .await
         .expect("completes");
     (id.id().to_owned(), created_ids(created)[0].clone())
+}
+
+/// A claim takes each endpoint's due deliveries up to its room, however
+/// long another endpoint's backlog; an endpoint not named gets `others`;
+/// what is left stays scheduled, across a reopen.
+async fn claims_take_each_endpoint_up_to_its_room_past_a_backlog(engine: Engine) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(engine, dir.path());
+    let mut slow = Vec::new();
+    for at in 1..=50u64 {
+        slow.push(routed_message(&*store, at, "slow").await.1);
+    }
+    let (_, fast) = routed_message(&*store, 100, "fast").await;
+    let (_, gone) = routed_message(&*store, 101, "deleted").await;
+    let (_, later) = routed_message(&*store, 50_000, "fast").await;
+    drop(store);
+    let store = open(engine, dir.path());
+
+    let room = Room {
+        endpoints: [("slow".to_owned(), 3), ("fast".to_owned(), 10)].into(),
+        others: 1,
+        limit: 100,
+    };
+    let claimed = store
+        .claim_due(1_000, &holder("a", 1_000, HOUR), &room)
+        .await
+        .expect("claims")
+        .claimed;
+    let ids: Vec<&str> = claimed.iter().map(|c| c.delivery.id.as_str()).collect();
+    let mut want = vec![slow[0].as_str(), slow[1].as_str(), slow[2].as_str()];
+    want.extend([fast.as_str(), gone.as_str()]);
+    let mut got = ids.clone();
+    got.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(got, want, "the earliest of each endpoint, within its room");
+    assert!(!ids.contains(&later.as_str()), "not due yet");
+    assert_eq!(
+        store.scheduled_count().await.expect("counts"),
+        53,
+        "claimed ones stay scheduled, at their lease's end"
+    );
+
+    let full = Room {
+        endpoints: [("slow".to_owned(), 0)].into(),
+        others: 10,
+        limit: 100,
+    };
+    let claims = store
+        .claim_due(1_000, &holder("a", 1_000, HOUR), &full)
+        .await
+        .expect("claims");
+    assert!(
+        claims.claimed.is_empty(),
+        "a full endpoint's backlog stays in the store"
+    );
+    assert_eq!(claims.waiting, ["slow"], "and is named as waiting");
+    let room = Room {
+        endpoints: [("slow".to_owned(), 100)].into(),
+        others: 0,
+        limit: 5,
+    };
+    let claimed = store
+        .claim_due(1_000, &holder("a", 1_000, HOUR), &room)
+        .await
+        .expect("claims")
+        .claimed;
+    let ids: Vec<&str> = claimed.iter().map(|c| c.delivery.id.as_str()).collect();
+    let mut got = ids.clone();
+    got.sort_unstable();
+    let mut want: Vec<&str> = slow[3..8].iter().map(String::as_str).collect();
+    want.sort_unstable();
+    assert_eq!(got, want, "the limit keeps the earliest due");
 }
 
 async fn listings_page_newest_first_with_filters(engine: Engine) {
@@ -942,9 +1031,10 @@ async fn pruning_removes_finished_messages_and_keeps_scheduled_ones(engine: Engi
         .expect("ingests");
     let (recent, _) = routed_message(&*store, 9_000, "e").await;
     for claimed in store
-        .claim_due(9_000, &holder("a", 9_000, HOUR), 10)
+        .claim_due(9_000, &holder("a", 9_000, HOUR), &Room::any(10))
         .await
         .expect("claims")
+        .claimed
     {
         let next = if claimed.delivery.message_id == delivered {
             NextStep::Delivered
@@ -1250,4 +1340,23 @@ fn a_claim_stored_before_claims_had_holders_lapses_and_matches_no_token() {
         !keys::holds(Some(&32_000u64.to_be_bytes()), 0).expect("decodes"),
         "no token holds a legacy claim"
     );
+}
+
+/// A sled store written before claims were per endpoint has no schedule by
+/// endpoint: it is built at open, so what was scheduled is still claimed.
+#[tokio::test]
+async fn a_sled_schedule_without_its_endpoint_index_is_indexed_at_open() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store_dir = Engine::Sled.dir(dir.path());
+    let store = SledStore::open(&store_dir).expect("opens");
+    let (_, delivery) = routed_message(&store, 1_000, "e").await;
+    store.by_endpoint.clear().expect("clears");
+    drop(store);
+    let store = open(Engine::Sled, dir.path());
+    let claimed = store
+        .claim_due(1_000, &holder("a", 1_000, HOUR), &Room::any(10))
+        .await
+        .expect("claims")
+        .claimed;
+    assert_eq!(tokens(&claimed).into_keys().collect::<Vec<_>>(), [delivery]);
 }
