@@ -793,3 +793,78 @@ async fn source_and_route_lists_page_through_every_object_once() {
         .collect();
     assert_eq!((names, pages), (vec!["s1", "s2", "s3"], 2));
 }
+
+/// Why endpoint `crm` is disabled, if it is.
+async fn disabled(gateway: &TestGateway) -> Option<String> {
+    let (_, endpoint) = gateway.admin("GET", "/v1/endpoints/crm", None).await;
+    endpoint["disabled"]["reason"].as_str().map(str::to_owned)
+}
+
+/// An endpoint's run-time state is delivery's and outlives configuration
+/// changes: disabled stays disabled through a change to its own settings
+/// (a new concurrency limit too) and to other objects, and across a
+/// restart; a deleted endpoint's state goes with it.
+#[tokio::test]
+async fn an_endpoints_state_outlives_configuration_changes_but_not_its_deletion() {
+    let receiver = TestReceiver::start().await;
+    let gateway = TestGateway::start(&config("")).await;
+    gateway
+        .admin(
+            "POST",
+            "/v1/endpoints",
+            Some(endpoint("crm", &receiver.url)),
+        )
+        .await;
+    gateway
+        .admin(
+            "POST",
+            "/v1/endpoints/crm/disable",
+            Some(json!({"reason": "maintenance"})),
+        )
+        .await;
+    let (status, _) = gateway
+        .admin(
+            "PATCH",
+            "/v1/endpoints/crm",
+            Some(json!({"max_in_flight": 3, "event_types": ["call.*"]})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    gateway
+        .admin(
+            "POST",
+            "/v1/endpoints",
+            Some(endpoint("other", &receiver.url)),
+        )
+        .await;
+    assert_eq!(disabled(&gateway).await.as_deref(), Some("maintenance"));
+    let (status, _) = gateway
+        .post("calls", json!({"type": "call.completed"}).to_string(), &[])
+        .await;
+    assert_eq!(status, 202);
+    let dead = eventually("crm's delivery is dead-lettered while disabled", || async {
+        gateway
+            .deliveries("endpoint=crm&status=dead")
+            .await
+            .first()
+            .cloned()
+    })
+    .await;
+    assert!(
+        dead.to_string().contains("disabled"),
+        "dead-lettered as disabled: {dead}"
+    );
+
+    let gateway = gateway.restart().await;
+    assert_eq!(disabled(&gateway).await.as_deref(), Some("maintenance"));
+    let (status, _) = gateway.admin("DELETE", "/v1/endpoints/crm", None).await;
+    assert_eq!(status, 204);
+    gateway
+        .admin(
+            "POST",
+            "/v1/endpoints",
+            Some(endpoint("crm", &receiver.url)),
+        )
+        .await;
+    assert_eq!(disabled(&gateway).await, None, "a new crm starts enabled");
+}

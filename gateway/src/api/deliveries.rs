@@ -14,7 +14,6 @@ use super::Code;
 use super::body::{self, PageParams};
 use super::views::{DeliveryView, ListPage};
 use super::{AdminState, ApiError, ErrorBody};
-use crate::delivery::Unavailable;
 use crate::store::{DeliveryQuery, DeliveryStatusKind};
 
 pub(super) fn routes() -> OpenApiRouter<AdminState> {
@@ -127,25 +126,6 @@ async fn dead_letter(
 
 /// 409 unless the endpoint would attempt a delivery now: sending again to
 /// a disabled or inactive endpoint would only dead-letter it at once.
-pub(super) fn takes_deliveries(state: &AdminState, endpoint: &str) -> Result<(), ApiError> {
-    let snapshot = state.registry.snapshot();
-    match snapshot
-        .endpoints
-        .get(endpoint)
-        .and_then(|e| e.unavailable())
-    {
-        None => Ok(()),
-        Some(Unavailable::Disabled(reason)) => Err(ApiError::new(
-            Code::EndpointDisabled,
-            format!("endpoint {endpoint} is disabled ({reason}); enable it first"),
-        )),
-        Some(Unavailable::Inactive) => Err(ApiError::new(
-            Code::EndpointInactive,
-            format!("endpoint {endpoint} is inactive; set active to true first"),
-        )),
-    }
-}
-
 fn not_found(id: &str) -> ApiError {
     ApiError::new(Code::NotFound, format!("no delivery has id {id:?}"))
 }
@@ -178,17 +158,7 @@ async fn replay_delivery(
     State(state): State<AdminState>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<DeliveryView>), ApiError> {
-    let store = state.registry.store();
-    let found = store.delivery(&id).await?.ok_or_else(|| not_found(&id))?;
-    takes_deliveries(&state, &found.plan.endpoint)?;
-    let now = state.registry.clock().now_millis();
-    let delivery = store
-        .reschedule(&id, now, None)
-        .await?
-        .ok_or_else(|| not_found(&id))?;
-    // Durable before the answer: a replay is not undone by a crash.
-    store.flush().await?;
-    state.new_delivery.notify_one();
+    let delivery = state.deliverer.replay(&id).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(DeliveryView::new(delivery, true)),

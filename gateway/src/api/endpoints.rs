@@ -21,7 +21,6 @@ use super::views::{AttemptView, EndpointView, ListPage};
 use super::{AdminState, ApiError, ErrorBody};
 use crate::config::EndpointConfig;
 use crate::registry::{Endpoints, Rotated};
-use crate::store::{DeliveryQuery, DeliveryStatusKind};
 
 pub(super) fn routes() -> OpenApiRouter<AdminState> {
     OpenApiRouter::new()
@@ -38,7 +37,7 @@ fn view(
     state: &AdminState,
     (endpoint, origin): (EndpointConfig, crate::registry::Origin),
 ) -> EndpointView {
-    let runtime = state.registry.endpoint_state(&endpoint.name);
+    let runtime = state.deliverer.endpoint_state(&endpoint.name);
     EndpointView::new(endpoint, origin, runtime)
 }
 
@@ -138,7 +137,7 @@ async fn disable_endpoint(
         .reason
         .unwrap_or_else(|| "disabled by an operator".to_owned());
     state
-        .registry
+        .deliverer
         .disable_endpoint(&name, &reason, false)
         .await?;
     get_endpoint(State(state), Path(name)).await
@@ -152,7 +151,7 @@ async fn enable_endpoint(
     State(state): State<AdminState>,
     Path(name): Path<String>,
 ) -> Result<Json<EndpointView>, ApiError> {
-    state.registry.enable_endpoint(&name).await?;
+    state.deliverer.enable_endpoint(&name).await?;
     get_endpoint(State(state), Path(name)).await
 }
 
@@ -314,41 +313,7 @@ async fn recover_endpoint(
     let request: RecoverRequest = body::typed(&body)?;
     let since = time_value("since", Some(&request.since))?;
     let until = time_value("until", request.until.as_ref())?;
-    state.registry.get::<Endpoints>(&name).await?;
-    super::deliveries::takes_deliveries(&state, &name)?;
-    let now = state.registry.clock().now_millis();
-    let mut ids = Vec::new();
-    for status in [DeliveryStatusKind::Retrying, DeliveryStatusKind::Dead] {
-        let mut query = DeliveryQuery {
-            endpoint: Some(name.clone()),
-            status: Some(status),
-            since,
-            until,
-            limit: body::MAX_LIMIT,
-            ..DeliveryQuery::default()
-        };
-        loop {
-            let page = state.registry.catalog().list_deliveries(&query).await?;
-            for delivery in page.items {
-                if state
-                    .registry
-                    .store()
-                    .reschedule(&delivery.id, now, None)
-                    .await?
-                    .is_some()
-                {
-                    ids.push(delivery.id);
-                }
-            }
-            match page.next {
-                Some(next) => query.before = Some(next),
-                None => break,
-            }
-        }
-    }
-    // Durable before the answer: a recovery is not undone by a crash.
-    state.registry.store().flush().await?;
-    state.new_delivery.notify_one();
+    let ids = state.deliverer.recover(&name, since, until).await?;
     Ok(Json(Recovered {
         recovered: ids.len(),
         deliveries: ids,

@@ -1,6 +1,6 @@
 //! How the layers' errors are answered by the management API: the
-//! registry's map to 400/404/409 with their own codes, a store failure is a
-//! logged 500.
+//! registry's and delivery's map to 400/404/409 with their own codes, a
+//! store failure is a logged 500.
 
 use super::{ApiError, Code};
 
@@ -24,5 +24,25 @@ impl From<crate::registry::RegistryError> for ApiError {
 impl From<crate::store::Error> for ApiError {
     fn from(error: crate::store::Error) -> Self {
         Self::internal(&error)
+    }
+}
+
+impl From<crate::delivery::Error> for ApiError {
+    fn from(error: crate::delivery::Error) -> Self {
+        use crate::delivery::{Error as E, Unavailable};
+        let message = error.to_string();
+        match error {
+            E::NoEndpoint(_) | E::NoDelivery(_) => Self::new(Code::NotFound, message),
+            E::Unavailable {
+                why: Unavailable::Disabled(_),
+                ..
+            } => Self::new(Code::EndpointDisabled, message),
+            E::Unavailable {
+                why: Unavailable::Inactive,
+                ..
+            } => Self::new(Code::EndpointInactive, message),
+            E::Store(e) => Self::internal(&e),
+            E::Tls(_) | E::Secret { .. } => Self::internal(&message),
+        }
     }
 }

@@ -24,7 +24,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use serde_json::{Value, json};
-use tokio::sync::Notify;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::Secret;
@@ -107,10 +106,8 @@ const MAX_BODY: usize = 64 << 20;
 pub struct AdminState {
     /// The live configuration.
     pub registry: Arc<Registry>,
-    /// For test events.
+    /// Endpoint state, replay, recovery and test events.
     pub deliverer: Arc<Deliverer>,
-    /// Woken after a replay.
-    pub new_delivery: Arc<Notify>,
 }
 
 impl std::fmt::Debug for AdminState {

@@ -3,15 +3,18 @@
 //!
 //! `main.rs` parses and dispatches here; each subcommand starts tracing as
 //! it needs (the server in the format its config says) and returns the
-//! process exit code.
+//! process exit code. The local commands (`plugin.rs`, `serve.rs`) and the
+//! ones that talk to a running gateway (`remote.rs`) do not use each other;
+//! what they share is in `args.rs`.
 
+mod args;
 mod plugin;
 mod remote;
 mod serve;
 
 use clap::{Parser, Subcommand};
 
-pub use plugin::PluginCommand;
+pub use plugin::LocalCommand;
 pub use remote::{DeployArgs, EndpointsCommand, MessagesCommand, Remote, ReplayArgs};
 pub use serve::ServeArgs;
 
@@ -43,14 +46,25 @@ pub enum Command {
     Replay(ReplayArgs),
 }
 
+/// `hookgate plugin ...`.
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Checking and running a component here.
+    #[command(flatten)]
+    Local(LocalCommand),
+    /// Deploy a component to a running gateway as the plugin's next version.
+    Deploy(DeployArgs),
+}
+
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> std::process::ExitCode {
     match cli.command {
         Command::Serve(args) => serve::run(args),
-        Command::Plugin(command) => {
+        Command::Plugin(PluginCommand::Local(command)) => {
             init_tracing(false, "warn");
             plugin::run(command)
         }
+        Command::Plugin(PluginCommand::Deploy(args)) => remote::run(remote::deploy(args)),
         Command::Endpoints(command) => remote::run(remote::endpoints(command)),
         Command::Messages(command) => remote::run(remote::messages(command)),
         Command::Replay(args) => remote::run(remote::replay(args)),

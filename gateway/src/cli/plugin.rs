@@ -1,6 +1,7 @@
 //! `hookgate plugin check` and `hookgate plugin run`: the local runner for
 //! plugin authors, using the same host and limits as the server.
-//! (`hookgate plugin deploy` talks to a running gateway: see `remote.rs`.)
+//! (`hookgate plugin deploy` talks to a running gateway: see `remote.rs`;
+//! the two meet only in `mod.rs`, which defines the `plugin` command.)
 
 #![allow(
     clippy::print_stdout,
@@ -25,9 +26,9 @@ const EXIT_PLUGIN_FAILED: u8 = 1;
 /// Exit code when the component or the arguments are unusable.
 const EXIT_UNUSABLE: u8 = 2;
 
-/// Plugin subcommands.
+/// The plugin subcommands that run here, without a gateway.
 #[derive(Debug, Subcommand)]
-pub enum PluginCommand {
+pub enum LocalCommand {
     /// Validate a component: is a component, implements the hookgate:plugin
     /// world, imports only what the sandbox allows. Prints its imports and
     /// exports.
@@ -47,7 +48,7 @@ pub enum PluginCommand {
         #[arg(long)]
         event: PathBuf,
         /// A configuration entry for the plugin, `key=value`; repeatable.
-        #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_config)]
+        #[arg(long = "config", value_name = "KEY=VALUE", value_parser = super::args::key_value)]
         config: Vec<(String, String)>,
         /// The source name the event appears to come from.
         #[arg(long, default_value = "local")]
@@ -64,18 +65,13 @@ pub enum PluginCommand {
         #[arg(long = "endpoint", value_name = "NAME[:TYPES[:TAGS]]", value_parser = parse_endpoint)]
         endpoints: Vec<EndpointInfo>,
     },
-    /// Deploy a component to a running gateway as the plugin's next version.
-    Deploy(super::remote::DeployArgs),
 }
 
 /// Runs a plugin subcommand and returns the exit code.
-pub(super) fn run(command: PluginCommand) -> ExitCode {
+pub(super) fn run(command: LocalCommand) -> ExitCode {
     let result = match command {
-        PluginCommand::Deploy(args) => {
-            return super::remote::run(super::remote::deploy(args));
-        }
-        PluginCommand::Check { file, json } => check(&file, json),
-        PluginCommand::Run {
+        LocalCommand::Check { file, json } => check(&file, json),
+        LocalCommand::Run {
             file,
             event,
             config,
@@ -243,15 +239,6 @@ fn detect_event_type(body: &[u8]) -> String {
         .to_owned()
 }
 
-pub(super) fn parse_config(raw: &str) -> anyhow::Result<(String, String)> {
-    match raw.split_once('=') {
-        Some((key, value)) if !key.trim().is_empty() => {
-            Ok((key.trim().to_owned(), value.to_owned()))
-        }
-        _ => bail!("expected KEY=VALUE, got {raw:?}"),
-    }
-}
-
 fn parse_header(raw: &str) -> anyhow::Result<(String, String)> {
     match raw.split_once(':') {
         Some((name, value)) if http::HeaderName::from_bytes(name.trim().as_bytes()).is_ok() => {
@@ -292,15 +279,6 @@ mod tests {
         assert_eq!(endpoint.name, "crm");
         assert_eq!(endpoint.event_types, ["call.*", "batch.completed"]);
         assert_eq!(endpoint.tags, ["team:sales"]);
-    }
-
-    #[test]
-    fn config_argument_needs_a_key() {
-        assert!(parse_config("=x").is_err());
-        assert_eq!(
-            parse_config("a=b=c").expect("parses"),
-            ("a".into(), "b=c".into())
-        );
     }
 
     #[test]

@@ -84,7 +84,7 @@ pub struct DeployArgs {
     pub name: String,
     /// A configuration entry, `key=value`; repeatable. Without any, the new
     /// version keeps the current configuration.
-    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = super::plugin::parse_config)]
+    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = super::args::key_value)]
     pub config: Vec<(String, String)>,
     /// The gateway.
     #[command(flatten)]

@@ -228,3 +228,15 @@ fn the_storage_engine_is_left_to_the_data_dir_unless_the_file_names_one() {
     assert!(text.contains("in `storage.engine`"), "{text}");
     assert!(text.contains("sled") && text.contains("fjall"), "{text}");
 }
+
+#[test]
+fn an_hmac_key_that_does_not_decode_is_refused_by_field() {
+    let text = message(
+        "[server.targets]\nallow_http = true\n\n[[endpoint]]\nname = \"e\"\nurl = \"http://example.com/\"\nsigning = { scheme = \"hmac\", header = \"x-sig\", secret = \"whsec_!!!\" }\n",
+    );
+    assert!(text.contains("signing.secret"), "{text}");
+    let text = message(
+        "[[source]]\nname = \"s\"\nauth = { type = \"hmac\", header = \"x-sig\", secrets = [\"ok\", \"whsec_!!!\"] }\n",
+    );
+    assert!(text.contains("auth.secrets[1]"), "{text}");
+}

@@ -324,6 +324,16 @@ pub struct EndpointConfig {
     pub metadata: BTreeMap<String, String>,
 }
 
+impl EndpointConfig {
+    /// Whether it subscribes to an event type (its patterns, `*` and
+    /// `prefix.*` included).
+    pub fn subscribed(&self, event_type: &str) -> bool {
+        self.event_types
+            .iter()
+            .any(|pattern| hookgate_sdk::event_type_matches(pattern, event_type))
+    }
+}
+
 /// `[endpoint.circuit_breaker]`: after `failures` failed attempts in a row
 /// the endpoint is paused and one delivery is let through every
 /// `probe_interval`; if it keeps failing for `disable_after`, it is

@@ -206,13 +206,14 @@ pub fn endpoint(endpoint: &EndpointConfig, targets: TargetPolicy) -> Result<(), 
             )?;
         }
     }
-    if let EndpointSigning::Hmac { header, .. } = &endpoint.signing
-        && http::HeaderName::from_bytes(header.as_bytes()).is_err()
-    {
-        return Err(bad(
-            "signing.header",
-            format!("{header:?} is not a header name"),
-        ));
+    if let EndpointSigning::Hmac { header, secret, .. } = &endpoint.signing {
+        if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+            return Err(bad(
+                "signing.header",
+                format!("{header:?} is not a header name"),
+            ));
+        }
+        key(secret.expose(), "signing.secret")?;
     }
     for header in endpoint.headers.keys() {
         if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
@@ -225,7 +226,12 @@ pub fn endpoint(endpoint: &EndpointConfig, targets: TargetPolicy) -> Result<(), 
 fn check_auth(auth: &SourceAuth) -> Result<(), Invalid> {
     let empty = match auth {
         SourceAuth::None | SourceAuth::Basic { .. } => false,
-        SourceAuth::Hmac { secrets, .. } => secrets.is_empty(),
+        SourceAuth::Hmac { secrets, .. } => {
+            for (j, secret) in secrets.iter().enumerate() {
+                key(secret.expose(), &format!("auth.secrets[{j}]"))?;
+            }
+            secrets.is_empty()
+        }
         SourceAuth::StandardWebhooks { secrets } => {
             for (j, secret) in secrets.iter().enumerate() {
                 whsec(secret.expose(), &format!("auth.secrets[{j}]"))?;
@@ -239,6 +245,13 @@ fn check_auth(auth: &SourceAuth) -> Result<(), Invalid> {
         return Err(bad("auth", "needs at least one secret, key or token"));
     }
     Ok(())
+}
+
+/// An HMAC key: raw text, or `whsec_` and base64; not empty.
+fn key(text: &str, field: &str) -> Result<(), Invalid> {
+    SigningSecret::parse(text)
+        .map(|_| ())
+        .map_err(|e| bad(field, e.to_string()))
 }
 
 fn whsec(text: &str, field: &str) -> Result<(), Invalid> {

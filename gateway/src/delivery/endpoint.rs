@@ -156,13 +156,6 @@ impl Endpoint {
         }
     }
 
-    /// Whether it subscribes to an event type.
-    pub fn subscribed(&self, event_type: &str) -> bool {
-        self.event_types
-            .iter()
-            .any(|pattern| hookgate_sdk::event_type_matches(pattern, event_type))
-    }
-
     /// Header names the signature depends on: config and plugins cannot set
     /// them.
     fn protected(&self, name: &str) -> bool {

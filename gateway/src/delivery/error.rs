@@ -1,10 +1,12 @@
-//! The delivery layer's errors: building its parts from settings. What an
-//! attempt meets (refusals, timeouts, answers) is not an error here but an
-//! outcome, recorded on the delivery (`verdict.rs`).
+//! The delivery layer's errors: building its parts from settings, and what
+//! an operator's request (`control.rs`) can meet. What an attempt meets
+//! (refusals, timeouts, answers) is not an error here but an outcome,
+//! recorded on the delivery (`verdict.rs`).
 
+use super::Unavailable;
 use crate::signing::SecretError;
 
-/// Why a delivery part could not be built.
+/// Why a delivery part could not be built, or a request carried out.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The HTTP client's TLS could not be set up.
@@ -18,4 +20,21 @@ pub enum Error {
         /// Why.
         source: SecretError,
     },
+    /// No endpoint of that name is in force.
+    #[error("no endpoint is named {0:?}")]
+    NoEndpoint(String),
+    /// No delivery has that id.
+    #[error("no delivery has id {0:?}")]
+    NoDelivery(String),
+    /// The endpoint takes no deliveries now.
+    #[error("{}", Error::unavailable(.endpoint, .why))]
+    Unavailable {
+        /// The endpoint.
+        endpoint: String,
+        /// Disabled or inactive.
+        why: Unavailable,
+    },
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] crate::store::Error),
 }

@@ -9,21 +9,25 @@
 //! dead endpoint never delays deliveries to others.
 
 mod attempt;
+mod control;
 mod endpoint;
 mod error;
 mod in_flight;
+mod live;
 pub mod policy;
 pub mod protection;
 mod test_event;
 mod verdict;
 mod worker;
 
+pub use control::OPERATOR_SOURCE;
 pub use endpoint::{Endpoint, Recipient, Signing, Unavailable};
 pub use error::Error;
+pub use live::Endpoints;
 pub use policy::RetryPolicy;
 pub use protection::{EndpointState, Gate, Recorded};
 pub use test_event::TestError;
-pub use worker::{Claiming, Deliverer, DispatchClaim};
+pub use worker::{Claiming, Deliverer, DispatchClaim, Parts};
 
 /// Response bodies are kept up to this many bytes in the attempt log.
 pub const RESPONSE_BODY_LIMIT: usize = 4096;

@@ -28,9 +28,8 @@ impl Deliverer {
         body: &[u8],
     ) -> Result<(String, Attempt), TestError> {
         let endpoint = self
-            .registry
-            .snapshot()
-            .endpoints
+            .live
+            .current()
             .get(endpoint)
             .cloned()
             .ok_or(TestError::NotFound)?;

@@ -30,9 +30,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::attempt::{self, Response};
 use super::in_flight::{InFlight, Reservation};
+use super::live::Live;
 use super::verdict::{self, Next};
 use super::{Endpoint, Gate, Recipient, Unavailable};
 use crate::clock::Clock;
+use crate::handover::Inbox;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::store::{
@@ -53,9 +55,11 @@ const OTHERS: usize = 16;
 /// Delivers messages to endpoints.
 pub struct Deliverer {
     /// The schedule and the attempt log.
-    store: Arc<dyn Store>,
-    /// The endpoints in force.
+    pub(super) store: Arc<dyn Store>,
+    /// The configuration in force.
     pub(super) registry: Arc<Registry>,
+    /// The endpoints in force, with their protection state.
+    pub(super) live: Live,
     /// Shared connection pool; no redirects.
     pub(super) client: attempt::Client,
     /// Which target addresses are allowed.
@@ -63,7 +67,9 @@ pub struct Deliverer {
     /// Wall time.
     pub(super) clock: Clock,
     /// Woken when deliveries are created.
-    wake: Arc<Notify>,
+    pub(super) wake: Arc<Notify>,
+    /// Hands operator events to the pipeline once they are stored.
+    pub(super) inbox: Inbox,
     /// Who this node claims as, and for how long.
     claims: Claiming,
     /// Deliveries in flight here that a pass claimed again (their claim
@@ -80,6 +86,34 @@ pub struct Deliverer {
     dispatch_queue: Mutex<Option<mpsc::UnboundedReceiver<Dispatch>>>,
     /// Whether the run loop is taking dispatched deliveries.
     running: AtomicBool,
+}
+
+/// What a [`Deliverer`] is made of.
+pub struct Parts {
+    /// The schedule and the attempt log.
+    pub store: Arc<dyn Store>,
+    /// The endpoints in force.
+    pub registry: Arc<Registry>,
+    /// Which target addresses are allowed.
+    pub targets: TargetPolicy,
+    /// Wall time.
+    pub clock: Clock,
+    /// Woken when deliveries are due now (created unclaimed, replayed).
+    pub wake: Arc<Notify>,
+    /// Where operator events go.
+    pub inbox: Inbox,
+    /// Attempt counts and latency.
+    pub metrics: Arc<Metrics>,
+    /// Who this node claims as.
+    pub claims: Claiming,
+}
+
+impl std::fmt::Debug for Parts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parts")
+            .field("claims", &self.claims)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How this node claims deliveries.
@@ -118,25 +152,31 @@ impl std::fmt::Debug for Deliverer {
 }
 
 impl Deliverer {
-    /// A deliverer for the registry's endpoints.
-    pub fn new(
-        store: Arc<dyn Store>,
-        registry: Arc<Registry>,
-        targets: TargetPolicy,
-        clock: Clock,
-        wake: Arc<Notify>,
-        metrics: Arc<Metrics>,
-        claims: Claiming,
-    ) -> Result<Self, super::Error> {
+    /// A deliverer for the registry's endpoints; those the store recorded
+    /// disabled start disabled.
+    pub async fn new(parts: Parts) -> Result<Self, super::Error> {
+        let Parts {
+            store,
+            registry,
+            targets,
+            clock,
+            wake,
+            inbox,
+            metrics,
+            claims,
+        } = parts;
         let client = attempt::Client::new(targets)?;
         let (dispatched, dispatch_queue) = mpsc::unbounded_channel();
+        let live = Live::new(registry.clone(), store.disabled_endpoints().await?);
         Ok(Self {
             store,
             registry,
+            live,
             client,
             targets,
             clock,
             wake,
+            inbox,
             claims,
             superseded: Mutex::new(HashMap::new()),
             in_flight: InFlight::default(),
@@ -155,12 +195,11 @@ impl Deliverer {
         if !self.running.load(Ordering::Acquire) {
             return None;
         }
-        let snapshot = self.registry.snapshot();
+        let live = self.live.current();
         let endpoints: Vec<(String, usize)> = deliveries
             .iter()
             .map(|d| {
-                let capacity = snapshot
-                    .endpoints
+                let capacity = live
                     .get(&d.endpoint)
                     .map_or(OTHERS, |e| e.state.max_in_flight);
                 (d.endpoint.clone(), capacity)
@@ -200,11 +239,9 @@ impl Deliverer {
 
     /// The room each endpoint has for a claim on this node.
     fn room(&self) -> Room {
-        let snapshot = self.registry.snapshot();
+        let live = self.live.current();
         self.in_flight.room(
-            snapshot
-                .endpoints
-                .iter()
+            live.iter()
                 .map(|(name, e)| (name.as_str(), e.state.max_in_flight)),
             OTHERS,
             BATCH,
@@ -433,12 +470,7 @@ impl Deliverer {
         now: u64,
         message: Option<Arc<Message>>,
     ) -> Result<Option<u64>, crate::store::Error> {
-        let endpoint = self
-            .registry
-            .snapshot()
-            .endpoints
-            .get(&delivery.plan.endpoint)
-            .cloned();
+        let endpoint = self.live.current().get(&delivery.plan.endpoint).cloned();
         let Some(endpoint) = endpoint else {
             let reason = format!("endpoint {:?} no longer exists", delivery.plan.endpoint);
             return self.give_up(&delivery, token, now, reason).await;
@@ -627,9 +659,9 @@ impl Deliverer {
     }
 
     async fn disable(&self, endpoint: &str, reason: &str) -> Result<(), crate::store::Error> {
-        match self.registry.disable_endpoint(endpoint, reason, true).await {
+        match self.disable_endpoint(endpoint, reason, true).await {
             Ok(_) => Ok(()),
-            Err(crate::registry::RegistryError::Store(e)) => Err(e),
+            Err(super::Error::Store(e)) => Err(e),
             // The endpoint was deleted meanwhile: nothing to disable.
             Err(_) => Ok(()),
         }

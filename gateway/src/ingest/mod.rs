@@ -14,6 +14,7 @@ mod extract;
 
 pub use error::Error;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -24,11 +25,11 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::routing::post;
 
 use crate::config::SourceConfig;
+use crate::handover::Inbox;
 use crate::health::StoreHealth;
 use crate::http_error::{ApiError, BodyTimeout, Code};
 use crate::metrics::Metrics;
-use crate::pipeline::Inbox;
-use crate::registry::Registry;
+use crate::registry::{Derived, Registry, Snapshot};
 use crate::store::{Ingested, NewMessage, Store};
 use crate::targets;
 use crate::targets::TargetPolicy;
@@ -64,8 +65,8 @@ impl Source {
 pub struct IngestState {
     /// Where messages go.
     store: Arc<dyn Store>,
-    /// The live sources.
-    registry: Arc<Registry>,
+    /// The sources in force, built from each configuration version.
+    sources: Arc<Derived<Sources>>,
     /// Rules for per-message target URLs.
     targets: TargetPolicy,
     /// Takes each new message, so the pipeline starts on it at once.
@@ -94,13 +95,33 @@ impl IngestState {
     ) -> Self {
         Self {
             store,
-            registry,
+            sources: Arc::new(Derived::new(registry, build_sources)),
             targets,
             inbox,
             metrics,
             health,
         }
     }
+}
+
+/// Sources ready to take requests, by name.
+type Sources = HashMap<String, Arc<Source>>;
+
+/// The sources of `snapshot`, with parsed secrets.
+fn build_sources(snapshot: &Snapshot) -> Sources {
+    let mut sources = HashMap::with_capacity(snapshot.sources.len());
+    for (name, config) in &snapshot.sources {
+        match Source::new(config.as_ref().clone()) {
+            Ok(source) => {
+                sources.insert(name.clone(), Arc::new(source));
+            }
+            // Validation refuses what does not build, so this is a bug.
+            Err(error) => {
+                tracing::error!(source = %name, %error, "a source in force does not build; it takes nothing")
+            }
+        }
+    }
+    sources
 }
 
 /// The ingest routes.
@@ -119,8 +140,7 @@ async fn ingest(
     Path(source_name): Path<String>,
     request: Request<Body>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    let snapshot = state.registry.snapshot();
-    let source = snapshot.sources.get(&source_name).cloned();
+    let source = state.sources.current().get(&source_name).cloned();
     let result = accept(&state, &source_name, source.as_deref(), request).await;
     let label = if source.is_some() {
         source_name.as_str()

@@ -7,10 +7,11 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::{Pipeline, inbox_holding};
+use super::Pipeline;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::delivery::Deliverer;
+use crate::handover::inbox_holding;
 use crate::metrics::Metrics;
 use crate::plugin::{HostConfig, PluginHost};
 use crate::registry::Registry;
@@ -65,7 +66,6 @@ async fn every_message_completes_once(engine: Engine, count: usize, budget: usiz
             host.clone(),
             clock,
             metrics.clone(),
-            inbox.clone(),
         )
         .await
         .expect("registry"),
@@ -73,18 +73,20 @@ async fn every_message_completes_once(engine: Engine, count: usize, budget: usiz
     // No delivery loop runs: deliveries go to the schedule, where they are
     // counted.
     let deliverer = Arc::new(
-        Deliverer::new(
-            dyn_store.clone(),
-            registry.clone(),
-            config.server.targets,
+        Deliverer::new(crate::delivery::Parts {
+            store: dyn_store.clone(),
+            registry: registry.clone(),
+            targets: config.server.targets,
             clock,
-            Arc::new(Notify::new()),
-            metrics.clone(),
-            crate::delivery::Claiming {
+            wake: Arc::new(Notify::new()),
+            inbox: inbox.clone(),
+            metrics: metrics.clone(),
+            claims: crate::delivery::Claiming {
                 node: "node-a".into(),
                 margin: Duration::from_secs(30),
             },
-        )
+        })
+        .await
         .expect("deliverer"),
     );
     let shutdown = CancellationToken::new();

@@ -1,6 +1,6 @@
-//! Endpoint operations beyond create/update/delete: disable and enable
-//! (recorded in the store), secret rotation with a grace period, and the
-//! operator event sent when the gateway disables an endpoint by itself.
+//! Endpoint operations beyond create/update/delete: secret rotation with a
+//! grace period. (Disabling and enabling are delivery's: run-time state,
+//! not configuration.)
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,12 +14,6 @@ use super::objects::{Endpoints, Kind, parse};
 use super::{Persist, Registry, RegistryError};
 use crate::config::validate::Invalid;
 use crate::config::{EndpointConfig, EndpointSigning};
-use crate::delivery::protection::{BreakerView, Disabled};
-use crate::store::NewMessage;
-
-/// The source name operator events are stored under; not a valid source
-/// name, so no configured source can collide with it.
-pub const OPERATOR_SOURCE: &str = "(hookgate)";
 
 /// The answer to a secret rotation.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -30,104 +24,12 @@ pub struct Rotated {
     pub previous_until: String,
 }
 
-/// An endpoint of a snapshot, or 404.
-fn live_endpoint<'a>(
-    snapshot: &'a super::Snapshot,
-    name: &str,
-) -> Result<&'a std::sync::Arc<crate::delivery::Endpoint>, RegistryError> {
-    snapshot
-        .endpoints
-        .get(name)
-        .ok_or_else(|| RegistryError::NotFound {
-            kind: Endpoints::KIND,
-            name: name.to_owned(),
-        })
-}
-
 fn millis(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl Registry {
-    /// An endpoint's run-time state: why it is disabled, and its breaker.
-    pub fn endpoint_state(&self, name: &str) -> (Option<Disabled>, BreakerView) {
-        self.snapshot()
-            .endpoints
-            .get(name)
-            .map(|e| (e.state.disabled(), e.state.breaker()))
-            .unwrap_or_default()
-    }
-
-    /// Stops deliveries to an endpoint, durably. When the gateway decides
-    /// it (`automatic`), the operator endpoint gets an `endpoint.disabled`
-    /// event. Returns false if it already was disabled.
-    pub async fn disable_endpoint(
-        &self,
-        name: &str,
-        reason: &str,
-        automatic: bool,
-    ) -> Result<bool, RegistryError> {
-        let snapshot = self.snapshot();
-        let endpoint = live_endpoint(&snapshot, name)?;
-        if endpoint.state.disabled().is_some() {
-            return Ok(false);
-        }
-        let now = self.clock.now_millis();
-        // The operator event is stored first, then the disabled record, and
-        // only then is the endpoint disabled in memory: a crash or a failed
-        // write in between can repeat the event, never lose it, and nothing
-        // is shown disabled that the store does not hold.
-        if automatic && let Some(operator) = &snapshot.operator_endpoint {
-            if operator == name {
-                tracing::error!(endpoint = %name, "the operator endpoint itself was disabled; no operator event can be sent");
-            } else {
-                self.operator_event(name, reason, now).await?;
-            }
-        }
-        self.store.disable_endpoint(name, now, reason).await?;
-        if !endpoint.state.disable(now, reason) {
-            return Ok(false);
-        }
-        tracing::warn!(endpoint = %name, %reason, "endpoint disabled");
-        Ok(true)
-    }
-
-    async fn operator_event(
-        &self,
-        name: &str,
-        reason: &str,
-        now: u64,
-    ) -> Result<(), RegistryError> {
-        let at = humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(now));
-        let body = json!({
-            "type": "endpoint.disabled",
-            "timestamp": at.to_string(),
-            "data": {"endpoint": name, "reason": reason, "disabled_at": at.to_string()},
-        });
-        let message = NewMessage {
-            source: OPERATOR_SOURCE.into(),
-            event_type: "endpoint.disabled".into(),
-            received_at: now,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: serde_json::to_vec(&body).unwrap_or_default(),
-            idempotency_key: None,
-            target_url: None,
-        };
-        self.inbox()
-            .ingest(self.store.as_ref(), message, Duration::ZERO)
-            .await?;
-        Ok(())
-    }
-
-    /// Lets deliveries to an endpoint go again and closes its breaker.
-    pub async fn enable_endpoint(&self, name: &str) -> Result<(), RegistryError> {
-        let endpoint = live_endpoint(&self.snapshot(), name)?.clone();
-        self.store.enable_endpoint(name).await?;
-        endpoint.state.enable();
-        Ok(())
-    }
-
     /// Replaces a Standard Webhooks endpoint's signing secret; the previous
     /// ones keep signing beside it for `grace`. `secret` is generated when
     /// not given.

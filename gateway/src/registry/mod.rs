@@ -4,9 +4,15 @@
 //!
 //! Readers take the current [`Snapshot`] (one atomic load). Writers take one
 //! lock, apply the change to a copy of the model, check the whole model,
-//! build the new snapshot, persist the change, and only then publish it: a
-//! change that fails any step leaves nothing behind, and a published change
-//! survives a restart.
+//! persist the change, and only then publish the new snapshot, with the
+//! next version: a change that fails any step leaves nothing behind, and a
+//! published change survives a restart.
+//!
+//! The registry's one job is configuration. What runs on it is built by
+//! the layers above from each version ([`Derived`]): ingest's sources with
+//! parsed secrets, delivery's endpoints with their protection state (which
+//! is delivery's, as are disabling, enabling and operator events). It
+//! imports none of them.
 //!
 //! How the file and the API relate: objects named in the file are
 //! [`Origin::Config`] and read-only through the API (409
@@ -16,18 +22,19 @@
 //! stored object is ignored (with a warning). Operational state (disabled
 //! endpoints, the circuit breaker) applies to both.
 
+mod derived;
 mod endpoints;
 mod model;
 mod objects;
 mod plugins;
 mod snapshot;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-pub use endpoints::{OPERATOR_SOURCE, Rotated};
+pub use derived::Derived;
+pub use endpoints::Rotated;
 pub use model::{Origin, PluginVersion};
 pub(crate) use objects::{Endpoints, Routes, Sources};
 pub use plugins::PluginView;
@@ -38,9 +45,7 @@ pub(crate) use model::Model;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::config::validate::Invalid;
-use crate::delivery::EndpointState;
 use crate::metrics::Metrics;
-use crate::pipeline::Inbox;
 use crate::plugin::PluginHost;
 use crate::store::{Catalog, Store};
 use crate::targets::TargetPolicy;
@@ -110,16 +115,12 @@ pub struct Registry {
     current: ArcSwap<Snapshot>,
     /// What writers edit; the lock serializes changes.
     model: tokio::sync::Mutex<Model>,
-    /// Per-endpoint protection state, kept across snapshots.
-    states: Mutex<HashMap<String, Arc<EndpointState>>>,
     store: Arc<dyn Store>,
     catalog: Arc<dyn Catalog>,
     host: PluginHost,
     targets: TargetPolicy,
     clock: Clock,
     metrics: Arc<Metrics>,
-    /// Hands operator events to the pipeline once they are stored.
-    inbox: Inbox,
 }
 
 impl std::fmt::Debug for Registry {
@@ -137,8 +138,7 @@ pub(crate) enum Persist {
 }
 
 impl Registry {
-    /// Builds the registry from the config file and what the API stored, and
-    /// restores which endpoints are disabled.
+    /// Builds the registry from the config file and what the API stored.
     pub async fn open(
         config: &Config,
         store: Arc<dyn Store>,
@@ -146,7 +146,6 @@ impl Registry {
         host: PluginHost,
         clock: Clock,
         metrics: Arc<Metrics>,
-        inbox: Inbox,
     ) -> Result<Self, RegistryError> {
         let mut model = objects::from_config(config, &host, clock.now_millis())?;
         objects::restore(&mut model, catalog.as_ref()).await?;
@@ -155,22 +154,14 @@ impl Registry {
         let registry = Self {
             current: ArcSwap::from_pointee(Snapshot::default()),
             model: tokio::sync::Mutex::new(Model::default()),
-            states: Mutex::new(HashMap::new()),
             store,
             catalog,
             host,
             targets: config.server.targets,
             clock,
             metrics,
-            inbox,
         };
-        for disabled in registry.store.disabled_endpoints().await? {
-            registry
-                .state(&disabled.name, 1)
-                .disable(disabled.at, disabled.reason);
-        }
-        let snapshot = registry.build(&model)?;
-        registry.current.store(Arc::new(snapshot));
+        registry.current.store(Arc::new(Snapshot::build(&model, 1)));
         *registry.model.lock().await = model;
         Ok(registry)
     }
@@ -190,43 +181,14 @@ impl Registry {
         &self.catalog
     }
 
-    /// The pipeline's hand-over, for operator events.
-    fn inbox(&self) -> &Inbox {
-        &self.inbox
-    }
-
     /// The wall clock.
     pub fn clock(&self) -> Clock {
         self.clock
     }
 
-    /// An endpoint's protection state: the one it had, or a fresh one; a new
-    /// concurrency limit gives a fresh semaphore and keeps the rest.
-    fn state(&self, name: &str, max_in_flight: usize) -> Arc<EndpointState> {
-        let mut states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
-        let state = states
-            .entry(name.to_owned())
-            .or_insert_with(|| Arc::new(EndpointState::new(max_in_flight)));
-        if state.max_in_flight != max_in_flight && max_in_flight > 0 {
-            *state = Arc::new(state.resized(max_in_flight));
-        }
-        state.clone()
-    }
-
-    fn forget_state(&self, name: &str) {
-        self.states
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(name);
-    }
-
-    fn build(&self, model: &Model) -> Result<Snapshot, RegistryError> {
-        Snapshot::build(model, |name, size| self.state(name, size)).map_err(|message| {
-            RegistryError::Invalid(Invalid {
-                field: String::new(),
-                message,
-            })
-        })
+    /// The version of the configuration in force.
+    pub fn version(&self) -> u64 {
+        self.current.load().version
     }
 
     /// Applies `change` to a copy of the model; if the result checks and
@@ -239,7 +201,7 @@ impl Registry {
         let mut next = model.clone();
         let (result, writes) = change(&mut next)?;
         next.check(self.targets)?;
-        let snapshot = self.build(&next)?;
+        let snapshot = Snapshot::build(&next, self.version() + 1);
         for write in writes {
             match write {
                 Persist::Put(kind, name, json) => {

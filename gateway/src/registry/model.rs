@@ -31,6 +31,10 @@ pub(crate) struct Entry<T> {
     pub(crate) origin: Origin,
     pub(crate) raw: Value,
     pub(crate) spec: T,
+    /// Which incarnation of the name this is: new when the object is
+    /// created (or loaded), kept through updates, so state kept by name
+    /// elsewhere can tell a re-created object from an updated one.
+    pub(crate) id: u64,
 }
 
 /// One deployed version of a plugin: a component and a configuration.

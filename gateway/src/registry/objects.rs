@@ -120,6 +120,7 @@ fn config_entry<T: Clone>(spec: &T) -> Entry<T> {
         origin: Origin::Config,
         raw: Value::Null,
         spec: spec.clone(),
+        id: rand::random(),
     }
 }
 
@@ -207,6 +208,7 @@ async fn restore_kind<K: Kind>(
                 origin: Origin::Api,
                 raw,
                 spec,
+                id: rand::random(),
             },
         );
     }
@@ -263,6 +265,7 @@ impl Registry {
                 origin: Origin::Api,
                 raw,
                 spec,
+                id: rand::random(),
             };
             let shown = view(&entry);
             K::entries_mut(model).insert(name.clone(), entry);
@@ -369,7 +372,9 @@ impl Registry {
         })
         .await?;
         if K::KIND == Endpoints::KIND {
-            self.forget_state(name);
+            // Its protection state goes with the next version delivery
+            // builds; its disabled record goes now, so a new endpoint of
+            // the same name starts enabled.
             self.store.enable_endpoint(name).await?;
         }
         Ok(())

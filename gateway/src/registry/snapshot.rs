@@ -1,6 +1,7 @@
-//! What readers see: an immutable, fully built view of the configuration.
-//! Ingest, the pipeline and the deliverer take the current snapshot per
-//! request, message or attempt; a change publishes a new one.
+//! What readers see: an immutable view of the configuration in force, with
+//! a version that grows with every change. Ingest and the deliverer build
+//! what they need from it once per version (`derived.rs`); the pipeline
+//! takes the current snapshot per message; a change publishes a new one.
 //!
 //! **Invariant:** a message's whole plugin chain comes from one snapshot, so
 //! it runs wholly on the plugin versions that were current when it started.
@@ -10,17 +11,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::model::Model;
-use crate::delivery::{Endpoint, EndpointState};
-use crate::ingest::Source;
+use crate::config::{EndpointConfig, SourceConfig};
 use crate::plugin::{EndpointInfo, PluginContext, Step};
 
 /// The configuration in force.
 #[derive(Debug, Default)]
 pub struct Snapshot {
-    /// Sources by name, with parsed secrets.
-    pub sources: HashMap<String, Arc<Source>>,
-    /// Endpoints by name, with parsed secrets and protection state.
-    pub endpoints: HashMap<String, Arc<Endpoint>>,
+    /// Which configuration this is: each change publishes a higher one.
+    pub version: u64,
+    /// Sources by name.
+    pub sources: HashMap<String, Arc<SourceConfig>>,
+    /// Endpoints by name.
+    pub endpoints: HashMap<String, Arc<EndpointConfig>>,
+    /// Which incarnation of its name each endpoint is: a deleted and
+    /// re-created endpoint has a new one, an updated one keeps it.
+    pub endpoint_ids: HashMap<String, u64>,
     /// Each routed source's plugin chain, on the current plugin versions.
     pub chains: HashMap<String, Vec<Step>>,
     /// The endpoint that receives operator events.
@@ -30,31 +35,18 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Builds the snapshot of a checked model. `state` gives each endpoint's
-    /// protection state (kept across snapshots).
-    pub(crate) fn build(
-        model: &Model,
-        state: impl Fn(&str, usize) -> Arc<EndpointState>,
-    ) -> Result<Self, String> {
+    /// The snapshot of a checked model, as version `version`.
+    pub(crate) fn build(model: &Model, version: u64) -> Self {
         let sources = model
             .sources
             .iter()
-            .map(|(name, entry)| {
-                Source::new(entry.spec.clone())
-                    .map(|s| (name.clone(), Arc::new(s)))
-                    .map_err(|e| e.to_string())
-            })
-            .collect::<Result<_, _>>()?;
-        let endpoints: HashMap<String, Arc<Endpoint>> = model
+            .map(|(name, entry)| (name.clone(), Arc::new(entry.spec.clone())))
+            .collect();
+        let endpoints: HashMap<String, Arc<EndpointConfig>> = model
             .endpoints
             .iter()
-            .map(|(name, entry)| {
-                let state = state(name, entry.spec.max_in_flight);
-                Endpoint::from_config(&entry.spec, state)
-                    .map(|e| (name.clone(), Arc::new(e)))
-                    .map_err(|e| e.to_string())
-            })
-            .collect::<Result<_, _>>()?;
+            .map(|(name, entry)| (name.clone(), Arc::new(entry.spec.clone())))
+            .collect();
         let infos: Vec<EndpointInfo> = model
             .endpoints
             .values()
@@ -100,12 +92,19 @@ impl Snapshot {
             .map(|e| e.timeout)
             .max()
             .unwrap_or_default();
-        Ok(Self {
+        let endpoint_ids = model
+            .endpoints
+            .iter()
+            .map(|(name, entry)| (name.clone(), entry.id))
+            .collect();
+        Self {
+            version,
             sources,
             endpoints,
+            endpoint_ids,
             chains,
             operator_endpoint: model.operator_endpoint.clone(),
             slowest_timeout,
-        })
+        }
     }
 }

@@ -99,11 +99,10 @@ impl Gateway {
         tracing::debug!(%engine, data_dir = %data_dir.display(), "store open");
         let dyn_store = store.clone() as Arc<dyn Store>;
 
-        let new_delivery = Arc::new(Notify::new());
         let clock = Clock::new();
         let metrics = Arc::new(Metrics::new());
         let node = config.server.node_id();
-        let (inbox, queue) = crate::pipeline::inbox(Arc::new(Notify::new()), &node);
+        let (inbox, queue) = crate::handover::inbox(Arc::new(Notify::new()), &node);
         let released = dyn_store
             .release_claims(clock.now_millis(), &node)
             .await
@@ -140,24 +139,25 @@ impl Gateway {
                 host.clone(),
                 clock,
                 metrics.clone(),
-                inbox.clone(),
             )
             .await
             .map_err(Error::Registry)?,
         );
         let deliverer = Arc::new(
-            Deliverer::new(
-                dyn_store.clone(),
-                registry.clone(),
-                config.server.targets,
+            Deliverer::new(crate::delivery::Parts {
+                store: dyn_store.clone(),
+                registry: registry.clone(),
+                targets: config.server.targets,
                 clock,
-                new_delivery.clone(),
-                metrics.clone(),
-                Claiming {
+                wake: Arc::new(Notify::new()),
+                inbox: inbox.clone(),
+                metrics: metrics.clone(),
+                claims: Claiming {
                     node,
                     margin: config.server.lease_margin,
                 },
-            )
+            })
+            .await
             .map_err(Error::Delivery)?,
         );
         let pipeline = Pipeline {
@@ -181,7 +181,6 @@ impl Gateway {
         let admin = AdminState {
             registry: registry.clone(),
             deliverer: deliverer.clone(),
-            new_delivery,
         };
         let router = crate::api::health_routes(crate::api::HealthState {
             health,

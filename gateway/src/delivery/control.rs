@@ -1,0 +1,195 @@
+//! What operators and the gateway itself do to delivery beyond attempts:
+//! disable and enable an endpoint (recorded in the store, with the
+//! `endpoint.disabled` operator event when the gateway decides it), replay
+//! one delivery, and recover an endpoint's failed deliveries in bulk. The
+//! management API and the worker both come here, so each rule has one home.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde_json::json;
+
+use super::protection::{BreakerView, Disabled};
+use super::{Deliverer, Endpoint, Error, Unavailable};
+use crate::store::{Delivery, DeliveryQuery, DeliveryStatusKind, NewMessage};
+
+/// The source name operator events are stored under; not a valid source
+/// name, so no configured source can collide with it.
+pub const OPERATOR_SOURCE: &str = "(hookgate)";
+
+/// The most deliveries a recovery reads per page.
+const RECOVER_PAGE: usize = 500;
+
+impl Deliverer {
+    /// An endpoint in force, or [`Error::NoEndpoint`].
+    fn live(&self, name: &str) -> Result<std::sync::Arc<Endpoint>, Error> {
+        self.live
+            .current()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::NoEndpoint(name.to_owned()))
+    }
+
+    /// An endpoint's run-time state: why it is disabled, and its breaker.
+    pub fn endpoint_state(&self, name: &str) -> (Option<Disabled>, BreakerView) {
+        self.live(name)
+            .map(|e| (e.state.disabled(), e.state.breaker()))
+            .unwrap_or_default()
+    }
+
+    /// Whether an endpoint takes deliveries now: it exists and is neither
+    /// disabled nor inactive (else [`Error::Unavailable`]).
+    pub fn takes_deliveries(&self, name: &str) -> Result<(), Error> {
+        match self.live(name)?.unavailable() {
+            None => Ok(()),
+            Some(why) => Err(Error::Unavailable {
+                endpoint: name.to_owned(),
+                why,
+            }),
+        }
+    }
+
+    /// Stops deliveries to an endpoint, durably. When the gateway decides
+    /// it (`automatic`), the operator endpoint gets an `endpoint.disabled`
+    /// event. Returns false if it already was disabled.
+    pub async fn disable_endpoint(
+        &self,
+        name: &str,
+        reason: &str,
+        automatic: bool,
+    ) -> Result<bool, Error> {
+        let endpoint = self.live(name)?;
+        if endpoint.state.disabled().is_some() {
+            return Ok(false);
+        }
+        let now = self.clock.now_millis();
+        // The operator event is stored first, then the disabled record, and
+        // only then is the endpoint disabled in memory: a crash or a failed
+        // write in between can repeat the event, never lose it, and nothing
+        // is shown disabled that the store does not hold.
+        let operator = self.registry.snapshot().operator_endpoint.clone();
+        if automatic && let Some(operator) = operator {
+            if operator == name {
+                tracing::error!(endpoint = %name, "the operator endpoint itself was disabled; no operator event can be sent");
+            } else {
+                self.operator_event(name, reason, now).await?;
+            }
+        }
+        self.store.disable_endpoint(name, now, reason).await?;
+        if !endpoint.state.disable(now, reason) {
+            return Ok(false);
+        }
+        tracing::warn!(endpoint = %name, %reason, "endpoint disabled");
+        Ok(true)
+    }
+
+    /// Stores an `endpoint.disabled` event for the operator endpoint and
+    /// hands it to the pipeline.
+    async fn operator_event(&self, name: &str, reason: &str, now: u64) -> Result<(), Error> {
+        let at = humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(now));
+        let body = json!({
+            "type": "endpoint.disabled",
+            "timestamp": at.to_string(),
+            "data": {"endpoint": name, "reason": reason, "disabled_at": at.to_string()},
+        });
+        let message = NewMessage {
+            source: OPERATOR_SOURCE.into(),
+            event_type: "endpoint.disabled".into(),
+            received_at: now,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+            idempotency_key: None,
+            target_url: None,
+        };
+        self.inbox
+            .ingest(self.store.as_ref(), message, Duration::ZERO)
+            .await?;
+        Ok(())
+    }
+
+    /// Lets deliveries to an endpoint go again and closes its breaker.
+    pub async fn enable_endpoint(&self, name: &str) -> Result<(), Error> {
+        let endpoint = self.live(name)?;
+        self.store.enable_endpoint(name).await?;
+        endpoint.state.enable();
+        Ok(())
+    }
+
+    /// Sends a delivery again now, whatever its state, keeping its attempt
+    /// history; durable before it returns. Its endpoint must take
+    /// deliveries.
+    pub async fn replay(&self, id: &str) -> Result<Delivery, Error> {
+        let no_delivery = || Error::NoDelivery(id.to_owned());
+        let found = self.store.delivery(id).await?.ok_or_else(no_delivery)?;
+        self.takes_deliveries(&found.plan.endpoint)?;
+        let now = self.clock.now_millis();
+        let delivery = self
+            .store
+            .reschedule(id, now, None)
+            .await?
+            .ok_or_else(no_delivery)?;
+        // Durable before the answer: a replay is not undone by a crash.
+        self.store.flush().await?;
+        self.wake.notify_one();
+        Ok(delivery)
+    }
+
+    /// Schedules again, now, every retrying or dead-lettered delivery of
+    /// `endpoint` created in `[since, until)`; durable before it returns.
+    /// Returns their ids. The endpoint must take deliveries.
+    pub async fn recover(
+        &self,
+        endpoint: &str,
+        since: Option<u64>,
+        until: Option<u64>,
+    ) -> Result<Vec<String>, Error> {
+        self.takes_deliveries(endpoint)?;
+        let now = self.clock.now_millis();
+        let catalog = self.registry.catalog();
+        let mut ids = Vec::new();
+        for status in [DeliveryStatusKind::Retrying, DeliveryStatusKind::Dead] {
+            let mut query = DeliveryQuery {
+                endpoint: Some(endpoint.to_owned()),
+                status: Some(status),
+                since,
+                until,
+                limit: RECOVER_PAGE,
+                ..DeliveryQuery::default()
+            };
+            loop {
+                let page = catalog.list_deliveries(&query).await?;
+                for delivery in page.items {
+                    if self
+                        .store
+                        .reschedule(&delivery.id, now, None)
+                        .await?
+                        .is_some()
+                    {
+                        ids.push(delivery.id);
+                    }
+                }
+                match page.next {
+                    Some(next) => query.before = Some(next),
+                    None => break,
+                }
+            }
+        }
+        // Durable before the answer: a recovery is not undone by a crash.
+        self.store.flush().await?;
+        self.wake.notify_one();
+        Ok(ids)
+    }
+}
+
+impl Error {
+    /// Why an endpoint took no delivery, for an answer.
+    pub fn unavailable(endpoint: &str, why: &Unavailable) -> String {
+        match why {
+            Unavailable::Disabled(reason) => {
+                format!("endpoint {endpoint} is disabled ({reason}); enable it first")
+            }
+            Unavailable::Inactive => {
+                format!("endpoint {endpoint} is inactive; set active to true first")
+            }
+        }
+    }
+}
