@@ -8,9 +8,10 @@
 //! time through it); [`Deliverer::run`] calls it with the clock, sleeping
 //! until the next delivery is due or new ones arrive.
 //!
-//! Claims are taken per endpoint, within the room its concurrency leaves
-//! (`in_flight.rs`): a slow endpoint's backlog waits in the store, not as
-//! tasks in memory, and a pass claims more of it as its attempts end.
+//! Claims are taken per endpoint, within the room its concurrency and a
+//! bounded wait for a slot leave ([`WAITING`], `in_flight.rs`): a slow
+//! endpoint's backlog waits in the store, not as tasks in memory, and a
+//! pass claims more of it as its attempts end.
 //!
 //! First attempts skip the schedule: the pipeline creates a message's
 //! deliveries already claimed, when their endpoints have room, and hands
@@ -51,6 +52,15 @@ const MAX_IDLE: Duration = Duration::from_secs(1);
 /// Deliveries of an endpoint that no longer exists claimed per pass (they
 /// are dead-lettered when attempted).
 const OTHERS: usize = 16;
+/// Deliveries of one endpoint claimed here beyond its concurrency, waiting
+/// in memory for a slot: a burst is attempted from memory, without a claim
+/// and a read per delivery; a backlog past it waits in the store.
+const WAITING: usize = 256;
+
+/// How many of an endpoint's deliveries this node holds claimed at most.
+fn claimable(max_in_flight: usize) -> usize {
+    max_in_flight.saturating_add(WAITING)
+}
 
 /// Delivers messages to endpoints.
 pub struct Deliverer {
@@ -201,7 +211,7 @@ impl Deliverer {
             .map(|d| {
                 let capacity = live
                     .get(&d.endpoint)
-                    .map_or(OTHERS, |e| e.state.max_in_flight);
+                    .map_or(OTHERS, |e| claimable(e.state.max_in_flight));
                 (d.endpoint.clone(), capacity)
             })
             .collect();
@@ -242,7 +252,7 @@ impl Deliverer {
         let live = self.live.current();
         self.in_flight.room(
             live.iter()
-                .map(|(name, e)| (name.as_str(), e.state.max_in_flight)),
+                .map(|(name, e)| (name.as_str(), claimable(e.state.max_in_flight))),
             OTHERS,
             BATCH,
         )
