@@ -69,10 +69,6 @@ pub struct Endpoint {
     pub headers: Vec<(String, String)>,
     /// When to retry.
     pub policy: RetryPolicy,
-    /// Subscribed event types, for default routing.
-    pub event_types: Vec<String>,
-    /// Tags, shown to routing plugins.
-    pub tags: Vec<String>,
     /// Configured active; an inactive endpoint receives nothing.
     pub active: bool,
     /// Deliveries per second at most.
@@ -137,8 +133,6 @@ impl Endpoint {
                 .map(|(k, v)| (k.clone(), v.expose().to_owned()))
                 .collect(),
             policy: RetryPolicy::from_config(&config.retry),
-            event_types: config.event_types.clone(),
-            tags: config.tags.clone(),
             active: config.active,
             rate_limit: config.rate_limit,
             breaker: config.circuit_breaker.clone(),
@@ -258,8 +252,6 @@ mod tests {
                 ("webhook-id".into(), "forged".into()),
             ],
             policy: RetryPolicy::default(),
-            event_types: Vec::new(),
-            tags: Vec::new(),
             active: true,
             rate_limit: None,
             breaker: BreakerConfig::default(),
