@@ -80,3 +80,74 @@ impl<T: Send + Sync + 'static> Derived<T> {
         &self.registry
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::clock::Clock;
+    use crate::config::Config;
+    use crate::metrics::Metrics;
+    use crate::plugin::{HostConfig, PluginHost};
+    use crate::registry::Endpoints;
+    use crate::store::{Backend, Catalog, Engine, Store};
+
+    const CONFIG: &str = r#"
+[server.targets]
+allow_http = true
+
+[[endpoint]]
+name = "file"
+url = "http://hooks.example.com/in"
+"#;
+
+    #[tokio::test]
+    async fn a_view_is_built_once_per_version_and_again_after_a_change() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = Config::from_toml("test.toml", CONFIG, dir.path()).expect("valid config");
+        let store: Arc<dyn Backend> = Engine::Fjall.open(dir.path()).expect("opens");
+        let host = PluginHost::new(HostConfig {
+            pool_size: 1,
+            ..HostConfig::default()
+        })
+        .expect("host");
+        let registry = Arc::new(
+            Registry::open(
+                &config,
+                store.clone() as Arc<dyn Store>,
+                store as Arc<dyn Catalog>,
+                host,
+                Clock::new(),
+                Arc::new(Metrics::new()),
+            )
+            .await
+            .expect("registry"),
+        );
+        let builds = Arc::new(AtomicUsize::new(0));
+        let counted = builds.clone();
+        let names = Derived::new(registry.clone(), move |snapshot| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let mut names: Vec<String> = snapshot.endpoints.keys().cloned().collect();
+            names.sort();
+            names
+        });
+        assert_eq!(*names.current(), ["file"]);
+        assert_eq!(*names.current(), ["file"]);
+        assert_eq!(
+            builds.load(Ordering::SeqCst),
+            1,
+            "built once for one version"
+        );
+
+        registry
+            .create::<Endpoints>(json!({"name": "api", "url": "http://hooks.example.com/2"}))
+            .await
+            .expect("created");
+        assert_eq!(*names.current(), ["api", "file"]);
+        assert_eq!(*names.current(), ["api", "file"]);
+        assert_eq!(builds.load(Ordering::SeqCst), 2, "and once for the next");
+    }
+}
