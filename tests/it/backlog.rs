@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::process::{engine, spawn};
+use crate::process::{engine, spawn, write_config};
 
 /// Events per second posted to each gateway, at most.
 const RATE: u64 = 1_000;
@@ -78,22 +78,11 @@ struct Run {
 /// measures it.
 async fn load(dir: &Path, delay: Duration) -> Run {
     let (endpoint, most) = receiver(delay).await;
-    let config = dir.join("hookgate.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let config = write_config(
+        dir,
+        engine(),
+        &format!(
             r#"
-[server]
-listen = "127.0.0.1:0"
-data_dir = "{data}"
-
-[server.targets]
-allow_http = true
-allow_loopback = true
-
-[storage]
-engine = "{engine}"
-
 [[source]]
 name = "load"
 
@@ -103,12 +92,9 @@ url = "{endpoint}"
 event_types = ["*"]
 max_in_flight = {MAX_IN_FLIGHT}
 timeout = "10s"
-"#,
-            data = dir.join("data").display(),
-            engine = engine(),
+"#
         ),
-    )
-    .expect("writes the config");
+    );
     let (server, url) = spawn(&config);
     let client = reqwest::Client::new();
     let posts = Arc::new(tokio::sync::Semaphore::new(64));

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use hookgate::store::Engine;
 
 use crate::harness::TestReceiver;
-use crate::process::spawn;
+use crate::process::{spawn, write_config};
 
 /// Events acknowledged before the kill.
 const ACKED_BEFORE_KILL: usize = 300;
@@ -28,22 +28,11 @@ async fn every_acknowledged_event_is_delivered_after_a_kill_9_on_fjall() {
 async fn every_acknowledged_event_is_delivered_after_a_kill_9(engine: Engine) {
     let receiver = TestReceiver::start().await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("hookgate.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let config = write_config(
+        dir.path(),
+        engine,
+        &format!(
             r#"
-[server]
-listen = "127.0.0.1:0"
-data_dir = "{data}"
-
-[server.targets]
-allow_http = true
-allow_loopback = true
-
-[storage]
-engine = "{engine}"
-
 [[source]]
 name = "load"
 idempotency_key = {{ pointer = "/n" }}
@@ -53,11 +42,9 @@ name = "receiver"
 url = "{url}"
 event_types = ["*"]
 "#,
-            data = dir.path().join("data").display(),
             url = receiver.url,
         ),
-    )
-    .expect("writes the config");
+    );
 
     let (mut first, url) = spawn(&config);
     let acked: Arc<Mutex<HashSet<String>>> = Arc::default();

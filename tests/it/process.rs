@@ -2,7 +2,7 @@
 //! or measure it.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// A spawned gateway, killed when dropped, so a failing test leaves no
@@ -68,4 +68,33 @@ pub(crate) fn engine() -> hookgate::store::Engine {
         Ok("fjall") | Err(_) => hookgate::store::Engine::DEFAULT,
         Ok(other) => panic!("HOOKGATE_TEST_ENGINE={other}: expected sled or fjall"),
     }
+}
+
+/// Writes `hookgate.toml` in `dir` for a gateway on `127.0.0.1:0` with its
+/// data in `dir/data` on `engine`, delivering to loopback over plain HTTP,
+/// with `rest` (sources, endpoints) after; returns its path.
+pub(crate) fn write_config(dir: &Path, engine: hookgate::store::Engine, rest: &str) -> PathBuf {
+    let config = dir.join("hookgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[server]
+listen = "127.0.0.1:0"
+data_dir = "{data}"
+
+[server.targets]
+allow_http = true
+allow_loopback = true
+
+[storage]
+engine = "{engine}"
+
+{rest}
+"#,
+            data = dir.join("data").display(),
+        ),
+    )
+    .expect("writes the config");
+    config
 }
