@@ -16,7 +16,15 @@ pub(super) struct Schedule<'a> {
     pub(super) by_endpoint: &'a TransactionalTree,
 }
 
-impl Schedule<'_> {
+impl<'a> Schedule<'a> {
+    /// The schedule of a transaction over these two trees.
+    pub(super) fn new(by_time: &'a TransactionalTree, by_endpoint: &'a TransactionalTree) -> Self {
+        Self {
+            by_time,
+            by_endpoint,
+        }
+    }
+
     /// Puts `delivery` in the schedule at `at`.
     pub(super) fn insert(
         &self,

@@ -138,6 +138,17 @@ impl SledStore {
         })
     }
 
+    /// The trees a delivery, its place in the schedule and its claim live
+    /// in, for one transaction.
+    fn delivery_trees(&self) -> (&sled::Tree, &sled::Tree, &sled::Tree, &sled::Tree) {
+        (
+            &self.deliveries,
+            &self.schedule,
+            &self.by_endpoint,
+            &self.claims,
+        )
+    }
+
     pub(super) fn load_delivery(&self, id: &str) -> Result<Option<Delivery>, Error> {
         self.deliveries
             .get(id.as_bytes())?
@@ -262,10 +273,7 @@ impl Store for SledStore {
         let completed = trees
             .transaction(
                 |(messages, pipeline, deliveries, by_message, by_time, by_endpoint, claims)| {
-                    let schedule = Schedule {
-                        by_time,
-                        by_endpoint,
-                    };
+                    let schedule = Schedule::new(by_time, by_endpoint);
                     let queued = pipeline.get(message_id.as_bytes())?;
                     if !tx(keys::holds(queued.as_deref(), token))? {
                         // Not waiting, or another's lease.
@@ -304,13 +312,8 @@ impl Store for SledStore {
         for (at, id, endpoint) in due.taken {
             let lease = keys::lease(holder);
             let record = encode("claim", &lease)?;
-            let trees = (
-                &self.deliveries,
-                &self.schedule,
-                &self.by_endpoint,
-                &self.claims,
-            );
-            let delivery = trees
+            let delivery = self
+                .delivery_trees()
                 .transaction(|(deliveries, by_time, by_endpoint, claims)| {
                     if by_time.remove(keys::schedule_key(at, &id))?.is_none() {
                         return Ok(None);
@@ -323,11 +326,7 @@ impl Store for SledStore {
                     delivery.state = DeliveryState::Scheduled { at: lease.until };
                     let encoded = tx(encode("delivery", &delivery))?;
                     deliveries.insert(id.as_bytes(), encoded)?;
-                    Schedule {
-                        by_time,
-                        by_endpoint,
-                    }
-                    .insert(lease.until, &delivery)?;
+                    Schedule::new(by_time, by_endpoint).insert(lease.until, &delivery)?;
                     claims.insert(id.as_bytes(), record.as_slice())?;
                     Ok(Some(delivery))
                 })
@@ -344,17 +343,9 @@ impl Store for SledStore {
     }
 
     async fn renew_claim(&self, delivery_id: &str, token: u64, until: u64) -> Result<bool, Error> {
-        (
-            &self.deliveries,
-            &self.schedule,
-            &self.by_endpoint,
-            &self.claims,
-        )
+        self.delivery_trees()
             .transaction(|(deliveries, by_time, by_endpoint, claims)| {
-                let schedule = Schedule {
-                    by_time,
-                    by_endpoint,
-                };
+                let schedule = Schedule::new(by_time, by_endpoint);
                 let stored = claims.get(delivery_id.as_bytes())?;
                 let Some(record) = tx(keys::retimed(stored.as_deref(), token, until))? else {
                     return Ok(false);
@@ -386,17 +377,10 @@ impl Store for SledStore {
         }
         let mut released = 0;
         for (id, token) in &dead {
-            let done = (
-                &self.deliveries,
-                &self.schedule,
-                &self.by_endpoint,
-                &self.claims,
-            )
+            let done = self
+                .delivery_trees()
                 .transaction(|(deliveries, by_time, by_endpoint, claims)| {
-                    let schedule = Schedule {
-                        by_time,
-                        by_endpoint,
-                    };
+                    let schedule = Schedule::new(by_time, by_endpoint);
                     // Taken over since the scan: no longer dead.
                     if !tx(keys::holds(claims.get(id.as_bytes())?.as_deref(), *token))? {
                         return Ok(false);
@@ -451,17 +435,10 @@ impl Store for SledStore {
         next: NextStep,
     ) -> Result<Option<Delivery>, Error> {
         let at = attempt.at;
-        let delivery = (
-            &self.deliveries,
-            &self.schedule,
-            &self.by_endpoint,
-            &self.claims,
-        )
+        let delivery = self
+            .delivery_trees()
             .transaction(|(deliveries, by_time, by_endpoint, claims)| {
-                let schedule = Schedule {
-                    by_time,
-                    by_endpoint,
-                };
+                let schedule = Schedule::new(by_time, by_endpoint);
                 let Some(bytes) = deliveries.get(delivery_id.as_bytes())? else {
                     return abort(Error::NotFound {
                         what: "delivery",
@@ -502,17 +479,9 @@ impl Store for SledStore {
         at: u64,
         token: Option<u64>,
     ) -> Result<Option<Delivery>, Error> {
-        (
-            &self.deliveries,
-            &self.schedule,
-            &self.by_endpoint,
-            &self.claims,
-        )
+        self.delivery_trees()
             .transaction(|(deliveries, by_time, by_endpoint, claims)| {
-                let schedule = Schedule {
-                    by_time,
-                    by_endpoint,
-                };
+                let schedule = Schedule::new(by_time, by_endpoint);
                 if let Some(token) = token
                     && !tx(keys::holds(
                         claims.get(delivery_id.as_bytes())?.as_deref(),
