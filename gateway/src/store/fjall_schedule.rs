@@ -109,10 +109,27 @@ mod tests {
         mirror.insert(10, "dlv_a", "b");
         mirror.insert(20, "dlv_b", "c");
         let due = mirror.due(100, &room(&[("a", 9), ("b", 9), ("c", 9)], 2));
-        let mut ids: Vec<&str> = due.taken.iter().map(|(_, id, _)| id.as_str()).collect();
-        ids.sort_unstable();
-        assert_eq!(ids, ["dlv_a", "dlv_b"]);
+        let ids: Vec<&str> = due.taken.iter().map(|(_, id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["dlv_a", "dlv_b"], "the earliest, in due order");
         assert_eq!(due.waiting, ["a"], "the limit left endpoint a's");
+    }
+
+    #[test]
+    fn due_entries_of_many_endpoints_come_out_in_due_order() {
+        let mut mirror = Mirror::default();
+        let endpoints = ["e0", "e1", "e2", "e3", "e4", "e5", "e6", "e7"];
+        for (i, endpoint) in endpoints.iter().enumerate().rev() {
+            let at = u64::try_from(i).expect("small");
+            mirror.insert(at, &format!("dlv_{i}"), endpoint);
+        }
+        let pairs: Vec<(&str, usize)> = endpoints.iter().map(|e| (*e, 9)).collect();
+        let due = mirror.due(100, &room(&pairs, 100));
+        let times: Vec<u64> = due.taken.iter().map(|(at, _, _)| *at).collect();
+        assert_eq!(
+            times,
+            [0, 1, 2, 3, 4, 5, 6, 7],
+            "not in the endpoints' map order"
+        );
     }
 
     #[test]

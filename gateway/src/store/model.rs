@@ -189,8 +189,8 @@ impl Room {
     /// What a claim takes, given each endpoint's earliest due entries
     /// `(due, delivery id)`, up to one more than its room (so that an
     /// endpoint with more due than its room shows): each endpoint's
-    /// earliest within its room, of those the earliest [`Room::limit`];
-    /// and which endpoints have due deliveries left behind.
+    /// earliest within its room, of those the earliest [`Room::limit`], in
+    /// due order; and which endpoints have due deliveries left behind.
     pub(crate) fn select(&self, due: Vec<(String, Vec<(u64, String)>)>) -> Selected {
         let mut taken = Vec::new();
         let mut waiting = Vec::new();
@@ -206,8 +206,10 @@ impl Room {
                     .map(|(at, id)| (at, id, endpoint.clone())),
             );
         }
+        // Earliest due first, whichever endpoint: claims come out in the
+        // order they fell due, and the limit keeps the earliest.
+        taken.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         if taken.len() > self.limit {
-            taken.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
             for (_, _, endpoint) in taken.drain(self.limit..) {
                 if !waiting.contains(&endpoint) {
                     waiting.push(endpoint);
@@ -230,7 +232,7 @@ pub(crate) struct Selected {
 /// What a claim took, and what it left.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Claims {
-    /// The deliveries claimed.
+    /// The deliveries claimed, earliest due first.
     pub claimed: Vec<Claimed>,
     /// Endpoints with deliveries due that their room (or the claim's
     /// limit) left in the store: a claim should look again once one of
