@@ -17,7 +17,7 @@ pub use secret::Secret;
 pub use types::{
     AdminConfig, BreakerConfig, Config, EndpointConfig, EndpointSigning, Extract, HumanDuration,
     LogFormat, PluginConfig, PluginHostConfig, RetentionConfig, RetiringSecret, RetryConfig,
-    RouteConfig, ServerConfig, SourceAuth, SourceConfig,
+    RouteConfig, ServerConfig, SourceAuth, SourceConfig, StorageConfig,
 };
 
 /// The built-in defaults, commented.

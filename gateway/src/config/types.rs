@@ -39,19 +39,68 @@ pub struct Config {
     pub admin: AdminConfig,
     /// How long payloads and attempt logs are kept.
     pub retention: RetentionConfig,
-    /// Which embedded engine stores the data.
+    /// Which engine stores the data.
     #[serde(default)]
     pub storage: StorageConfig,
 }
 
-/// `[storage]`: the embedded engine under `server.data_dir`.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+/// `[storage]`: an embedded engine under `server.data_dir`, or the
+/// PostgreSQL database every node of a cluster shares.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
-    /// `fjall` or `sled`; unset, a data directory keeps the engine it was
-    /// created with, and a new one gets fjall.
+    /// `fjall`, `sled` or `postgres`; unset, a data directory keeps the
+    /// engine it was created with, and a new one gets fjall.
     #[serde(default)]
     pub engine: Option<crate::store::Engine>,
+    /// With `postgres`: the database, `postgres://user:pass@host:5432/db`
+    /// (a secret: `{ env = "HOOKGATE_DATABASE_URL" }` works).
+    #[serde(default)]
+    pub url: Option<Secret>,
+    /// With `postgres`: the schema hookgate's tables live in.
+    #[serde(default)]
+    pub schema: Option<String>,
+    /// With `postgres`: connections this node keeps open.
+    #[serde(default = "default_pool_size")]
+    pub pool_size: usize,
+    /// With `postgres`: how long to wait for a connection before a request
+    /// fails with 503 (and between tries at start).
+    #[serde(default = "default_connect_timeout", with = "humantime_serde")]
+    pub connect_timeout: Duration,
+}
+
+fn default_pool_size() -> usize {
+    16
+}
+
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            engine: None,
+            url: None,
+            schema: None,
+            pool_size: default_pool_size(),
+            connect_timeout: default_connect_timeout(),
+        }
+    }
+}
+
+impl StorageConfig {
+    /// The database's options, when the engine is PostgreSQL and its URL
+    /// is set.
+    pub fn postgres(&self) -> Option<crate::store::PostgresOptions> {
+        let url = self.url.as_ref()?;
+        Some(crate::store::PostgresOptions {
+            url: url.expose().to_owned(),
+            schema: self.schema.clone(),
+            pool_size: self.pool_size,
+            connect_timeout: self.connect_timeout,
+        })
+    }
 }
 
 /// `[admin]`: the management API under `/v1` (everything but ingest).

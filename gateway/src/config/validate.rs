@@ -102,6 +102,38 @@ pub(super) fn check(config: &Config) -> Result<(), Error> {
     if config.retention.interval.is_zero() {
         return Err(invalid("retention.interval", "must be longer than zero"));
     }
+    storage(&config.storage)
+}
+
+/// PostgreSQL's settings go with `engine = "postgres"`, and it needs a URL.
+fn storage(storage: &super::StorageConfig) -> Result<(), Error> {
+    let postgres = storage.engine == Some(crate::store::Engine::Postgres);
+    if postgres && storage.url.is_none() {
+        return Err(invalid(
+            "storage.url",
+            "engine = \"postgres\" needs the database, as postgres://user@host:5432/database",
+        ));
+    }
+    if !postgres && (storage.url.is_some() || storage.schema.is_some()) {
+        return Err(invalid(
+            "storage.url",
+            "url and schema are settings of engine = \"postgres\"; set it, or remove them",
+        ));
+    }
+    if storage.pool_size < 2 {
+        return Err(invalid("storage.pool_size", "must be at least 2"));
+    }
+    if storage.connect_timeout.is_zero() {
+        return Err(invalid(
+            "storage.connect_timeout",
+            "must be longer than zero",
+        ));
+    }
+    if let Some(options) = storage.postgres() {
+        options
+            .check()
+            .map_err(|e| invalid("storage", e.to_string()))?;
+    }
     Ok(())
 }
 

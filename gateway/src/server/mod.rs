@@ -8,6 +8,7 @@
 
 mod deadline;
 mod listen;
+mod open_store;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,11 +35,11 @@ pub use listen::{ConnectionLimits, raise_descriptor_limit};
 /// A failure to start or run the gateway.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The store could not be opened.
-    #[error("cannot open the store in {path}: {source}")]
+    /// The store could not be opened (or flushed at the end).
+    #[error("the store in {place}: {source}")]
     Store {
-        /// The data directory.
-        path: std::path::PathBuf,
+        /// The data directory, or the database's schema.
+        place: String,
         /// Why.
         #[source]
         source: crate::store::Error,
@@ -91,12 +92,9 @@ impl Gateway {
         shutdown: CancellationToken,
     ) -> Result<Self, Error> {
         let data_dir = config.server.data_dir.clone();
-        let (engine, store) = crate::store::Engine::open_in(config.storage.engine, &data_dir)
-            .map_err(|source| Error::Store {
-                path: data_dir.clone(),
-                source,
-            })?;
-        tracing::debug!(%engine, data_dir = %data_dir.display(), "store open");
+        let (engine, store) = open_store::open(&config, &shutdown).await?;
+        let place = open_store::place(&config);
+        tracing::debug!(%engine, %place, "store open");
         let dyn_store = store.clone() as Arc<dyn Store>;
 
         let clock = Clock::new();
@@ -107,7 +105,7 @@ impl Gateway {
             .release_claims(clock.now_millis(), &node)
             .await
             .map_err(|source| Error::Store {
-                path: data_dir.clone(),
+                place: place.clone(),
                 source,
             })?;
         if released > 0 {
@@ -243,7 +241,7 @@ impl Gateway {
             })?;
         }
         self.store.flush().await.map_err(|source| Error::Store {
-            path: std::path::PathBuf::new(),
+            place: "flush at shutdown".into(),
             source,
         })?;
         served

@@ -8,16 +8,20 @@
 //! (objects the API created, plugin components, listings, pruning) is the
 //! separate [`Catalog`] trait.
 //!
-//! Two embedded engines implement both, chosen by `[storage] engine`:
+//! Three engines implement both, chosen by `[storage] engine`. Two are
+//! embedded:
 //! [`FjallStore`] (the default for a new data directory) makes a message
 //! durable by syncing one append-only journal that every change goes
 //! through on a single writer thread, and [`SledStore`] by flushing sled.
 //! The journal writes a few kilobytes per event where sled rewrites tree
 //! pages, so fjall sustains several times the durable ingest rate
-//! (BENCHMARKS.md).
+//! (BENCHMARKS.md). The third, [`PostgresStore`], is shared: several
+//! gateway nodes on one PostgreSQL database, each claiming work under the
+//! leases below.
 //!
 //! **Invariant:** [`Store::ingest`] returns only after the message is on disk
-//! (fsync'd); concurrent ingests share one fsync (group commit). Attempt
+//! (fsync'd, or on PostgreSQL committed with `synchronous_commit` on);
+//! concurrent ingests share one fsync (group commit). Attempt
 //! records are not fsync'd one by one: losing one re-sends the delivery.
 //! **Invariant:** a delivery stays in the schedule until an attempt's outcome
 //! is recorded; claiming it only moves it a lease into the future, so a crash
@@ -35,11 +39,18 @@ mod fjall_tables;
 mod keys;
 mod migrate;
 mod model;
+mod postgres_catalog;
+mod postgres_ingest;
+mod postgres_rows;
+mod postgres_schema;
+mod postgres_store;
 mod private;
 mod query;
 mod sled_catalog;
 mod sled_schedule;
 mod sled_store;
+#[cfg(test)]
+pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;
 mod writer;
@@ -51,6 +62,8 @@ pub use model::{
     Holder, Ingested, Lease, Leased, Message, MessageStatus, NewDelivery, NewMessage, NextStep,
     Pruned, Room,
 };
+pub use postgres_schema::{PostgresOptions, SCHEMA_VERSION};
+pub use postgres_store::PostgresStore;
 pub use query::{DeliveryQuery, DeliveryStatusKind, MessageQuery, MessageStatusKind, Page};
 pub use sled_store::SledStore;
 
@@ -60,7 +73,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-/// Which embedded engine holds the data.
+/// Which engine holds the data.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
@@ -69,6 +82,8 @@ pub enum Engine {
     Sled,
     /// fjall, its journal synced for each group commit.
     Fjall,
+    /// PostgreSQL, shared by every node of a cluster.
+    Postgres,
 }
 
 impl std::fmt::Display for Engine {
@@ -76,13 +91,14 @@ impl std::fmt::Display for Engine {
         f.write_str(match self {
             Self::Sled => "sled",
             Self::Fjall => "fjall",
+            Self::Postgres => "postgres",
         })
     }
 }
 
 impl Engine {
-    /// Both engines.
-    pub const ALL: [Self; 2] = [Self::Sled, Self::Fjall];
+    /// The engines that keep their data under the data directory.
+    pub const EMBEDDED: [Self; 2] = [Self::Sled, Self::Fjall];
 
     /// What a new data directory gets when the config names no engine:
     /// fjall, which meets the throughput targets sled misses by 2.5×
@@ -91,7 +107,9 @@ impl Engine {
 
     /// The engine whose store `data_dir` holds, if any.
     pub fn found_in(data_dir: &Path) -> Option<Self> {
-        Self::ALL.into_iter().find(|e| e.dir(data_dir).exists())
+        Self::EMBEDDED
+            .into_iter()
+            .find(|e| e.dir(data_dir).exists())
     }
 
     /// Opens the store under `data_dir` with the engine the config names,
@@ -119,11 +137,13 @@ impl Engine {
         Ok((engine, store))
     }
 
-    /// The engine's directory under the data directory.
+    /// The engine's directory under the data directory (PostgreSQL's
+    /// data is elsewhere; its name is kept free all the same).
     pub(crate) fn dir(self, data_dir: &Path) -> PathBuf {
         data_dir.join(match self {
             Self::Sled => "store",
             Self::Fjall => "fjall",
+            Self::Postgres => "postgres",
         })
     }
 
@@ -132,7 +152,7 @@ impl Engine {
     /// moves data between them, and starting empty beside it would hide
     /// messages that were acknowledged.
     pub fn open(self, data_dir: &Path) -> Result<Arc<dyn Backend>, Error> {
-        for other in Self::ALL.into_iter().filter(|e| *e != self) {
+        for other in Self::EMBEDDED.into_iter().filter(|e| *e != self) {
             let found = other.dir(data_dir);
             if found.exists() {
                 return Err(Error::OtherEngine {
@@ -145,7 +165,26 @@ impl Engine {
         Ok(match self {
             Self::Sled => Arc::new(SledStore::open(&dir)?),
             Self::Fjall => Arc::new(FjallStore::open(&dir)?),
+            Self::Postgres => return Err(Error::NeedsDatabase),
         })
+    }
+}
+
+/// Opens the store the configuration names: PostgreSQL with `postgres`
+/// (its options), else an embedded engine under `data_dir` as
+/// [`Engine::open_in`] decides.
+pub async fn open_configured(
+    chosen: Option<Engine>,
+    data_dir: &Path,
+    postgres: Option<&PostgresOptions>,
+) -> Result<(Engine, Arc<dyn Backend>), Error> {
+    match (chosen, postgres) {
+        (Some(Engine::Postgres), Some(options)) => Ok((
+            Engine::Postgres,
+            Arc::new(PostgresStore::open(options).await?),
+        )),
+        (Some(Engine::Postgres), None) => Err(Error::NeedsDatabase),
+        (chosen, _) => Engine::open_in(chosen, data_dir),
     }
 }
 
@@ -216,6 +255,28 @@ pub enum Error {
     /// The group-commit task is gone (the store is shutting down).
     #[error("the store is shutting down")]
     Closed,
+    /// `engine = "postgres"` without the database's `url`.
+    #[error("storage.engine = \"postgres\" needs storage.url, the database to use")]
+    NeedsDatabase,
+    /// A storage setting is wrong.
+    #[error("{what}: {why}")]
+    Config {
+        /// The setting.
+        what: &'static str,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The database's schema is newer than this build.
+    #[error(
+        "the database's schema is version {found}, newer than this hookgate knows ({known}): \
+         a newer hookgate migrated it; run that version (or newer) on this node too"
+    )]
+    NewerSchema {
+        /// The version found.
+        found: i64,
+        /// The newest this build knows.
+        known: i64,
+    },
     /// A referenced record does not exist.
     #[error("{what} {id} does not exist")]
     NotFound {

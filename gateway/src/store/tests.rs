@@ -24,6 +24,12 @@ macro_rules! for_each_engine {
                 super::$test(super::Engine::Fjall).await;
             })*
         }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(super::Engine::Postgres).await;
+            })*
+        }
     };
 }
 
@@ -97,10 +103,8 @@ fn created_ids(created: Option<Created>) -> Vec<String> {
         .collect()
 }
 
-fn open(engine: Engine, dir: &std::path::Path) -> std::sync::Arc<dyn Backend> {
-    engine
-        .open(dir)
-        .unwrap_or_else(|e| panic!("{engine} opens {}: {e}", dir.display()))
+async fn open(engine: Engine, dir: &std::path::Path) -> std::sync::Arc<dyn Backend> {
+    test_support::open(engine, dir).await
 }
 
 fn message(source: &str, key: Option<&str>, at: u64) -> NewMessage {
@@ -146,13 +150,13 @@ fn routed() -> MessageStatus {
 async fn an_ingested_message_survives_a_reopen_and_waits_for_the_pipeline(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
     let id = {
-        let store = open(engine, dir.path());
+        let store = open(engine, dir.path()).await;
         store
             .ingest(&message("s", None, 1_000), HOUR, Some(&test_lease()))
             .await
             .expect("ingests")
     };
-    let store = open(engine, dir.path());
+    let store = open(engine, dir.path()).await;
     let stored = store
         .message(id.id())
         .await
@@ -184,7 +188,7 @@ async fn scan(store: &dyn Backend, limit: usize) -> Vec<Leased> {
 /// own leases lapse.
 async fn a_scan_takes_only_lapsed_leases_and_only_their_token_completes(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = open(engine, dir.path());
+    let store = open(engine, dir.path()).await;
     let lease = |token, until| Lease {
         node: "a".into(),
         token,
@@ -290,7 +294,7 @@ async fn a_scan_takes_only_lapsed_leases_and_only_their_token_completes(engine: 
 
 async fn a_repeated_key_within_the_window_returns_the_first_id_and_stores_nothing(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = open(engine, dir.path());
+    let store = open(engine, dir.path()).await;
     let first = store
         .ingest(&message("s", Some("k"), 1_000), HOUR, Some(&test_lease()))
         .await
@@ -321,7 +325,7 @@ async fn a_repeated_key_within_the_window_returns_the_first_id_and_stores_nothin
 
 async fn concurrent_ingests_all_land_with_distinct_ids(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = open(engine, dir.path());
+    let store = open(engine, dir.path()).await;
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..200u64 {
         let store = store.clone();
@@ -341,7 +345,7 @@ async fn concurrent_ingests_all_land_with_distinct_ids(engine: Engine) {
 
 async fn completing_the_pipeline_schedules_deliveries_and_claims_lease_them(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = open(engine, dir.path());
+    let store = open(engine, dir.path()).await;
     let id = store
         .ingest(&message("s", None, 1_000), HOUR, Some(&test_lease()))
         .await
@@ -400,7 +404,7 @@ async fn completing_the_pipeline_schedules_deliveries_and_claims_lease_them(engi
 
 async fn attempts_are_recorded_and_decide_the_next_step(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = open(engine, dir.path());
+    let store = open(engine, dir.path()).await;
     let id = store
         .ingest(&message("s", None, 1_000), HOUR, Some(&test_lease()))
         .await
@@ -456,7 +460,7 @@ async fn attempts_are_recorded_and_decide_the_next_step(engine: Engine) {
     assert_eq!(store.scheduled_count().await.expect("counts"), 1);
 
     drop(store);
-    let store = open(engine, dir.path());
+    let store = open(engine, dir.path()).await;
     let due = store
         .claim_due(7_000, &holder("a", 7_000, HOUR), &Room::any(10))
         .await
@@ -480,7 +484,7 @@ async fn attempts_are_recorded_and_decide_the_next_step(engine: Engine) {
 /// and writes nothing, and `b`'s is recorded.
 async fn a_lapsed_claim_taken_over_refuses_the_old_holders_outcome(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = open(engine, dir.path());
+    let store = open(engine, dir.path()).await;
     let (_, delivery) = routed_message(&*store, 1_000, "e").await;
     let lease = Duration::from_secs(30);
     let first = store
@@ -562,7 +566,7 @@ async fn a_lapsed_claim_taken_over_refuses_the_old_holders_outcome(engine: Engin
 /// outcome is then refused (the replay sends it again).
 async fn a_replay_ends_any_claim(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = open(engine, dir.path());
+    let store = open(engine, dir.path()).await;
     let (_, delivery) = routed_message(&*store, 1_000, "e").await;
     let claimed = store
         .claim_due(1_000, &holder("a", 1_000, HOUR), &Room::any(10))
@@ -603,7 +607,7 @@ async fn a_replay_ends_any_claim(engine: Engine) {
 async fn random_operations_with_restarts_match_a_model(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut rng = StdRng::seed_from_u64(0x600d_5eed);
-    let mut store = open(engine, dir.path());
+    let mut store = open(engine, dir.path()).await;
     let mut now = 1_000u64;
     let mut pending: BTreeMap<String, ()> = BTreeMap::new();
     let mut scheduled: BTreeMap<String, u64> = BTreeMap::new();
@@ -678,7 +682,7 @@ async fn random_operations_with_restarts_match_a_model(engine: Engine) {
             }
             _ => {
                 drop(store);
-                store = open(engine, dir.path());
+                store = open(engine, dir.path()).await;
             }
         }
         assert_eq!(store.pipeline_count().await.expect("counts"), pending.len());
@@ -695,7 +699,7 @@ async fn random_operations_with_restarts_match_a_model(engine: Engine) {
 async fn a_restart_releases_its_own_and_lapsed_claims_but_not_a_live_peers(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
     let (mine, lapsed, peers, delivered) = {
-        let store = open(engine, dir.path());
+        let store = open(engine, dir.path()).await;
         let mine = routed_message(&*store, 1_000, "e").await.1;
         let lapsed = routed_message(&*store, 1_000, "e").await.1;
         let peers = routed_message(&*store, 1_000, "e").await.1;
@@ -731,7 +735,7 @@ async fn a_restart_releases_its_own_and_lapsed_claims_but_not_a_live_peers(engin
         }
         (mine, lapsed, peers, delivered)
     };
-    let store = open(engine, dir.path());
+    let store = open(engine, dir.path()).await;
     assert_eq!(
         store.release_claims(3_000, "a").await.expect("releases"),
         2,
@@ -763,7 +767,7 @@ async fn a_restart_releases_its_own_and_lapsed_claims_but_not_a_live_peers(engin
 
 async fn a_message_completed_twice_gets_its_deliveries_once(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = open(engine, dir.path());
+    let store = open(engine, dir.path()).await;
     let id = store
         .ingest(&message("s", None, 1_000), HOUR, Some(&test_lease()))
         .await
@@ -795,7 +799,7 @@ async fn a_message_completed_twice_gets_its_deliveries_once(engine: Engine) {
 async fn deliveries_created_claimed_wait_out_their_lease_or_a_restart(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
     let id = {
-        let store = open(engine, dir.path());
+        let store = open(engine, dir.path()).await;
         let id = store
             .ingest(&message("s", None, 1_000), HOUR, Some(&test_lease()))
             .await
@@ -847,7 +851,7 @@ async fn deliveries_created_claimed_wait_out_their_lease_or_a_restart(engine: En
             .expect("holds the claim");
         id
     };
-    let store = open(engine, dir.path());
+    let store = open(engine, dir.path()).await;
     assert_eq!(store.release_claims(3_000, "a").await.expect("releases"), 1);
     let due = store
         .claim_due(3_000, &holder("a", 3_000, HOUR), &Room::any(10))
@@ -877,7 +881,7 @@ async fn routed_message(store: &dyn Backend, at: u64, endpoint: &str) -> (String
 /// what is left stays scheduled, across a reopen.
 async fn claims_take_each_endpoint_up_to_its_room_past_a_backlog(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = open(engine, dir.path());
+    let store = open(engine, dir.path()).await;
     let mut slow = Vec::new();
     for at in 1..=50u64 {
         slow.push(routed_message(&*store, at, "slow").await.1);
@@ -886,7 +890,7 @@ async fn claims_take_each_endpoint_up_to_its_room_past_a_backlog(engine: Engine)
     let (_, gone) = routed_message(&*store, 101, "deleted").await;
     let (_, later) = routed_message(&*store, 50_000, "fast").await;
     drop(store);
-    let store = open(engine, dir.path());
+    let store = open(engine, dir.path()).await;
 
     let room = Room {
         endpoints: [("slow".to_owned(), 3), ("fast".to_owned(), 10)].into(),
@@ -946,7 +950,7 @@ async fn claims_take_each_endpoint_up_to_its_room_past_a_backlog(engine: Engine)
 
 async fn listings_page_newest_first_with_filters(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = open(engine, dir.path());
+    let store = open(engine, dir.path()).await;
     let mut messages = Vec::new();
     for at in 1..=5u64 {
         let endpoint = if at % 2 == 0 { "even" } else { "odd" };
@@ -1013,7 +1017,7 @@ async fn listings_page_newest_first_with_filters(engine: Engine) {
 
 async fn pruning_removes_finished_messages_and_keeps_scheduled_ones(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = open(engine, dir.path());
+    let store = open(engine, dir.path()).await;
     let keyed = store
         .ingest(&message("s", Some("k"), 500), HOUR, Some(&test_lease()))
         .await
@@ -1094,7 +1098,7 @@ async fn pruning_removes_finished_messages_and_keeps_scheduled_ones(engine: Engi
 async fn objects_and_blobs_survive_a_reopen(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
     {
-        let store = open(engine, dir.path());
+        let store = open(engine, dir.path()).await;
         store
             .put_object("endpoint", "a", b"{\"url\":1}".to_vec())
             .await
@@ -1114,7 +1118,7 @@ async fn objects_and_blobs_survive_a_reopen(engine: Engine) {
             .await
             .expect("disables");
     }
-    let store = open(engine, dir.path());
+    let store = open(engine, dir.path()).await;
     assert_eq!(
         store.objects("endpoint").await.expect("lists"),
         [("a".to_owned(), b"{\"url\":1}".to_vec())]
@@ -1133,10 +1137,10 @@ async fn objects_and_blobs_survive_a_reopen(engine: Engine) {
     );
 }
 
-#[test]
-fn a_data_dir_refuses_the_other_engine() {
+#[tokio::test]
+async fn a_data_dir_refuses_the_other_engine() {
     let dir = tempfile::tempdir().expect("temp dir");
-    drop(open(Engine::Fjall, dir.path()));
+    drop(open(Engine::Fjall, dir.path()).await);
     let error = Engine::Sled.open(dir.path()).expect_err("refused");
     assert!(
         matches!(
@@ -1149,7 +1153,7 @@ fn a_data_dir_refuses_the_other_engine() {
         "{error}"
     );
     assert!(error.to_string().contains("storage.engine"), "{error}");
-    drop(open(Engine::Fjall, dir.path()));
+    drop(open(Engine::Fjall, dir.path()).await);
 }
 
 #[test]
@@ -1195,7 +1199,7 @@ fn the_data_dir_and_its_files_are_the_owners_only() {
             }
         }
     }
-    for engine in Engine::ALL {
+    for engine in Engine::EMBEDDED {
         let dir = tempfile::tempdir().expect("temp dir");
         // A data directory the gateway creates is 0700, and all in it.
         let data = dir.path().join("new/data");
@@ -1265,13 +1269,13 @@ fn a_message_stored_with_bodies_as_sequences_still_decodes() {
 async fn a_clock_set_back_across_a_restart_loses_no_queued_message(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
     let late = {
-        let store = open(engine, dir.path());
+        let store = open(engine, dir.path()).await;
         store
             .ingest(&message("s", None, 10_000), HOUR, Some(&test_lease()))
             .await
             .expect("ingests")
     };
-    let store = open(engine, dir.path());
+    let store = open(engine, dir.path()).await;
     assert_eq!(scan(&*store, 10).await.len(), 1);
     // The clock now reads earlier than the queued message's id.
     let early = store
@@ -1289,7 +1293,7 @@ async fn a_clock_set_back_across_a_restart_loses_no_queued_message(engine: Engin
 
 async fn a_huge_idempotency_key_is_deduplicated_by_its_hash(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = open(engine, dir.path());
+    let store = open(engine, dir.path()).await;
     let huge = "k".repeat(70_000);
     let other = format!("{huge}!");
     let first = store
@@ -1352,7 +1356,7 @@ async fn a_sled_schedule_without_its_endpoint_index_is_indexed_at_open() {
     let (_, delivery) = routed_message(&store, 1_000, "e").await;
     store.by_endpoint.clear().expect("clears");
     drop(store);
-    let store = open(Engine::Sled, dir.path());
+    let store = open(Engine::Sled, dir.path()).await;
     let claimed = store
         .claim_due(1_000, &holder("a", 1_000, HOUR), &Room::any(10))
         .await

@@ -1,0 +1,532 @@
+//! The shared store: PostgreSQL, for several gateway nodes on one
+//! database.
+//!
+//! Every change is one transaction, most of them one statement (the
+//! lease check and the change together, `... WHERE claim_token = $n`), so a
+//! node whose lease lapsed and was taken over changes nothing. Claims take
+//! rows with `FOR UPDATE SKIP LOCKED`, so two nodes claiming at once take
+//! different deliveries and neither waits; no transaction stays open
+//! across an HTTP request (a claim commits before its attempt starts, and
+//! the attempt's outcome is a transaction of its own). Ingest goes through
+//! group commit (`postgres_ingest.rs`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+
+use super::keys::{self, encode};
+use super::postgres_ingest::{Ingests, Pending};
+use super::postgres_rows::{
+    self as rows, DELIVERY_COLUMNS, MESSAGE_COLUMNS, SCHEDULED, int, state_columns, token_in, uint,
+};
+use super::postgres_schema::{self, PostgresOptions};
+use super::{
+    Attempt, Claimed, Claims, Completion, Created, Delivery, DisabledEndpoint, Error, Holder,
+    Ingested, Lease, Leased, Message, MessageStatusKind, NewMessage, NextStep, Room, Store,
+};
+
+/// The PostgreSQL-backed [`Store`].
+#[derive(Debug)]
+pub struct PostgresStore {
+    pub(super) pool: Pool,
+    ingests: Ingests,
+    /// Message and delivery ids: ULIDs from this node's clock. Ids minted
+    /// on several nodes interleave by time; listings order by id, so their
+    /// cursors hold whichever node minted what.
+    pub(super) ids: keys::Ids,
+}
+
+impl PostgresStore {
+    /// Connects, and brings the schema up to date (under an advisory lock,
+    /// so nodes starting together take turns).
+    pub async fn open(options: &PostgresOptions) -> Result<Self, Error> {
+        postgres_schema::migrate(options).await?;
+        let pool = postgres_schema::pool(options)?;
+        Ok(Self {
+            ingests: Ingests::start(pool.clone()),
+            pool,
+            ids: keys::Ids::default(),
+        })
+    }
+
+    /// A pooled connection.
+    pub(super) async fn client(&self) -> Result<deadpool_postgres::Object, Error> {
+        Ok(self.pool.get().await?)
+    }
+}
+
+/// The endpoints with scheduled deliveries (one index probe each), and
+/// of each the earliest due by `$4`, up to its room plus one (`$1`/`$2`
+/// name rooms, `$3` is everyone else's), locked for this claim; rows
+/// another node is claiming are skipped, not waited for.
+const DUE: &str = "WITH RECURSIVE endpoints(endpoint) AS ( \
+         (SELECT endpoint FROM deliveries WHERE state = 0 ORDER BY endpoint LIMIT 1) \
+         UNION ALL \
+         SELECT (SELECT d.endpoint FROM deliveries d \
+                 WHERE d.state = 0 AND d.endpoint > e.endpoint ORDER BY d.endpoint LIMIT 1) \
+         FROM endpoints e WHERE e.endpoint IS NOT NULL), \
+     rooms AS ( \
+         SELECT e.endpoint, coalesce(r.room, $3) AS room FROM endpoints e \
+         LEFT JOIN unnest($1::text[], $2::bigint[]) AS r(endpoint, room) \
+             ON r.endpoint = e.endpoint \
+         WHERE e.endpoint IS NOT NULL) \
+     SELECT d.endpoint, d.at, d.id FROM rooms CROSS JOIN LATERAL ( \
+         SELECT endpoint, at, id FROM deliveries \
+         WHERE state = 0 AND endpoint = rooms.endpoint AND at <= $4 \
+         ORDER BY at, id LIMIT rooms.room + 1 \
+         FOR UPDATE SKIP LOCKED) d";
+
+#[async_trait::async_trait]
+impl Store for PostgresStore {
+    async fn ingest(
+        &self,
+        message: &NewMessage,
+        dedup_window: Duration,
+        lease: Option<&Lease>,
+    ) -> Result<Ingested, Error> {
+        let id = self.ids.next("msg", message.received_at);
+        let dedup = message.idempotency_key.as_deref().map(|key| {
+            (
+                keys::dedup_key(&message.source, key),
+                keys::millis(dedup_window),
+            )
+        });
+        self.ingests
+            .ingest(Pending {
+                id,
+                source: message.source.clone(),
+                event_type: message.event_type.clone(),
+                received_at: message.received_at,
+                received: encode("message", message)?,
+                dedup,
+                lease: lease.cloned(),
+            })
+            .await
+    }
+
+    async fn pipeline_batch(
+        &self,
+        now: u64,
+        holder: &Holder,
+        limit: usize,
+    ) -> Result<Vec<Leased>, Error> {
+        let lease = Lease::mint(holder);
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "WITH picked AS ( \
+                     SELECT message_id FROM pipeline WHERE lease_until <= $1 \
+                     ORDER BY message_id LIMIT $2 FOR UPDATE SKIP LOCKED), \
+                 leased AS ( \
+                     UPDATE pipeline p SET lease_node = $3, lease_token = $4, lease_until = $5 \
+                     FROM picked WHERE p.message_id = picked.message_id \
+                     RETURNING p.message_id) \
+                 SELECT {MESSAGE_COLUMNS} FROM messages \
+                 WHERE id IN (SELECT message_id FROM leased) ORDER BY id"
+            ))
+            .await?;
+        let found = client
+            .query(
+                &statement,
+                &[
+                    &int(now),
+                    &int(limit as u64),
+                    &lease.node,
+                    &token_in(lease.token),
+                    &int(lease.until),
+                ],
+            )
+            .await?;
+        found
+            .iter()
+            .map(|row| {
+                Ok(Leased {
+                    message: rows::message(row, 0)?,
+                    token: lease.token,
+                })
+            })
+            .collect()
+    }
+
+    async fn complete_pipeline(
+        &self,
+        message_id: &str,
+        token: u64,
+        completion: Completion,
+    ) -> Result<Option<Created>, Error> {
+        let Completion {
+            status,
+            deliveries,
+            now,
+            claim,
+        } = completion;
+        let lease = claim.as_ref().map(Lease::mint);
+        let due = lease.as_ref().map_or(now, |l| l.until);
+        let created = keys::new_deliveries(&self.ids, message_id, deliveries, now, due)?;
+        let ids: Vec<&str> = created.iter().map(|(d, _)| d.id.as_str()).collect();
+        let endpoints: Vec<&str> = created
+            .iter()
+            .map(|(d, _)| d.plan.endpoint.as_str())
+            .collect();
+        let types: Vec<&str> = created
+            .iter()
+            .map(|(d, _)| d.plan.event_type.as_str())
+            .collect();
+        let plans = created
+            .iter()
+            .map(|(d, _)| encode("delivery plan", &d.plan))
+            .collect::<Result<Vec<_>, _>>()?;
+        let kind = rows::kind_name(MessageStatusKind::of(&status));
+        let status = encode("message status", &status)?;
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "WITH done AS ( \
+                     DELETE FROM pipeline WHERE message_id = $1 AND lease_token = $2 \
+                     RETURNING message_id), \
+                 status AS ( \
+                     UPDATE messages SET status = $3, status_kind = $4 \
+                     WHERE id IN (SELECT message_id FROM done)), \
+                 created AS ( \
+                     INSERT INTO deliveries (id, message_id, endpoint, event_type, plan, state, \
+                         at, claim_node, claim_token, claim_until) \
+                     SELECT d.id, $1, d.endpoint, d.event_type, d.plan, 0, $9, $10, $11, $12 \
+                     FROM unnest($5::text[], $6::text[], $7::text[], $8::bytea[]) \
+                         AS d(id, endpoint, event_type, plan) \
+                     WHERE EXISTS (SELECT 1 FROM done)) \
+                 SELECT count(*) FROM done",
+            )
+            .await?;
+        let done: i64 = client
+            .query_one(
+                &statement,
+                &[
+                    &message_id,
+                    &token_in(token),
+                    &status,
+                    &kind,
+                    &ids,
+                    &endpoints,
+                    &types,
+                    &plans,
+                    &int(due),
+                    &lease.as_ref().map(|l| l.node.as_str()),
+                    &lease.as_ref().map(|l| token_in(l.token)),
+                    &lease.as_ref().map(|l| int(l.until)),
+                ],
+            )
+            .await?
+            .get(0);
+        Ok((done == 1).then(|| Created {
+            deliveries: created.into_iter().map(|(d, _)| d).collect(),
+            token: lease.map(|l| l.token),
+        }))
+    }
+
+    async fn defer_pipeline(
+        &self,
+        message_id: &str,
+        token: u64,
+        until: u64,
+    ) -> Result<bool, Error> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "UPDATE pipeline SET lease_until = $3 WHERE message_id = $1 AND lease_token = $2",
+            )
+            .await?;
+        let changed = client
+            .execute(&statement, &[&message_id, &token_in(token), &int(until)])
+            .await?;
+        Ok(changed == 1)
+    }
+
+    async fn claim_due(&self, now: u64, holder: &Holder, room: &Room) -> Result<Claims, Error> {
+        let lease = Lease::mint(holder);
+        let (names, rooms): (Vec<&str>, Vec<i64>) = room
+            .endpoints
+            .iter()
+            .map(|(name, n)| (name.as_str(), int(*n as u64)))
+            .unzip();
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let due = tx.prepare_cached(DUE).await?;
+        let found = tx
+            .query(&due, &[&names, &rooms, &int(room.others as u64), &int(now)])
+            .await?;
+        let mut by_endpoint: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
+        for row in &found {
+            by_endpoint
+                .entry(row.try_get(0)?)
+                .or_default()
+                .push((uint(row.try_get(1)?), row.try_get(2)?));
+        }
+        for entries in by_endpoint.values_mut() {
+            entries.sort_unstable();
+        }
+        let selected = room.select(by_endpoint.into_iter().collect());
+        if selected.taken.is_empty() {
+            tx.commit().await?;
+            return Ok(Claims {
+                claimed: Vec::new(),
+                waiting: selected.waiting,
+            });
+        }
+        let ids: Vec<&str> = selected
+            .taken
+            .iter()
+            .map(|(_, id, _)| id.as_str())
+            .collect();
+        let claim = tx
+            .prepare_cached(&format!(
+                "UPDATE deliveries SET at = $2, claim_node = $3, claim_token = $4, \
+                     claim_until = $2 \
+                 WHERE id = ANY($1::text[]) RETURNING {DELIVERY_COLUMNS}"
+            ))
+            .await?;
+        let updated = tx
+            .query(
+                &claim,
+                &[&ids, &int(lease.until), &lease.node, &token_in(lease.token)],
+            )
+            .await?;
+        tx.commit().await?;
+        let mut by_id: std::collections::HashMap<String, Delivery> = rows::deliveries(&updated)?
+            .into_iter()
+            .map(|d| (d.id.clone(), d))
+            .collect();
+        let claimed = selected
+            .taken
+            .iter()
+            .filter_map(|(_, id, _)| by_id.remove(id))
+            .map(|delivery| Claimed {
+                delivery,
+                token: lease.token,
+            })
+            .collect();
+        Ok(Claims {
+            claimed,
+            waiting: selected.waiting,
+        })
+    }
+
+    async fn renew_claim(&self, delivery_id: &str, token: u64, until: u64) -> Result<bool, Error> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "UPDATE deliveries SET at = $3, claim_until = $3 \
+                 WHERE id = $1 AND claim_token = $2 AND state = 0",
+            )
+            .await?;
+        let changed = client
+            .execute(&statement, &[&delivery_id, &token_in(token), &int(until)])
+            .await?;
+        Ok(changed == 1)
+    }
+
+    async fn release_claims(&self, now: u64, node: &str) -> Result<usize, Error> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let deliveries = tx
+            .execute(
+                "UPDATE deliveries SET claim_node = NULL, claim_token = NULL, \
+                     claim_until = NULL, at = CASE WHEN state = 0 THEN $1 ELSE at END \
+                 WHERE claim_token IS NOT NULL AND (claim_until <= $1 OR claim_node = $2)",
+                &[&int(now), &node],
+            )
+            .await?;
+        let queued = tx
+            .execute(
+                "UPDATE pipeline SET lease_node = NULL, lease_token = NULL, lease_until = 0 \
+                 WHERE lease_node = $1",
+                &[&node],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(usize::try_from(deliveries + queued).unwrap_or(usize::MAX))
+    }
+
+    async fn next_due(&self) -> Result<Option<u64>, Error> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached("SELECT min(at) FROM deliveries WHERE state = 0")
+            .await?;
+        let at: Option<i64> = client.query_one(&statement, &[]).await?.try_get(0)?;
+        Ok(at.map(uint))
+    }
+
+    async fn record_attempt(
+        &self,
+        delivery_id: &str,
+        token: u64,
+        attempt: Attempt,
+        next: NextStep,
+    ) -> Result<Option<Delivery>, Error> {
+        let state = keys::state_after(&next, attempt.at);
+        let (state, at, reason) = state_columns(&state);
+        let status = attempt.status.map(i32::from);
+        let record = encode("attempt", &attempt)?;
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "UPDATE deliveries SET attempts = attempts || $3::bytea, last_status = $4, \
+                     state = $5, at = $6, reason = $7, \
+                     claim_node = NULL, claim_token = NULL, claim_until = NULL \
+                 WHERE id = $1 AND claim_token = $2 RETURNING {DELIVERY_COLUMNS}"
+            ))
+            .await?;
+        let updated = client
+            .query_opt(
+                &statement,
+                &[
+                    &delivery_id,
+                    &token_in(token),
+                    &record,
+                    &status,
+                    &state,
+                    &at,
+                    &reason,
+                ],
+            )
+            .await?;
+        if let Some(row) = updated {
+            return Ok(Some(rows::delivery(&row)?));
+        }
+        let exists = client
+            .query_opt("SELECT 1 FROM deliveries WHERE id = $1", &[&delivery_id])
+            .await?;
+        match exists {
+            Some(_) => Ok(None),
+            None => Err(Error::NotFound {
+                what: "delivery",
+                id: delivery_id.to_owned(),
+            }),
+        }
+    }
+
+    async fn reschedule(
+        &self,
+        delivery_id: &str,
+        at: u64,
+        token: Option<u64>,
+    ) -> Result<Option<Delivery>, Error> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "UPDATE deliveries SET state = {SCHEDULED}, at = $2, reason = NULL, \
+                     claim_node = NULL, claim_token = NULL, claim_until = NULL \
+                 WHERE id = $1 AND ($3::bigint IS NULL OR claim_token = $3) \
+                 RETURNING {DELIVERY_COLUMNS}"
+            ))
+            .await?;
+        let updated = client
+            .query_opt(&statement, &[&delivery_id, &int(at), &token.map(token_in)])
+            .await?;
+        updated.map(|row| rows::delivery(&row)).transpose()
+    }
+
+    async fn disable_endpoint(&self, name: &str, at: u64, reason: &str) -> Result<(), Error> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO disabled_endpoints (name, at, reason) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET at = EXCLUDED.at, reason = EXCLUDED.reason",
+                &[&name, &int(at), &reason],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn enable_endpoint(&self, name: &str) -> Result<(), Error> {
+        self.client()
+            .await?
+            .execute("DELETE FROM disabled_endpoints WHERE name = $1", &[&name])
+            .await?;
+        Ok(())
+    }
+
+    async fn disabled_endpoints(&self) -> Result<Vec<DisabledEndpoint>, Error> {
+        let found = self
+            .client()
+            .await?
+            .query(
+                "SELECT name, at, reason FROM disabled_endpoints ORDER BY name",
+                &[],
+            )
+            .await?;
+        found
+            .iter()
+            .map(|row| {
+                Ok(DisabledEndpoint {
+                    name: row.try_get(0)?,
+                    at: uint(row.try_get(1)?),
+                    reason: row.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn message(&self, id: &str) -> Result<Option<Message>, Error> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1"
+            ))
+            .await?;
+        client
+            .query_opt(&statement, &[&id])
+            .await?
+            .map(|row| rows::message(&row, 0))
+            .transpose()
+    }
+
+    async fn delivery(&self, id: &str) -> Result<Option<Delivery>, Error> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1"
+            ))
+            .await?;
+        client
+            .query_opt(&statement, &[&id])
+            .await?
+            .map(|row| rows::delivery(&row))
+            .transpose()
+    }
+
+    async fn deliveries_of(&self, message_id: &str) -> Result<Vec<Delivery>, Error> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE message_id = $1 ORDER BY id"
+            ))
+            .await?;
+        rows::deliveries(&client.query(&statement, &[&message_id]).await?)
+    }
+
+    async fn scheduled_count(&self) -> Result<usize, Error> {
+        self.count("SELECT count(*) FROM deliveries WHERE state = 0")
+            .await
+    }
+
+    async fn pipeline_count(&self) -> Result<usize, Error> {
+        self.count("SELECT count(*) FROM pipeline").await
+    }
+
+    async fn message_count(&self) -> Result<usize, Error> {
+        self.count("SELECT count(*) FROM messages").await
+    }
+
+    async fn flush(&self) -> Result<(), Error> {
+        // Every change committed with synchronous_commit on: it is durable.
+        Ok(())
+    }
+}
+
+impl PostgresStore {
+    async fn count(&self, sql: &str) -> Result<usize, Error> {
+        let n: i64 = self.client().await?.query_one(sql, &[]).await?.try_get(0)?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+}
