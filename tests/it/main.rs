@@ -10,6 +10,7 @@ mod claims;
 mod cli;
 mod connections;
 mod crash;
+mod database_down;
 mod delivery;
 mod disk_full;
 mod harness;

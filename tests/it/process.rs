@@ -63,10 +63,63 @@ impl Server {
 /// The engine the suite runs on, for a config file: the one
 /// `HOOKGATE_TEST_ENGINE` names, or the default.
 pub(crate) fn engine() -> hookgate::store::Engine {
+    named_engine().unwrap_or(hookgate::store::Engine::DEFAULT)
+}
+
+/// The engine `HOOKGATE_TEST_ENGINE` names, if it names one.
+pub(crate) fn named_engine() -> Option<hookgate::store::Engine> {
     match std::env::var("HOOKGATE_TEST_ENGINE").as_deref() {
-        Ok("sled") => hookgate::store::Engine::Sled,
-        Ok("fjall") | Err(_) => hookgate::store::Engine::DEFAULT,
-        Ok(other) => panic!("HOOKGATE_TEST_ENGINE={other}: expected sled or fjall"),
+        Ok("sled") => Some(hookgate::store::Engine::Sled),
+        Ok("fjall") => Some(hookgate::store::Engine::Fjall),
+        Ok("postgres") => Some(hookgate::store::Engine::Postgres),
+        Err(_) => None,
+        Ok(other) => panic!("HOOKGATE_TEST_ENGINE={other}: expected sled, fjall or postgres"),
+    }
+}
+
+/// The database a gateway on `postgres` uses: `HOOKGATE_TEST_DATABASE_URL`,
+/// or the local server's `postgres` database.
+pub(crate) fn test_database() -> String {
+    std::env::var("HOOKGATE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// The schema of its own that a gateway on `postgres` with its data
+/// directory in `dir` keeps its tables in: the same for the same directory
+/// (a restart finds its data), apart for every other, so tests run at once.
+pub(crate) fn test_schema(dir: &Path) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(dir.as_os_str().as_encoded_bytes());
+    format!("it_{}", hex::encode(&digest[..10]))
+}
+
+/// Opens, after a run, the store of the gateway whose config
+/// [`write_config`] wrote in `dir` for `engine`.
+pub(crate) async fn open_store(
+    dir: &Path,
+    engine: hookgate::store::Engine,
+) -> std::sync::Arc<dyn hookgate::store::Backend> {
+    let postgres = hookgate::store::PostgresOptions {
+        url: test_database(),
+        schema: Some(test_schema(dir)),
+        pool_size: 2,
+        connect_timeout: std::time::Duration::from_secs(5),
+    };
+    hookgate::store::open_configured(Some(engine), &dir.join("data"), Some(&postgres))
+        .await
+        .expect("the store opens after the run")
+        .1
+}
+
+/// The `[storage]` table's keys for `engine`, with data under `dir`.
+fn storage_keys(dir: &Path, engine: hookgate::store::Engine) -> String {
+    match engine {
+        hookgate::store::Engine::Postgres => format!(
+            "engine = \"postgres\"\nurl = \"{}\"\nschema = \"{}\"\n",
+            test_database(),
+            test_schema(dir)
+        ),
+        embedded => format!("engine = \"{embedded}\"\n"),
     }
 }
 
@@ -88,11 +141,11 @@ allow_http = true
 allow_loopback = true
 
 [storage]
-engine = "{engine}"
-
+{storage}
 {rest}
 "#,
             data = dir.join("data").display(),
+            storage = storage_keys(dir, engine),
         ),
     )
     .expect("writes the config");
