@@ -12,6 +12,10 @@
 //! It runs the phases once per storage engine (`sled`, then `fjall`), or
 //! on one: `cargo bench -p hookgate-tests --bench load -- --engine fjall`;
 //! `--concurrency N` sets the clients of phases 1 and 2 (default 64).
+//! `--engine postgres --nodes N` starts N nodes on one fresh schema of the
+//! database `HOOKGATE_BENCH_DATABASE_URL` names (default: the local server's
+//! `postgres` database), spreads the clients over them, adds the
+//! PostgreSQL server's CPU per event, and drops the schema at the end.
 //! It stops by itself; every request goes to 127.0.0.1.
 
 use std::collections::HashMap;
@@ -48,7 +52,7 @@ impl Drop for Gateway {
 }
 
 impl Gateway {
-    fn start(dir: &Path, receiver: &str, engine: &str) -> Self {
+    fn start(dir: &Path, receiver: &str, engine: &str, schema: &str) -> Self {
         let wasm = Path::new(env!("HOOKGATE_WASM_DIR")).join("provider_normalizer.wasm");
         let config = dir.join("hookgate.toml");
         std::fs::write(
@@ -64,6 +68,7 @@ allow_loopback = true
 
 [storage]
 engine = "{engine}"
+{postgres}
 
 [[source]]
 name = "ingest-only"
@@ -89,6 +94,11 @@ max_in_flight = 64
 "#,
                 data = dir.join("data").display(),
                 wasm = wasm.display(),
+                postgres = if engine == "postgres" {
+                    format!("url = \"{}\"\nschema = \"{schema}\"", database())
+                } else {
+                    String::new()
+                },
             ),
         )
         .expect("writes the config");
@@ -113,20 +123,7 @@ max_in_flight = 64
 
     /// CPU time (user and system) the gateway process has used, from /proc.
     fn cpu_time(&self) -> Duration {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).unwrap_or_default();
-        // Fields after the command name (which is in parentheses): utime
-        // and stime are the 12th and 13th, in clock ticks.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        let ticks: u64 = [11, 12]
-            .iter()
-            .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
-            .sum();
-        // The kernel's USER_HZ is 100 on Linux.
-        Duration::from_millis(ticks * 10)
+        process_cpu(&self.0.id().to_string())
     }
 
     /// Peak resident memory of the gateway process, from /proc.
@@ -223,6 +220,48 @@ fn body(i: usize) -> Bytes {
     ))
 }
 
+/// The database the postgres runs use.
+fn database() -> String {
+    std::env::var("HOOKGATE_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// CPU time of a process from /proc (user and system).
+fn process_cpu(pid: &str) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime and
+    // stime are the 12th and 13th, in clock ticks.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
+        .sum();
+    // The kernel's USER_HZ is 100 on Linux.
+    Duration::from_millis(ticks * 10)
+}
+
+/// CPU time used so far by the PostgreSQL server's processes on this
+/// machine (the postmaster and every backend, live ones only: a backend
+/// that exited takes its time with it, so the pools' long-lived
+/// connections are what is counted).
+fn postgres_cpu() -> Duration {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
+        })
+        .map(|pid| process_cpu(&pid))
+        .sum()
+}
+
 fn per_event(cpu: Duration, events: usize) -> String {
     format!("{:.0?}", cpu / u32::try_from(events).unwrap_or(u32::MAX))
 }
@@ -312,15 +351,15 @@ struct Accepted<'a> {
 /// per acknowledged id, when its request started.
 async fn blast(
     concurrency: usize,
-    url: &str,
+    urls: &[String],
     path: &str,
     first: usize,
     count: usize,
 ) -> (Instant, Vec<Duration>, HashMap<String, Instant>) {
     let bodies: Arc<Vec<Bytes>> = Arc::new((first..first + count).map(body).collect());
     let mut posters = Vec::with_capacity(concurrency);
-    for _ in 0..concurrency {
-        posters.push(Poster::connect(url, path).await);
+    for i in 0..concurrency {
+        posters.push(Poster::connect(&urls[i % urls.len()], path).await);
     }
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
@@ -427,9 +466,25 @@ fn main() {
     }
     let args: Vec<String> = std::env::args().collect();
     let engines = match args.iter().position(|a| a == "--engine") {
-        Some(i) => vec![args.get(i + 1).expect("--engine sled|fjall").clone()],
+        Some(i) => vec![
+            args.get(i + 1)
+                .expect("--engine sled|fjall|postgres")
+                .clone(),
+        ],
         None => vec!["sled".to_owned(), "fjall".to_owned()],
     };
+    let nodes = match args.iter().position(|a| a == "--nodes") {
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|n| n.parse().ok())
+            .filter(|n| *n >= 1)
+            .expect("--nodes N"),
+        None => 1,
+    };
+    assert!(
+        nodes == 1 || engines == ["postgres"],
+        "--nodes needs --engine postgres: the embedded engines are one process's"
+    );
     let concurrency = match args.iter().position(|a| a == "--concurrency") {
         Some(i) => args
             .get(i + 1)
@@ -439,24 +494,56 @@ fn main() {
     };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     for engine in engines {
-        runtime.block_on(run(&engine, concurrency));
+        runtime.block_on(run(&engine, concurrency, nodes));
     }
 }
 
 #[allow(clippy::print_stdout)]
-async fn run(engine: &str, concurrency: usize) {
+async fn run(engine: &str, concurrency: usize, nodes: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
     let receiver = Receiver::default();
     let receiver_url = receiver.start().await;
-    let gateway = Gateway::start(dir.path(), &receiver_url, engine);
+    let schema = format!("bench_{}", std::process::id());
+    let gateways: Vec<Gateway> = (0..nodes)
+        .map(|n| {
+            let node_dir = dir.path().join(format!("node-{n}"));
+            std::fs::create_dir_all(&node_dir).expect("node dir");
+            Gateway::start(&node_dir, &receiver_url, engine, &schema)
+        })
+        .collect();
+    let urls: Vec<String> = gateways.iter().map(|g| g.1.clone()).collect();
+    let gateway = &gateways[0];
+    let cpu_time = || -> Duration { gateways.iter().map(Gateway::cpu_time).sum() };
+    let on_postgres = engine == "postgres";
+    let db_cpu = || {
+        if on_postgres {
+            postgres_cpu()
+        } else {
+            Duration::ZERO
+        }
+    };
+    let db_per_event = |cpu: Duration, events: usize| {
+        if on_postgres {
+            format!("; PostgreSQL CPU {} per event", per_event(cpu, events))
+        } else {
+            String::new()
+        }
+    };
     println!(
-        "hookgate load ({engine}): events of ~1 KB, {concurrency} concurrent clients, loopback\n"
+        "hookgate load ({engine}, {nodes} node{}): events of ~1 KB, {concurrency} concurrent clients, loopback\n",
+        if nodes == 1 { "" } else { "s" }
     );
 
     // What loopback HTTP alone costs here: the same client against the
     // receiver, which does nothing with what it gets.
-    let (started, latencies, _) =
-        blast(concurrency, &receiver_url, "/floor", 0, INGEST_EVENTS).await;
+    let (started, latencies, _) = blast(
+        concurrency,
+        std::slice::from_ref(&receiver_url),
+        "/floor",
+        0,
+        INGEST_EVENTS,
+    )
+    .await;
     let elapsed = started.elapsed();
     println!(
         "HTTP floor:       {:>8.0} requests/s ({INGEST_EVENTS} posts to the receiver, no gateway) latency {}",
@@ -464,10 +551,10 @@ async fn run(engine: &str, concurrency: usize) {
         percentiles(latencies)
     );
 
-    let cpu = gateway.cpu_time();
+    let (cpu, db) = (cpu_time(), db_cpu());
     let (started, latencies, _) = blast(
         concurrency,
-        &gateway.1,
+        &urls,
         "/v1/ingest/ingest-only",
         0,
         INGEST_EVENTS,
@@ -475,16 +562,17 @@ async fn run(engine: &str, concurrency: usize) {
     .await;
     let elapsed = started.elapsed();
     println!(
-        "durable ingest:   {:>8.0} events/s   ({INGEST_EVENTS} events; gateway CPU {} per event) latency {}",
+        "durable ingest:   {:>8.0} events/s   ({INGEST_EVENTS} events; gateway CPU {} per event{}) latency {}",
         INGEST_EVENTS as f64 / elapsed.as_secs_f64(),
-        per_event(gateway.cpu_time() - cpu, INGEST_EVENTS),
+        per_event(cpu_time() - cpu, INGEST_EVENTS),
+        db_per_event(db_cpu() - db, INGEST_EVENTS),
         percentiles(latencies)
     );
 
-    let cpu = gateway.cpu_time();
+    let (cpu, db) = (cpu_time(), db_cpu());
     let (started, _, sent) = blast(
         concurrency,
-        &gateway.1,
+        &urls,
         "/v1/ingest/callintel",
         INGEST_EVENTS,
         EVENTS,
@@ -496,10 +584,11 @@ async fn run(engine: &str, concurrency: usize) {
     let elapsed = started.elapsed();
     let delivered = receiver.arrived.lock().expect("lock").len();
     println!(
-        "end to end:       {:>8.0} events/s   ({delivered}/{EVENTS} delivered{}; gateway CPU {} per event; all acknowledged after {acknowledged:.2?}, backlog then: {backlog}) ingest-to-receiver {}",
+        "end to end:       {:>8.0} events/s   ({delivered}/{EVENTS} delivered{}; gateway CPU {} per event{}; all acknowledged after {acknowledged:.2?}, backlog then: {backlog}) ingest-to-receiver {}",
         delivered as f64 / elapsed.as_secs_f64(),
         if complete { "" } else { ", timed out" },
-        per_event(gateway.cpu_time() - cpu, EVENTS),
+        per_event(cpu_time() - cpu, EVENTS),
+        db_per_event(db_cpu() - db, EVENTS),
         percentiles(end_to_end(&sent, &receiver))
     );
 
@@ -522,5 +611,24 @@ async fn run(engine: &str, concurrency: usize) {
         percentiles(end_to_end(&sent, &receiver)),
         percentiles(acknowledged)
     );
-    println!("peak RSS:         {:.1} MiB\n", gateway.peak_rss_mib());
+    for (n, node) in gateways.iter().enumerate() {
+        println!("peak RSS node {n}:  {:.1} MiB", node.peak_rss_mib());
+    }
+    println!();
+    drop(gateways);
+    if on_postgres {
+        drop_schema(&schema).await;
+    }
+}
+
+/// Drops the run's schema.
+async fn drop_schema(schema: &str) {
+    let (client, connection) = tokio_postgres::connect(&database(), tokio_postgres::NoTls)
+        .await
+        .expect("connects to drop the bench schema");
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .await
+        .expect("drops the bench schema");
 }

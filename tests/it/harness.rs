@@ -121,15 +121,17 @@ impl TestGateway {
         // runs it on all three. On postgres each gateway has a schema of
         // its own, named for its data directory.
         config.storage.engine = engine;
-        // A test that names its own database (through a proxy, say) keeps
-        // it.
+        // A test that names its own database (through a proxy, say) or
+        // schema (nodes of one cluster) keeps it.
         if config.storage.engine == Some(hookgate::store::Engine::Postgres) {
             if config.storage.url.is_none() {
                 config.storage.url = Some(hookgate::config::Secret::new(
                     crate::process::test_database(),
                 ));
             }
-            config.storage.schema = Some(crate::process::test_schema(dir.path()));
+            if config.storage.schema.is_none() {
+                config.storage.schema = Some(crate::process::test_schema(dir.path()));
+            }
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -8,6 +8,7 @@ mod attempts;
 mod backlog;
 mod claims;
 mod cli;
+mod cluster;
 mod connections;
 mod crash;
 mod database_down;

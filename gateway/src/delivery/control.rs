@@ -3,14 +3,20 @@
 //! `endpoint.disabled` operator event when the gateway decides it), replay
 //! one delivery, and recover an endpoint's failed deliveries in bulk. The
 //! management API and the worker both come here, so each rule has one home.
+//! On a shared store, each node takes in the disables and enables the
+//! others recorded ([`Deliverer::follow_disabled`]).
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use super::protection::{BreakerView, Disabled};
 use super::{Deliverer, Endpoint, Error, Unavailable};
-use crate::store::{Delivery, DeliveryQuery, DeliveryStatusKind, NewMessage};
+use crate::registry::FOLLOW_EVERY;
+use crate::store::{Delivery, DeliveryQuery, DeliveryStatusKind, DisabledEndpoint, NewMessage};
 
 /// The source name operator events are stored under; not a valid source
 /// name, so no configured source can collide with it.
@@ -58,6 +64,7 @@ impl Deliverer {
         automatic: bool,
     ) -> Result<bool, Error> {
         let endpoint = self.live(name)?;
+        let _changing = self.protection.lock().await;
         if endpoint.state.disabled().is_some() {
             return Ok(false);
         }
@@ -109,9 +116,57 @@ impl Deliverer {
     /// Lets deliveries to an endpoint go again and closes its breaker.
     pub async fn enable_endpoint(&self, name: &str) -> Result<(), Error> {
         let endpoint = self.live(name)?;
+        let _changing = self.protection.lock().await;
         self.store.enable_endpoint(name).await?;
         endpoint.state.enable();
         Ok(())
+    }
+
+    /// Keeps this node's disabled endpoints in step with what other nodes
+    /// record in a shared store: every [`FOLLOW_EVERY`], until `shutdown`.
+    pub async fn follow_disabled(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(FOLLOW_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            if let Err(error) = self.take_in_disabled().await {
+                tracing::warn!(%error, "could not read which endpoints other nodes disabled");
+            }
+        }
+    }
+
+    /// Disables here what the store holds disabled and enables (closing
+    /// the breaker) what it no longer does; how many endpoints changed.
+    pub async fn take_in_disabled(&self) -> Result<usize, Error> {
+        let _changing = self.protection.lock().await;
+        let stored: HashMap<String, DisabledEndpoint> = self
+            .store
+            .disabled_endpoints()
+            .await?
+            .into_iter()
+            .map(|d| (d.name.clone(), d))
+            .collect();
+        let mut changed = 0;
+        for (name, endpoint) in self.live.current().iter() {
+            match (stored.get(name), endpoint.state.disabled()) {
+                (Some(record), None)
+                    if endpoint.state.disable(record.at, record.reason.clone()) =>
+                {
+                    tracing::warn!(endpoint = %name, reason = %record.reason, "endpoint disabled on another node");
+                    changed += 1;
+                }
+                (None, Some(_)) => {
+                    endpoint.state.enable();
+                    tracing::info!(endpoint = %name, "endpoint enabled on another node");
+                    changed += 1;
+                }
+                _ => {}
+            }
+        }
+        Ok(changed)
     }
 
     /// Sends a delivery again now, whatever its state, keeping its attempt

@@ -96,6 +96,9 @@ pub struct Deliverer {
     dispatch_queue: Mutex<Option<mpsc::UnboundedReceiver<Dispatch>>>,
     /// Whether the run loop is taking dispatched deliveries.
     running: AtomicBool,
+    /// Held while an endpoint is disabled or enabled, or while other
+    /// nodes' disables are taken in, so none undoes another half-way.
+    pub(super) protection: tokio::sync::Mutex<()>,
 }
 
 /// What a [`Deliverer`] is made of.
@@ -194,6 +197,7 @@ impl Deliverer {
             dispatched,
             dispatch_queue: Mutex::new(Some(dispatch_queue)),
             running: AtomicBool::new(false),
+            protection: tokio::sync::Mutex::new(()),
         })
     }
 

@@ -8,6 +8,13 @@
 //! next version: a change that fails any step leaves nothing behind, and a
 //! published change survives a restart.
 //!
+//! Several nodes on one shared store (PostgreSQL) keep one configuration:
+//! nodes take turns to change it (a cluster-wide lock from reading the
+//! stored objects' version to writing), a change is written as a
+//! compare-and-set on that version (one that lost anyway is applied again
+//! on top of the winner's), and every node checks the version every
+//! [`FOLLOW_EVERY`] and takes in what moved ([`Registry::follow`]).
+//!
 //! The registry's one job is configuration. What runs on it is built by
 //! the layers above from each version ([`Derived`]): ingest's sources with
 //! parsed secrets, delivery's endpoints with their protection state (which
@@ -30,8 +37,11 @@ mod plugins;
 mod snapshot;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use tokio_util::sync::CancellationToken;
 
 pub use derived::Derived;
 pub use endpoints::Rotated;
@@ -109,12 +119,22 @@ fn describe(invalid: &Invalid) -> String {
     }
 }
 
+/// How often a node checks whether another node changed the stored
+/// configuration (a shared store's version moved).
+pub const FOLLOW_EVERY: Duration = Duration::from_millis(250);
+
+/// How many times a change is applied again on top of other nodes'
+/// changes that committed first, before it gives up with 409.
+const CHANGE_TRIES: usize = 8;
+
 /// The live configuration. See the module docs.
 pub struct Registry {
     /// What readers see.
     current: ArcSwap<Snapshot>,
-    /// What writers edit; the lock serializes changes.
+    /// What writers edit; the lock serializes this node's changes.
     model: tokio::sync::Mutex<Model>,
+    /// The version of the stored objects the model reflects.
+    stored: AtomicU64,
     store: Arc<dyn Store>,
     catalog: Arc<dyn Catalog>,
     host: PluginHost,
@@ -132,10 +152,7 @@ impl std::fmt::Debug for Registry {
 }
 
 /// A change to persist with a new model.
-pub(crate) enum Persist {
-    Put(&'static str, String, Vec<u8>),
-    Delete(&'static str, String),
-}
+pub(crate) use crate::store::ObjectWrite as Persist;
 
 impl Registry {
     /// Builds the registry from the config file and what the API stored.
@@ -148,12 +165,16 @@ impl Registry {
         metrics: Arc<Metrics>,
     ) -> Result<Self, RegistryError> {
         let mut model = objects::from_config(config, &host, clock.now_millis())?;
+        // Read before the objects: a change landing in between is seen
+        // again by the next check, never missed.
+        let stored = catalog.objects_version().await?;
         objects::restore(&mut model, catalog.as_ref()).await?;
-        plugins::restore(&mut model, catalog.as_ref(), &host).await?;
+        plugins::restore(&mut model, catalog.as_ref(), &host, None).await?;
         model.check(config.server.targets)?;
         let registry = Self {
             current: ArcSwap::from_pointee(Snapshot::default()),
             model: tokio::sync::Mutex::new(Model::default()),
+            stored: AtomicU64::new(stored),
             store,
             catalog,
             host,
@@ -192,27 +213,88 @@ impl Registry {
     }
 
     /// Applies `change` to a copy of the model; if the result checks and
-    /// builds, persists what `change` returned and publishes it.
+    /// builds, persists what `change` returned and publishes it. On a
+    /// shared store the write is a compare-and-set on the stored version:
+    /// when another node's change committed first, this node takes it in
+    /// and applies `change` again on top of it, so neither is lost.
     pub(crate) async fn mutate<R>(
         &self,
-        change: impl FnOnce(&mut Model) -> Result<(R, Vec<Persist>), RegistryError>,
+        change: impl Fn(&mut Model) -> Result<(R, Vec<Persist>), RegistryError>,
     ) -> Result<R, RegistryError> {
         let mut model = self.model.lock().await;
-        let mut next = model.clone();
-        let (result, writes) = change(&mut next)?;
-        next.check(self.targets)?;
-        let snapshot = Snapshot::build(&next, self.version() + 1);
-        for write in writes {
-            match write {
-                Persist::Put(kind, name, json) => {
-                    self.catalog.put_object(kind, &name, json).await?;
-                }
-                Persist::Delete(kind, name) => self.catalog.delete_object(kind, &name).await?,
+        let _turn = self.catalog.lock_objects().await?;
+        for _ in 0..CHANGE_TRIES {
+            let stored = self.catalog.objects_version().await?;
+            if stored != self.stored.load(Ordering::SeqCst) {
+                self.take_in(&mut model, stored).await?;
+            }
+            let mut next = model.clone();
+            let (result, writes) = change(&mut next)?;
+            next.check(self.targets)?;
+            let snapshot = Snapshot::build(&next, self.version() + 1);
+            if let Some(version) = self.catalog.change_objects(stored, &writes).await? {
+                *model = next;
+                self.stored.store(version, Ordering::SeqCst);
+                self.current.store(Arc::new(snapshot));
+                return Ok(result);
             }
         }
+        Err(RegistryError::Conflict(
+            "other nodes' changes kept committing first; try again".into(),
+        ))
+    }
+
+    /// Keeps this node's configuration in step with the changes other
+    /// nodes make to a shared store: every [`FOLLOW_EVERY`], takes in what
+    /// the API stored when the stored version moved, until `shutdown`.
+    pub async fn follow(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(FOLLOW_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            if let Err(error) = self.catch_up().await {
+                tracing::warn!(%error, "could not take in another node's configuration change");
+            }
+        }
+    }
+
+    /// Takes in other nodes' changes if the stored version moved; whether
+    /// it had.
+    pub async fn catch_up(&self) -> Result<bool, RegistryError> {
+        if self.catalog.objects_version().await? == self.stored.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        let mut model = self.model.lock().await;
+        let stored = self.catalog.objects_version().await?;
+        if stored == self.stored.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        self.take_in(&mut model, stored).await?;
+        Ok(true)
+    }
+
+    /// Replaces what the API stored in `model` with what the store holds
+    /// now (at least version `stored`), and publishes it. Objects keep
+    /// their incarnation ids and plugins their loaded components where
+    /// nothing about them changed, so state kept by name survives.
+    async fn take_in(&self, model: &mut Model, stored: u64) -> Result<(), RegistryError> {
+        let mut next = model.config_only();
+        objects::restore(&mut next, self.catalog.as_ref()).await?;
+        plugins::restore(&mut next, self.catalog.as_ref(), &self.host, Some(model)).await?;
+        next.keep_ids(model);
+        next.check(self.targets)?;
+        let snapshot = Snapshot::build(&next, self.version() + 1);
         *model = next;
+        self.stored.store(stored, Ordering::SeqCst);
         self.current.store(Arc::new(snapshot));
-        Ok(result)
+        tracing::info!(
+            version = stored,
+            "took in a configuration change made on another node"
+        );
+        Ok(())
     }
 
     /// Reads the model.

@@ -128,6 +128,47 @@ impl Model {
         Ok(())
     }
 
+    /// The objects the config file defined, without what the API stored.
+    pub(crate) fn config_only(&self) -> Self {
+        fn from_file<T: Clone>(entries: &BTreeMap<String, Entry<T>>) -> BTreeMap<String, Entry<T>> {
+            entries
+                .iter()
+                .filter(|(_, e)| e.origin == Origin::Config)
+                .map(|(name, e)| (name.clone(), e.clone()))
+                .collect()
+        }
+        Self {
+            sources: from_file(&self.sources),
+            endpoints: from_file(&self.endpoints),
+            routes: from_file(&self.routes),
+            plugins: self
+                .plugins
+                .iter()
+                .filter(|(_, p)| p.origin == Origin::Config)
+                .map(|(name, p)| (name.clone(), p.clone()))
+                .collect(),
+            operator_endpoint: self.operator_endpoint.clone(),
+        }
+    }
+
+    /// Gives each object the API stored the incarnation id it has in
+    /// `previous`, where the name was there already.
+    pub(crate) fn keep_ids(&mut self, previous: &Self) {
+        fn keep<T>(
+            entries: &mut BTreeMap<String, Entry<T>>,
+            previous: &BTreeMap<String, Entry<T>>,
+        ) {
+            for (name, entry) in entries.iter_mut() {
+                if let Some(was) = previous.get(name).filter(|w| w.origin == entry.origin) {
+                    entry.id = was.id;
+                }
+            }
+        }
+        keep(&mut self.sources, &previous.sources);
+        keep(&mut self.endpoints, &previous.endpoints);
+        keep(&mut self.routes, &previous.routes);
+    }
+
     /// The routes whose chain uses a plugin.
     pub(crate) fn routes_using(&self, plugin: &str) -> BTreeSet<String> {
         self.routes

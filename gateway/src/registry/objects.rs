@@ -263,8 +263,8 @@ impl Registry {
             let json = encode(&raw);
             let entry = Entry {
                 origin: Origin::Api,
-                raw,
-                spec,
+                raw: raw.clone(),
+                spec: spec.clone(),
                 id: rand::random(),
             };
             let shown = view(&entry);

@@ -47,11 +47,13 @@ pub struct PluginView {
     pub versions: Vec<PluginVersion>,
 }
 
-/// Adds the plugins the API deployed, loading each current version.
+/// Adds the plugins the API deployed, loading each current version (or
+/// keeping the component `previous` has loaded, when it is the same).
 pub(super) async fn restore(
     model: &mut Model,
     catalog: &dyn Catalog,
     host: &PluginHost,
+    previous: Option<&Model>,
 ) -> Result<(), RegistryError> {
     for (name, json) in catalog.objects(KIND).await? {
         if model.plugins.contains_key(&name) {
@@ -61,7 +63,15 @@ pub(super) async fn restore(
         let record: PluginRecord = serde_json::from_slice(&json).map_err(|e| {
             RegistryError::Conflict(format!("stored plugin {name:?} does not decode: {e}"))
         })?;
-        let loaded = load_version(catalog, host, &name, &record, record.current).await?;
+        let same = previous
+            .and_then(|p| p.plugins.get(&name))
+            .filter(|p| p.origin == Origin::Api)
+            .filter(|p| record.current().is_some_and(|v| v.hash == p.loaded.hash()))
+            .map(|p| p.loaded.clone());
+        let loaded = match same {
+            Some(loaded) => loaded,
+            None => load_version(catalog, host, &name, &record, record.current).await?,
+        };
         model.plugins.insert(
             name,
             PluginEntry {
@@ -161,6 +171,7 @@ impl Registry {
                 |e| e.record.clone(),
             );
             let config = config
+                .clone()
                 .or_else(|| record.current().map(|v| v.config.clone()))
                 .unwrap_or_default();
             let version = record.next_version();
@@ -178,7 +189,7 @@ impl Registry {
                 PluginEntry {
                     origin: Origin::Api,
                     record,
-                    loaded,
+                    loaded: loaded.clone(),
                 },
             );
             Ok(((), vec![Persist::Put(KIND, name.clone(), json)]))
@@ -212,7 +223,7 @@ impl Registry {
             entry.record.versions.push(PluginVersion {
                 version,
                 deployed_at: now,
-                config,
+                config: config.clone(),
                 ..current
             });
             entry.record.current = version;
@@ -273,7 +284,7 @@ impl Registry {
                 });
             };
             entry.record.current = target;
-            entry.loaded = loaded;
+            entry.loaded = loaded.clone();
             let json = record_json(&entry.record);
             Ok(((), vec![Persist::Put(KIND, name.to_owned(), json)]))
         })

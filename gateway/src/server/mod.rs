@@ -197,7 +197,7 @@ impl Gateway {
         }));
         let addr = listener.local_addr().map_err(Error::Serve)?;
         let grace = config.server.shutdown_grace;
-        let workers = vec![
+        let mut workers = vec![
             tokio::spawn(pipeline.run(shutdown.clone())),
             tokio::spawn(deliverer.clone().run(shutdown.clone(), grace)),
             tokio::spawn(crate::retention::run(
@@ -207,6 +207,13 @@ impl Gateway {
                 shutdown.clone(),
             )),
         ];
+        if engine == crate::store::Engine::Postgres {
+            // Other nodes change the configuration too.
+            workers.push(tokio::spawn(registry.clone().follow(shutdown.clone())));
+            workers.push(tokio::spawn(
+                deliverer.clone().follow_disabled(shutdown.clone()),
+            ));
+        }
         let limits = listen::ConnectionLimits {
             header_read_timeout: config.server.header_read_timeout,
             body_read_timeout: config.server.body_read_timeout,

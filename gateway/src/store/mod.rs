@@ -60,7 +60,7 @@ pub(crate) use model::Selected;
 pub use model::{
     Attempt, Claimed, Claims, Completion, Created, Delivery, DeliveryState, DisabledEndpoint,
     Holder, Ingested, Lease, Leased, Message, MessageStatus, NewDelivery, NewMessage, NextStep,
-    Pruned, Room,
+    ObjectWrite, Pruned, Room,
 };
 pub use postgres_schema::{PostgresOptions, SCHEMA_VERSION};
 pub use postgres_store::PostgresStore;
@@ -187,6 +187,10 @@ pub async fn open_configured(
         (chosen, _) => Engine::open_in(chosen, data_dir),
     }
 }
+
+/// Held while this node changes the stored objects
+/// ([`Catalog::lock_objects`]).
+pub type ObjectsLock = Box<dyn Send + Sync>;
 
 /// A whole embedded store: the core's [`Store`] and the management side's
 /// [`Catalog`] over the same data.
@@ -430,6 +434,43 @@ pub trait Catalog: Send + Sync + 'static {
 
     /// Removes an object, durably.
     async fn delete_object(&self, kind: &str, name: &str) -> Result<(), Error>;
+
+    /// Serialises changes to the stored objects across every node sharing
+    /// the store, until the guard is dropped: a change holds it from
+    /// reading the version to writing, so nodes take turns instead of
+    /// racing. An embedded store has one writer, so it locks nothing.
+    async fn lock_objects(&self) -> Result<ObjectsLock, Error> {
+        Ok(Box::new(()))
+    }
+
+    /// The version of the stored objects, which every change made through
+    /// [`Catalog::change_objects`] raises, on whichever node made it. An
+    /// embedded store has one process, whose registry makes every change,
+    /// so there the version stays 0.
+    async fn objects_version(&self) -> Result<u64, Error> {
+        Ok(0)
+    }
+
+    /// Writes `writes` as one change if the stored objects are still at
+    /// version `expected`, and returns the new version; `None` when another
+    /// node's change came first (and nothing was written). Shared stores
+    /// compare and set; an embedded one, whose one writer is its registry,
+    /// writes in order.
+    async fn change_objects(
+        &self,
+        expected: u64,
+        writes: &[ObjectWrite],
+    ) -> Result<Option<u64>, Error> {
+        for write in writes {
+            match write {
+                ObjectWrite::Put(kind, name, json) => {
+                    self.put_object(kind, name, json.clone()).await?;
+                }
+                ObjectWrite::Delete(kind, name) => self.delete_object(kind, name).await?,
+            }
+        }
+        Ok(Some(expected))
+    }
 
     /// Every object of a kind, by name.
     async fn objects(&self, kind: &str) -> Result<Vec<(String, Vec<u8>)>, Error>;

@@ -340,6 +340,17 @@ pub struct DisabledEndpoint {
     pub reason: String,
 }
 
+/// One write of a change to the stored objects
+/// ([`super::Catalog::change_objects`]): a kind (`source`, `endpoint`,
+/// `route`, `plugin`) and a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectWrite {
+    /// Creates or replaces the object with this JSON.
+    Put(&'static str, String, Vec<u8>),
+    /// Removes the object.
+    Delete(&'static str, String),
+}
+
 /// What one pruning pass removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Pruned {

@@ -1,12 +1,16 @@
-//! The PostgreSQL side of [`Catalog`]: API objects, plugin components,
+//! The PostgreSQL side of [`Catalog`]: API objects (changed under a
+//! compare-and-set on the registry's version), plugin components,
 //! listings (newest first by id, every filter in SQL so a page is full)
 //! and pruning in batches, each a short transaction.
 
 use super::keys;
-use super::postgres_rows::{self as rows, DELIVERY_COLUMNS, MESSAGE_COLUMNS, int};
+use super::postgres_rows::{self as rows, DELIVERY_COLUMNS, MESSAGE_COLUMNS, int, uint};
 use super::postgres_store::PostgresStore;
 use super::query::Page;
-use super::{Catalog, Delivery, DeliveryQuery, Error, Message, MessageQuery, Pruned};
+use super::{
+    Catalog, Delivery, DeliveryQuery, Error, Message, MessageQuery, ObjectWrite, ObjectsLock,
+    Pruned,
+};
 
 /// Idempotency keys forgotten per statement: a short transaction each.
 const FORGET_BATCH: i64 = 1000;
@@ -62,6 +66,72 @@ impl Catalog for PostgresStore {
             )
             .await?;
         Ok(())
+    }
+
+    async fn lock_objects(&self) -> Result<ObjectsLock, Error> {
+        // A connection of its own, out of the pool, holds a session lock;
+        // dropping the guard closes it, and the server releases the lock
+        // (as it does if the node dies), so no unlock can be missed.
+        let client = deadpool_postgres::Object::take(self.client().await?);
+        client
+            .execute(
+                "SELECT pg_advisory_lock(hashtext('hookgate.objects.' || current_schema()))",
+                &[],
+            )
+            .await?;
+        Ok(Box::new(client))
+    }
+
+    async fn objects_version(&self) -> Result<u64, Error> {
+        let client = self.client().await?;
+        let version: i64 = client
+            .query_one("SELECT version FROM registry", &[])
+            .await?
+            .try_get(0)?;
+        Ok(uint(version))
+    }
+
+    async fn change_objects(
+        &self,
+        expected: u64,
+        writes: &[ObjectWrite],
+    ) -> Result<Option<u64>, Error> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // A concurrent change waits on the row, then finds the version
+        // moved and matches nothing: compare and set.
+        let Some(row) = tx
+            .query_opt(
+                "UPDATE registry SET version = version + 1 WHERE version = $1 \
+                 RETURNING version",
+                &[&int(expected)],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let version: i64 = row.try_get(0)?;
+        for write in writes {
+            match write {
+                ObjectWrite::Put(kind, name, json) => {
+                    tx.execute(
+                        "INSERT INTO objects (kind, name, json) VALUES ($1, $2, $3) \
+                         ON CONFLICT (kind, name) DO UPDATE SET json = EXCLUDED.json",
+                        &[kind, name, json],
+                    )
+                    .await?;
+                }
+                ObjectWrite::Delete(kind, name) => {
+                    tx.execute(
+                        "DELETE FROM objects WHERE kind = $1 AND name = $2",
+                        &[kind, name],
+                    )
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(Some(uint(version)))
     }
 
     async fn objects(&self, kind: &str) -> Result<Vec<(String, Vec<u8>)>, Error> {
