@@ -17,10 +17,6 @@ use crate::store::{Holder, Ingested, Lease, Message, MessageStatus, NewMessage, 
 /// taken, at most; past that, ingest leaves messages to the store scan.
 /// About 20,000 1 KB events: a second or two of backlog at full speed.
 const INBOX_BYTES: usize = 32 << 20;
-/// How long a message's lease in the store's queue lasts: one handed over
-/// in memory waits at most a second or two there and runs in well under
-/// this; if this node dies meanwhile, another takes it after this long.
-pub const PIPELINE_LEASE: Duration = Duration::from_secs(60);
 /// Roughly what a message held in memory takes: what it carries, and a
 /// fixed allowance for its id and allocations.
 fn held_size(received: &NewMessage) -> usize {
@@ -50,6 +46,8 @@ pub struct Inbox {
     rescan: Arc<Notify>,
     /// This node's id, in the leases of what it holds.
     node: Arc<str>,
+    /// How long its leases last (`[server] pipeline_lease`).
+    lease: Duration,
 }
 
 /// Room in the hand-over for one message, taken before it is stored, and
@@ -111,7 +109,7 @@ impl Inbox {
             held: self.held.clone(),
             lease: Lease::mint(&Holder {
                 node: self.node.to_string(),
-                until: now.saturating_add(millis(PIPELINE_LEASE)),
+                until: now.saturating_add(millis(self.lease)),
             }),
         })
     }
@@ -136,6 +134,10 @@ pub struct Queue {
     pub(crate) rescan: Arc<Notify>,
     /// This node's id.
     pub(crate) node: Arc<str>,
+    /// How long a lease on a queued message lasts: one handed over in
+    /// memory waits at most a second or two and runs well within it; if
+    /// this node dies meanwhile, another takes it after this long.
+    pub(crate) lease: Duration,
 }
 
 impl Queue {
@@ -155,12 +157,17 @@ impl Queue {
 
 /// A hand-over for node `node` whose store path is woken through `rescan`,
 /// the notifier other writers of the store's queue use too.
-pub fn inbox(rescan: Arc<Notify>, node: &str) -> (Inbox, Queue) {
-    inbox_holding(rescan, node, INBOX_BYTES)
+pub fn inbox(rescan: Arc<Notify>, node: &str, lease: Duration) -> (Inbox, Queue) {
+    inbox_holding(rescan, node, lease, INBOX_BYTES)
 }
 
 /// A hand-over that holds up to `budget` bytes in memory.
-pub(crate) fn inbox_holding(rescan: Arc<Notify>, node: &str, budget: usize) -> (Inbox, Queue) {
+pub(crate) fn inbox_holding(
+    rescan: Arc<Notify>,
+    node: &str,
+    lease: Duration,
+    budget: usize,
+) -> (Inbox, Queue) {
     let (tx, rx) = mpsc::unbounded_channel();
     let held = Arc::new(AtomicUsize::new(0));
     let node: Arc<str> = node.into();
@@ -171,12 +178,14 @@ pub(crate) fn inbox_holding(rescan: Arc<Notify>, node: &str, budget: usize) -> (
             budget,
             rescan: rescan.clone(),
             node: node.clone(),
+            lease,
         },
         Queue {
             queue: rx,
             held,
             rescan,
             node,
+            lease,
         },
     )
 }

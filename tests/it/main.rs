@@ -9,6 +9,7 @@ mod backlog;
 mod claims;
 mod cli;
 mod cluster;
+mod cluster_kill;
 mod connections;
 mod crash;
 mod database_down;

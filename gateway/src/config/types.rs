@@ -163,6 +163,11 @@ pub struct ServerConfig {
     /// Renewed every third of the lease while an attempt runs.
     #[serde(with = "humantime_serde")]
     pub lease_margin: Duration,
+    /// How long a message's lease in the pipeline queue lasts: a dead
+    /// node's queued messages are run by another node after that. Longer
+    /// than the slowest plugin chain takes.
+    #[serde(with = "humantime_serde")]
+    pub pipeline_lease: Duration,
 }
 
 impl ServerConfig {

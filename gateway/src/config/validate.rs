@@ -55,6 +55,12 @@ pub(super) fn check(config: &Config) -> Result<(), Error> {
     if config.server.lease_margin.is_zero() {
         return Err(invalid("server.lease_margin", "must be longer than zero"));
     }
+    if config.server.pipeline_lease < std::time::Duration::from_secs(1) {
+        return Err(invalid(
+            "server.pipeline_lease",
+            "must be at least 1s (longer than the slowest plugin chain takes)",
+        ));
+    }
     if let Some(node) = &config.server.node_id {
         name(node).map_err(|e| invalid("server.node_id", e.message))?;
     }

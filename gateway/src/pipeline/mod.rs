@@ -5,7 +5,7 @@
 //! Messages reach it two ways. Ingest hands each new message over in memory
 //! once it is durable ([`crate::handover::Inbox::ingest`]), so the pipeline does not read
 //! back what was just written: it first reserves room in the hand-over and
-//! stores the message under a lease of this node's ([`PIPELINE_LEASE`]), so
+//! stores the message under a lease of this node's (`[server] pipeline_lease`), so
 //! no scan, here or on another node, takes it while it is on its way
 //! through memory. And the pipeline scans the
 //! store's queue for messages whose lease lapsed (or that have none):
@@ -48,7 +48,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::{Clock, system_millis};
 use crate::delivery::Deliverer;
 use crate::delivery::OPERATOR_SOURCE;
-use crate::handover::{PIPELINE_LEASE, Queue};
+use crate::handover::Queue;
 use crate::metrics::Metrics;
 use crate::plugin::PluginHost;
 use crate::registry::Registry;
@@ -219,7 +219,7 @@ impl Pipeline {
                 let now = system_millis();
                 let holder = Holder {
                     node: queue.node.to_string(),
-                    until: now.saturating_add(millis(PIPELINE_LEASE)),
+                    until: now.saturating_add(millis(queue.lease)),
                 };
                 match store.pipeline_batch(now, &holder, room).await {
                     Ok(batch) => {

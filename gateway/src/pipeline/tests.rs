@@ -52,7 +52,12 @@ async fn every_message_completes_once(engine: Engine, count: usize, budget: usiz
     let clock = Clock::new();
     let metrics = Arc::new(Metrics::new());
     let runs = metrics.clone();
-    let (inbox, queue) = inbox_holding(Arc::new(Notify::new()), "node-a", budget);
+    let (inbox, queue) = inbox_holding(
+        Arc::new(Notify::new()),
+        "node-a",
+        std::time::Duration::from_secs(60),
+        budget,
+    );
     let host = PluginHost::new(HostConfig {
         pool_size: 2,
         ..HostConfig::default()

@@ -100,7 +100,8 @@ impl Gateway {
         let clock = Clock::new();
         let metrics = Arc::new(Metrics::new());
         let node = config.server.node_id();
-        let (inbox, queue) = crate::handover::inbox(Arc::new(Notify::new()), &node);
+        let (inbox, queue) =
+            crate::handover::inbox(Arc::new(Notify::new()), &node, config.server.pipeline_lease);
         let released = dyn_store
             .release_claims(clock.now_millis(), &node)
             .await
