@@ -4,7 +4,9 @@
 //! port. Meanwhile ingest answers 503 `storage_unavailable` with
 //! `Retry-After`, and `/healthz` and `/readyz` say why; nothing that got a
 //! 202 is lost, and ingest and delivery resume by themselves, without a
-//! restart.
+//! restart. And every backend of a node terminated under load
+//! (`pg_terminate_backend`): ingest refuses with 503 meanwhile, never
+//! loses what it acknowledged, and goes on by itself.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -98,8 +100,14 @@ async fn a_lost_database_gets_503_loses_nothing_and_everything_resumes_by_itself
     through_proxy
         .set_port(Some(proxy.addr.port()))
         .expect("a port");
+    // Short claims: a commit whose answer the cut lost (the deliveries it
+    // created are claimed by this node, which never heard so) is found
+    // again when the claim lapses.
     let toml = format!(
         r#"
+[server]
+lease_margin = "1s"
+
 [server.targets]
 allow_http = true
 allow_loopback = true
@@ -116,6 +124,7 @@ name = "open"
 name = "receiver"
 url = "{receiver}"
 event_types = ["*"]
+timeout = "1s"
 "#,
         receiver = receiver.url,
     );
@@ -168,6 +177,146 @@ event_types = ["*"]
     assert_eq!(json["status"], "ok", "{json}");
 
     // Delivery resumed too: every acknowledged event arrives.
+    let delivered = || -> HashSet<String> {
+        receiver
+            .received()
+            .iter()
+            .filter_map(|r| {
+                r.headers
+                    .get("webhook-id")?
+                    .to_str()
+                    .ok()
+                    .map(str::to_owned)
+            })
+            .collect()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let seen = receiver.received().len();
+        if acked.is_subset(&delivered()) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} of {} acknowledged events never arrived",
+            acked.difference(&delivered()).count(),
+            acked.len()
+        );
+        let _ = tokio::time::timeout(Duration::from_secs(5), receiver.wait_for(seen + 1)).await;
+    }
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_backend_terminated_under_load_loses_nothing_and_the_node_recovers() {
+    let receiver = TestReceiver::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Its own application name, so terminating its backends touches no
+    // other test's gateway.
+    let name = crate::process::test_schema(dir.path()).replace("it_", "term_");
+    let mut url = reqwest::Url::parse(&crate::process::test_database()).expect("a URL");
+    url.query_pairs_mut().append_pair("application_name", &name);
+    let toml = format!(
+        r#"
+[server]
+lease_margin = "1s"
+
+[server.targets]
+allow_http = true
+allow_loopback = true
+
+[storage]
+engine = "postgres"
+url = "{url}"
+
+[[source]]
+name = "open"
+
+[[endpoint]]
+name = "receiver"
+url = "{receiver}"
+event_types = ["*"]
+timeout = "1s"
+"#,
+        receiver = receiver.url,
+    );
+    let gateway = TestGateway::start_on(&toml, dir, Some(Engine::Postgres)).await;
+
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(HashSet::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = tokio::task::JoinSet::new();
+    for writer in 0..4 {
+        let (url, acked, stop) = (gateway.url.clone(), acked.clone(), stop.clone());
+        writers.spawn(async move {
+            let client = reqwest::Client::new();
+            let mut refused = 0;
+            for n in 0.. {
+                if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    return refused;
+                }
+                let response = client
+                    .post(format!("{url}/v1/ingest/open"))
+                    .body(format!("{{\"n\":\"{writer}-{n}\"}}"))
+                    .send()
+                    .await
+                    .expect("the gateway answers");
+                let status = response.status().as_u16();
+                let json: serde_json::Value = response.json().await.expect("JSON");
+                match status {
+                    202 => {
+                        acked
+                            .lock()
+                            .expect("lock")
+                            .insert(json["id"].as_str().expect("an id").to_owned());
+                    }
+                    503 => {
+                        assert_eq!(json["code"], "storage_unavailable", "{json}");
+                        refused += 1;
+                    }
+                    other => panic!("{other}: {json}"),
+                }
+            }
+            refused
+        });
+    }
+    let count = || acked.lock().expect("lock").len();
+    let wait_for = |n: usize| async move {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while count() < n {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "ingest stalled at {} acknowledged",
+                count()
+            );
+            tokio::task::yield_now().await;
+        }
+    };
+    wait_for(100).await;
+
+    let (admin, connection) =
+        tokio_postgres::connect(&crate::process::test_database(), tokio_postgres::NoTls)
+            .await
+            .expect("connects");
+    tokio::spawn(connection);
+    let terminated = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            &[&name],
+        )
+        .await
+        .expect("terminates");
+    assert!(!terminated.is_empty(), "the gateway had connections to end");
+
+    // It goes on by itself: a new pool connection per lost one.
+    let after = count() + 200;
+    wait_for(after).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    while let Some(writer) = writers.join_next().await {
+        // Each refusal was a 503 `storage_unavailable`, or the writer panicked.
+        writer.expect("every answer was a 202 or a 503 storage_unavailable");
+    }
+
+    let acked = acked.lock().expect("lock").clone();
     let delivered = || -> HashSet<String> {
         receiver
             .received()

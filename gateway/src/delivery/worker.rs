@@ -427,8 +427,9 @@ impl Deliverer {
         let again = match self.renewing(&id, token, attempt).await {
             Ok(again) => again,
             Err(error) => {
-                tracing::error!(delivery_id = %id, %error, "cannot record a delivery attempt");
-                // Its claim lapses and the schedule hands it out again.
+                tracing::error!(delivery_id = %id, %error, "cannot record a delivery attempt; it is sent again");
+                self.finish(&id);
+                self.hand_back(&id, token).await;
                 None
             }
         };
@@ -449,6 +450,34 @@ impl Deliverer {
         // A delivery due again before the loop would look by itself.
         if again.is_some_and(|at| at < now.saturating_add(millis(MAX_IDLE))) {
             self.wake.notify_one();
+        }
+    }
+
+    /// Hands a delivery whose attempt's outcome could not be recorded back
+    /// to the schedule, due now, so it is sent again soon after the store
+    /// takes writes (rather than when its claim lapses); tried again with
+    /// backoff while the store refuses, until it goes through or the claim
+    /// would have lapsed anyway.
+    async fn hand_back(&self, id: &str, token: u64) {
+        let lapses = self.clock.now_millis().saturating_add(millis(self.lease()));
+        let mut pause = Duration::from_millis(250);
+        loop {
+            let now = self.clock.now_millis();
+            match self.store.reschedule(id, now, Some(token)).await {
+                Ok(_) => {
+                    self.wake.notify_one();
+                    return;
+                }
+                Err(error) if now < lapses => {
+                    tracing::debug!(delivery_id = %id, %error, "cannot hand a delivery back yet");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+                Err(error) => {
+                    tracing::warn!(delivery_id = %id, %error, "cannot hand a delivery back; it is due as its claim lapses");
+                    return;
+                }
+            }
         }
     }
 

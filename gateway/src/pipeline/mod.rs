@@ -64,6 +64,8 @@ use process::{Processed, Worker};
 const IN_FLIGHT: usize = 256;
 /// How long to wait before retrying after a store failure.
 const STORE_BACKOFF: Duration = Duration::from_millis(500);
+/// The longest wait between tries of a write the store refused.
+const MAX_STORE_BACKOFF: Duration = Duration::from_secs(5);
 /// How often the pipeline scans the store's queue for messages whose lease
 /// lapsed.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
@@ -107,16 +109,19 @@ struct Running {
     backoff: Backoff,
     /// Where a message left queued has its lease moved.
     store: Arc<dyn Store>,
+    /// How long a lease on a queued message lasts.
+    lease: Duration,
 }
 
 impl Running {
-    fn new(store: Arc<dyn Store>) -> Self {
+    fn new(store: Arc<dyn Store>, lease: Duration) -> Self {
         Self {
             tasks: JoinSet::new(),
             ids: HashMap::new(),
             messages: HashSet::new(),
             backoff: Backoff::default(),
             store,
+            lease,
         }
     }
 
@@ -160,13 +165,28 @@ impl Running {
             Some(why) => {
                 let wait = self.backoff.failed(&id);
                 tracing::warn!(message_id = %id, reason = %why, wait_ms = wait, "message left queued; it runs again after a wait");
-                // Its lease lapses when the wait ends; if this write fails,
-                // it lapses when the lease would have.
+                // Its lease lapses when the wait ends. While the store
+                // refuses the write (the database is down, say), it is
+                // tried again, so the message runs soon after the store is
+                // back rather than when the whole lease would have lapsed.
                 let store = self.store.clone();
+                let lapses = system_millis().saturating_add(millis(self.lease));
                 tokio::spawn(async move {
-                    let until = system_millis().saturating_add(wait);
-                    if let Err(error) = store.defer_pipeline(&id, token, until).await {
-                        tracing::warn!(message_id = %id, %error, "cannot move a message's lease; it runs again when the lease lapses");
+                    let mut pause = STORE_BACKOFF;
+                    loop {
+                        let until = system_millis().saturating_add(wait);
+                        match store.defer_pipeline(&id, token, until).await {
+                            Ok(_) => return,
+                            Err(error) if system_millis() < lapses => {
+                                tracing::debug!(message_id = %id, %error, "cannot move a message's lease yet");
+                                tokio::time::sleep(pause).await;
+                                pause = (pause * 2).min(MAX_STORE_BACKOFF);
+                            }
+                            Err(error) => {
+                                tracing::warn!(message_id = %id, %error, "cannot move a message's lease; it runs again as the lease lapses");
+                                return;
+                            }
+                        }
                     }
                 });
             }
@@ -202,7 +222,7 @@ impl Pipeline {
             clock,
             metrics,
         });
-        let mut running = Running::new(store.clone());
+        let mut running = Running::new(store.clone(), queue.lease);
         // Messages the last run left in the store's queue (its leases were
         // released at start): the first scan takes them.
         let mut scan = true;

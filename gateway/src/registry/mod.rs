@@ -12,8 +12,9 @@
 //! nodes take turns to change it (a cluster-wide lock from reading the
 //! stored objects' version to writing), a change is written as a
 //! compare-and-set on that version (one that lost anyway is applied again
-//! on top of the winner's), and every node checks the version every
-//! [`FOLLOW_EVERY`] and takes in what moved ([`Registry::follow`]).
+//! on top of the winner's) and announced, and every node takes in what
+//! moved when told, or at the latest after [`FOLLOW_EVERY`]
+//! ([`Registry::follow`]).
 //!
 //! The registry's one job is configuration. What runs on it is built by
 //! the layers above from each version ([`Derived`]): ingest's sources with
@@ -245,15 +246,25 @@ impl Registry {
     }
 
     /// Keeps this node's configuration in step with the changes other
-    /// nodes make to a shared store: every [`FOLLOW_EVERY`], takes in what
-    /// the API stored when the stored version moved, until `shutdown`.
+    /// nodes make to a shared store: when the store announces a change
+    /// (PostgreSQL's `NOTIFY`), and every [`FOLLOW_EVERY`] in case an
+    /// announcement was missed, takes in what the API stored when the
+    /// stored version moved, until `shutdown`.
     pub async fn follow(self: Arc<Self>, shutdown: CancellationToken) {
         let mut tick = tokio::time::interval(FOLLOW_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let changed = self.catalog.objects_changed();
+        let notified = || async {
+            match &changed {
+                Some(changed) => changed.notified().await,
+                None => std::future::pending().await,
+            }
+        };
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 _ = tick.tick() => {}
+                () = notified() => {}
             }
             if let Err(error) = self.catch_up().await {
                 tracing::warn!(%error, "could not take in another node's configuration change");

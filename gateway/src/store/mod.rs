@@ -41,9 +41,12 @@ mod migrate;
 mod model;
 mod postgres_catalog;
 mod postgres_ingest;
+mod postgres_listen;
 mod postgres_rows;
 mod postgres_schema;
 mod postgres_store;
+#[cfg(test)]
+mod postgres_tests;
 mod private;
 mod query;
 mod sled_catalog;
@@ -441,6 +444,13 @@ pub trait Catalog: Send + Sync + 'static {
     /// racing. An embedded store has one writer, so it locks nothing.
     async fn lock_objects(&self) -> Result<ObjectsLock, Error> {
         Ok(Box::new(()))
+    }
+
+    /// Woken when another node may have changed the stored objects (a
+    /// shared store's notification), so a follower need not wait for its
+    /// next poll; `None` where nothing else changes them.
+    fn objects_changed(&self) -> Option<Arc<tokio::sync::Notify>> {
+        None
     }
 
     /// The version of the stored objects, which every change made through

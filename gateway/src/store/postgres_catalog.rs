@@ -3,7 +3,12 @@
 //! listings (newest first by id, every filter in SQL so a page is full)
 //! and pruning in batches, each a short transaction.
 
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
 use super::keys;
+use super::postgres_listen::objects_channel;
 use super::postgres_rows::{self as rows, DELIVERY_COLUMNS, MESSAGE_COLUMNS, int, uint};
 use super::postgres_store::PostgresStore;
 use super::query::Page;
@@ -82,6 +87,10 @@ impl Catalog for PostgresStore {
         Ok(Box::new(client))
     }
 
+    fn objects_changed(&self) -> Option<Arc<Notify>> {
+        Some(self.listener.changed.clone())
+    }
+
     async fn objects_version(&self) -> Result<u64, Error> {
         let client = self.client().await?;
         let version: i64 = client
@@ -130,6 +139,10 @@ impl Catalog for PostgresStore {
                 }
             }
         }
+        // Delivered to the listening nodes when this commits. The
+        // statement form truncates a long name as LISTEN does.
+        tx.batch_execute(&format!("NOTIFY {}", objects_channel(&self.schema)))
+            .await?;
         tx.commit().await?;
         Ok(Some(uint(version)))
     }

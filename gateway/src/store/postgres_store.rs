@@ -17,6 +17,7 @@ use deadpool_postgres::Pool;
 
 use super::keys::{self, encode};
 use super::postgres_ingest::{Ingests, Pending};
+use super::postgres_listen::Listener;
 use super::postgres_rows::{
     self as rows, DELIVERY_COLUMNS, MESSAGE_COLUMNS, SCHEDULED, int, state_columns, token_in, uint,
 };
@@ -35,6 +36,10 @@ pub struct PostgresStore {
     /// on several nodes interleave by time; listings order by id, so their
     /// cursors hold whichever node minted what.
     pub(super) ids: keys::Ids,
+    /// The schema, for the notification channel's name.
+    pub(super) schema: String,
+    /// Other nodes' changes to the stored objects, as they commit.
+    pub(super) listener: Listener,
 }
 
 impl PostgresStore {
@@ -47,6 +52,8 @@ impl PostgresStore {
             ingests: Ingests::start(pool.clone()),
             pool,
             ids: keys::Ids::default(),
+            schema: options.schema_name().to_owned(),
+            listener: Listener::start(options),
         })
     }
 
