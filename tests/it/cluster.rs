@@ -34,8 +34,9 @@ fn endpoint(name: &str, url: &str) -> Value {
     json!({"name": name, "url": url, "event_types": ["*"]})
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_endpoint_created_on_one_node_receives_events_ingested_on_another() {
+/// Two nodes of a new cluster, and a receiver behind the endpoint `crm`,
+/// created on node A and seen by node B.
+async fn two_nodes_with_an_endpoint() -> (TestReceiver, TestGateway, TestGateway) {
     let receiver = TestReceiver::start().await;
     let cluster = new_cluster();
     let (a, b) = (node(&cluster).await, node(&cluster).await);
@@ -51,6 +52,12 @@ async fn an_endpoint_created_on_one_node_receives_events_ingested_on_another() {
         (b.admin("GET", "/v1/endpoints/crm", None).await.0 == 200).then_some(())
     })
     .await;
+    (receiver, a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_created_on_one_node_receives_events_ingested_on_another() {
+    let (receiver, a, b) = two_nodes_with_an_endpoint().await;
 
     let (status, body) = b
         .post("calls", r#"{"type":"call.completed","n":1}"#, &[])
@@ -148,21 +155,7 @@ async fn changes_made_on_two_nodes_at_once_are_all_kept() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endpoint_disabled_on_one_node_is_disabled_on_every_node_until_enabled() {
-    let receiver = TestReceiver::start().await;
-    let cluster = new_cluster();
-    let (a, b) = (node(&cluster).await, node(&cluster).await);
-    let (status, body) = a
-        .admin(
-            "POST",
-            "/v1/endpoints",
-            Some(endpoint("crm", &receiver.url)),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    eventually("node B has the endpoint", || async {
-        (b.admin("GET", "/v1/endpoints/crm", None).await.0 == 200).then_some(())
-    })
-    .await;
+    let (receiver, a, b) = two_nodes_with_an_endpoint().await;
 
     let (status, body) = a
         .admin(

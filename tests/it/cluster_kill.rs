@@ -4,7 +4,7 @@
 //! node's queued messages and claimed deliveries once its leases lapse, and
 //! the duplicates are at most the attempts that were in flight on it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -148,31 +148,16 @@ async fn killing_one_of_three_nodes_loses_no_acknowledged_event() {
         acked.len()
     );
 
-    let arrivals = || -> HashMap<String, usize> {
-        let mut seen = HashMap::new();
-        for r in receiver.received() {
-            if let Some(id) = r.headers.get("webhook-id").and_then(|v| v.to_str().ok()) {
-                *seen.entry(id.to_owned()).or_insert(0) += 1;
-            }
-        }
-        seen
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let seen = receiver.received().len();
-        let arrived = arrivals();
-        if acked.iter().all(|id| arrived.contains_key(id)) {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{} of {} acknowledged events never arrived",
-            acked.iter().filter(|id| !arrived.contains_key(*id)).count(),
-            acked.len()
-        );
-        let _ = tokio::time::timeout(Duration::from_secs(5), receiver.wait_for(seen + 1)).await;
-    }
-    let duplicates: usize = arrivals().values().map(|n| n - 1).sum();
+    let missing = receiver
+        .missing_after(&acked, Duration::from_secs(60))
+        .await;
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged events never arrived",
+        missing.len(),
+        acked.len()
+    );
+    let duplicates: usize = receiver.arrivals().values().map(|n| n - 1).sum();
     assert!(
         duplicates <= MAX_IN_FLIGHT,
         "{duplicates} duplicates, more than the {MAX_IN_FLIGHT} attempts the killed node could have had in flight"

@@ -100,32 +100,10 @@ event_types = ["*"]
     assert!(acked.len() >= ACKED_BEFORE_KILL);
 
     let (mut second, _) = spawn(&config);
-    let delivered = || -> HashSet<String> {
-        receiver
-            .received()
-            .iter()
-            .filter_map(|r| {
-                r.headers
-                    .get("webhook-id")?
-                    .to_str()
-                    .ok()
-                    .map(str::to_owned)
-            })
-            .collect()
-    };
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        // Counted before the check, so an arrival between the two ends the
-        // wait at once instead of waiting for one more that never comes.
-        let seen = receiver.received().len();
-        if acked.is_subset(&delivered()) || tokio::time::Instant::now() >= deadline {
-            break;
-        }
-        let more = receiver.wait_for(seen + 1);
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), more).await;
-    }
+    let missing = receiver
+        .missing_after(&acked, std::time::Duration::from_secs(60))
+        .await;
     second.kill();
-    let missing: Vec<String> = acked.difference(&delivered()).cloned().collect();
     if !missing.is_empty() {
         let store = crate::process::open_store(dir.path(), engine).await;
         let mut states = Vec::new();

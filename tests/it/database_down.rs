@@ -139,6 +139,9 @@ timeout = "1s"
     }
 
     let addr = proxy.cut().await;
+    // A load balancer's check finds out first, before any ingest fails.
+    let (status, json) = health(&gateway, "/readyz").await;
+    assert_eq!(status, 503, "{json}");
     let (status, retry_after, json) = post(&gateway, EACH_SIDE).await;
     assert_eq!(
         (status, json["code"].as_str()),
@@ -177,33 +180,15 @@ timeout = "1s"
     assert_eq!(json["status"], "ok", "{json}");
 
     // Delivery resumed too: every acknowledged event arrives.
-    let delivered = || -> HashSet<String> {
-        receiver
-            .received()
-            .iter()
-            .filter_map(|r| {
-                r.headers
-                    .get("webhook-id")?
-                    .to_str()
-                    .ok()
-                    .map(str::to_owned)
-            })
-            .collect()
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let seen = receiver.received().len();
-        if acked.is_subset(&delivered()) {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{} of {} acknowledged events never arrived",
-            acked.difference(&delivered()).count(),
-            acked.len()
-        );
-        let _ = tokio::time::timeout(Duration::from_secs(5), receiver.wait_for(seen + 1)).await;
-    }
+    let missing = receiver
+        .missing_after(&acked, Duration::from_secs(60))
+        .await;
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged events never arrived",
+        missing.len(),
+        acked.len()
+    );
     gateway.stop().await;
 }
 
@@ -317,32 +302,14 @@ timeout = "1s"
     }
 
     let acked = acked.lock().expect("lock").clone();
-    let delivered = || -> HashSet<String> {
-        receiver
-            .received()
-            .iter()
-            .filter_map(|r| {
-                r.headers
-                    .get("webhook-id")?
-                    .to_str()
-                    .ok()
-                    .map(str::to_owned)
-            })
-            .collect()
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let seen = receiver.received().len();
-        if acked.is_subset(&delivered()) {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{} of {} acknowledged events never arrived",
-            acked.difference(&delivered()).count(),
-            acked.len()
-        );
-        let _ = tokio::time::timeout(Duration::from_secs(5), receiver.wait_for(seen + 1)).await;
-    }
+    let missing = receiver
+        .missing_after(&acked, Duration::from_secs(60))
+        .await;
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged events never arrived",
+        missing.len(),
+        acked.len()
+    );
     gateway.stop().await;
 }

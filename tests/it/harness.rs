@@ -419,6 +419,43 @@ impl TestReceiver {
         *self.retry_after.lock().expect("lock") = Some(value.to_owned());
     }
 
+    /// How many times each `webhook-id` (the message id) arrived so far.
+    pub(crate) fn arrivals(&self) -> std::collections::HashMap<String, usize> {
+        let mut seen = std::collections::HashMap::new();
+        for r in self.received() {
+            if let Some(id) = r.headers.get("webhook-id").and_then(|v| v.to_str().ok()) {
+                *seen.entry(id.to_owned()).or_insert(0) += 1;
+            }
+        }
+        seen
+    }
+
+    /// Waits, up to `within`, until every message in `ids` arrived; the
+    /// ones that did not.
+    pub(crate) async fn missing_after(
+        &self,
+        ids: &std::collections::HashSet<String>,
+        within: std::time::Duration,
+    ) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            // Counted before the check, so an arrival between the two ends
+            // the wait at once instead of waiting for one more.
+            let seen = self.received().len();
+            let arrived = self.arrivals();
+            let missing: Vec<String> = ids
+                .iter()
+                .filter(|id| !arrived.contains_key(*id))
+                .cloned()
+                .collect();
+            if missing.is_empty() || tokio::time::Instant::now() >= deadline {
+                return missing;
+            }
+            let more = self.wait_for(seen + 1);
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), more).await;
+        }
+    }
+
     /// Everything received so far.
     pub(crate) fn received(&self) -> Vec<Received> {
         self.received.lock().expect("lock").clone()

@@ -70,8 +70,16 @@ async fn healthz(State(state): State<HealthState>) -> Json<Value> {
 
 /// Readiness, for load balancers: 200 while the store takes writes, 503
 /// while it does not. While it does not, each check tries a small durable
-/// write itself, so the node comes back without ingest traffic.
+/// write itself, so the node comes back without ingest traffic; while it
+/// does, each check asks a shared store (a database) whether it answers,
+/// so an idle node notices a lost database too (an embedded store answers
+/// without any I/O).
 async fn readyz(State(state): State<HealthState>) -> (StatusCode, Json<Value>) {
+    if state.health.failing().is_none()
+        && let Err(error) = state.catalog.objects_version().await
+    {
+        state.health.failed(state.clock.now_millis(), &error);
+    }
     if state.health.failing().is_some() {
         let now = state.clock.now_millis();
         match state

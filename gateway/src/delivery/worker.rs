@@ -456,8 +456,8 @@ impl Deliverer {
     /// Hands a delivery whose attempt's outcome could not be recorded back
     /// to the schedule, due now, so it is sent again soon after the store
     /// takes writes (rather than when its claim lapses); tried again with
-    /// backoff while the store refuses, until it goes through or the claim
-    /// would have lapsed anyway.
+    /// backoff while the store is out of reach (a database that went
+    /// away), until it goes through or the claim would have lapsed anyway.
     async fn hand_back(&self, id: &str, token: u64) {
         let lapses = self.clock.now_millis().saturating_add(millis(self.lease()));
         let mut pause = Duration::from_millis(250);
@@ -468,7 +468,7 @@ impl Deliverer {
                     self.wake.notify_one();
                     return;
                 }
-                Err(error) if now < lapses => {
+                Err(error) if error.is_unreachable() && now < lapses => {
                     tracing::debug!(delivery_id = %id, %error, "cannot hand a delivery back yet");
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(5));

@@ -165,10 +165,11 @@ impl Running {
             Some(why) => {
                 let wait = self.backoff.failed(&id);
                 tracing::warn!(message_id = %id, reason = %why, wait_ms = wait, "message left queued; it runs again after a wait");
-                // Its lease lapses when the wait ends. While the store
-                // refuses the write (the database is down, say), it is
-                // tried again, so the message runs soon after the store is
-                // back rather than when the whole lease would have lapsed.
+                // Its lease lapses when the wait ends. While the store is
+                // out of reach (a database that went away), the write is
+                // tried again, so the message runs soon after it is back
+                // rather than when the whole lease would have lapsed; any
+                // other refusal (a full disk) is not retried.
                 let store = self.store.clone();
                 let lapses = system_millis().saturating_add(millis(self.lease));
                 tokio::spawn(async move {
@@ -177,7 +178,7 @@ impl Running {
                         let until = system_millis().saturating_add(wait);
                         match store.defer_pipeline(&id, token, until).await {
                             Ok(_) => return,
-                            Err(error) if system_millis() < lapses => {
+                            Err(error) if error.is_unreachable() && system_millis() < lapses => {
                                 tracing::debug!(message_id = %id, %error, "cannot move a message's lease yet");
                                 tokio::time::sleep(pause).await;
                                 pause = (pause * 2).min(MAX_STORE_BACKOFF);
