@@ -428,7 +428,8 @@ impl Deliverer {
             Ok(again) => again,
             Err(error) => {
                 tracing::error!(delivery_id = %id, %error, "cannot record a delivery attempt; it is sent again");
-                self.finish(&id);
+                // Still marked in flight: a pass that claims it meanwhile
+                // leaves it to the superseded hand-over below.
                 self.hand_back(&id, token).await;
                 None
             }
