@@ -59,6 +59,38 @@ impl Proxy {
     }
 }
 
+/// A gateway on the database at `url` (with `storage`'s further keys)
+/// taking source `open` and delivering to `receiver`. Claims are short: a
+/// commit whose answer was lost with its connection (the deliveries it
+/// created are claimed by this node, which never heard so) is found again
+/// when the claim lapses.
+fn config(url: &reqwest::Url, storage: &str, receiver: &str) -> String {
+    format!(
+        r#"
+[server]
+lease_margin = "1s"
+
+[server.targets]
+allow_http = true
+allow_loopback = true
+
+[storage]
+engine = "postgres"
+url = "{url}"
+{storage}
+
+[[source]]
+name = "open"
+
+[[endpoint]]
+name = "receiver"
+url = "{receiver}"
+event_types = ["*"]
+timeout = "1s"
+"#
+    )
+}
+
 /// `POST /v1/ingest/open`: the status, the `Retry-After` and the body.
 async fn post(gateway: &TestGateway, n: usize) -> (u16, Option<String>, serde_json::Value) {
     let response = reqwest::Client::new()
@@ -100,34 +132,7 @@ async fn a_lost_database_gets_503_loses_nothing_and_everything_resumes_by_itself
     through_proxy
         .set_port(Some(proxy.addr.port()))
         .expect("a port");
-    // Short claims: a commit whose answer the cut lost (the deliveries it
-    // created are claimed by this node, which never heard so) is found
-    // again when the claim lapses.
-    let toml = format!(
-        r#"
-[server]
-lease_margin = "1s"
-
-[server.targets]
-allow_http = true
-allow_loopback = true
-
-[storage]
-engine = "postgres"
-url = "{through_proxy}"
-connect_timeout = "1s"
-
-[[source]]
-name = "open"
-
-[[endpoint]]
-name = "receiver"
-url = "{receiver}"
-event_types = ["*"]
-timeout = "1s"
-"#,
-        receiver = receiver.url,
-    );
+    let toml = config(&through_proxy, "connect_timeout = \"1s\"", &receiver.url);
     let dir = tempfile::tempdir().expect("temp dir");
     let gateway = TestGateway::start_on(&toml, dir, Some(Engine::Postgres)).await;
 
@@ -180,15 +185,9 @@ timeout = "1s"
     assert_eq!(json["status"], "ok", "{json}");
 
     // Delivery resumed too: every acknowledged event arrives.
-    let missing = receiver
-        .missing_after(&acked, Duration::from_secs(60))
+    receiver
+        .assert_all_arrive(&acked, Duration::from_secs(60))
         .await;
-    assert!(
-        missing.is_empty(),
-        "{} of {} acknowledged events never arrived",
-        missing.len(),
-        acked.len()
-    );
     gateway.stop().await;
 }
 
@@ -201,30 +200,7 @@ async fn every_backend_terminated_under_load_loses_nothing_and_the_node_recovers
     let name = crate::process::test_schema(dir.path()).replace("it_", "term_");
     let mut url = reqwest::Url::parse(&crate::process::test_database()).expect("a URL");
     url.query_pairs_mut().append_pair("application_name", &name);
-    let toml = format!(
-        r#"
-[server]
-lease_margin = "1s"
-
-[server.targets]
-allow_http = true
-allow_loopback = true
-
-[storage]
-engine = "postgres"
-url = "{url}"
-
-[[source]]
-name = "open"
-
-[[endpoint]]
-name = "receiver"
-url = "{receiver}"
-event_types = ["*"]
-timeout = "1s"
-"#,
-        receiver = receiver.url,
-    );
+    let toml = config(&url, "", &receiver.url);
     let gateway = TestGateway::start_on(&toml, dir, Some(Engine::Postgres)).await;
 
     let acked = std::sync::Arc::new(std::sync::Mutex::new(HashSet::new()));
@@ -302,14 +278,8 @@ timeout = "1s"
     }
 
     let acked = acked.lock().expect("lock").clone();
-    let missing = receiver
-        .missing_after(&acked, Duration::from_secs(60))
+    receiver
+        .assert_all_arrive(&acked, Duration::from_secs(60))
         .await;
-    assert!(
-        missing.is_empty(),
-        "{} of {} acknowledged events never arrived",
-        missing.len(),
-        acked.len()
-    );
     gateway.stop().await;
 }

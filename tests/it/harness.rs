@@ -456,6 +456,22 @@ impl TestReceiver {
         }
     }
 
+    /// Waits, up to `within`, until every message in `ids` arrived, and
+    /// fails the test with how many did not.
+    pub(crate) async fn assert_all_arrive(
+        &self,
+        ids: &std::collections::HashSet<String>,
+        within: std::time::Duration,
+    ) {
+        let missing = self.missing_after(ids, within).await;
+        assert!(
+            missing.is_empty(),
+            "{} of {} acknowledged events never arrived",
+            missing.len(),
+            ids.len()
+        );
+    }
+
     /// Everything received so far.
     pub(crate) fn received(&self) -> Vec<Received> {
         self.received.lock().expect("lock").clone()
