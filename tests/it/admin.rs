@@ -429,9 +429,11 @@ async fn messages_and_deliveries_are_listed_filtered_and_paged() {
     let started = post_events(&gateway, 2, "call.started").await;
     ok.wait_for(5).await;
     failing.wait_for(3).await;
+    // The receivers saw the requests; the outcomes are recorded after.
     eventually("every attempt is recorded", || async {
         let retrying = gateway.deliveries("endpoint=bad&status=retrying").await;
-        (retrying.len() == 3).then_some(())
+        let delivered = gateway.deliveries("endpoint=good&status=delivered").await;
+        (retrying.len() == 3 && delivered.len() == 5).then_some(())
     })
     .await;
 
