@@ -13,10 +13,16 @@ use crate::harness::{TestGateway, TestReceiver, admin_config, eventually, wasm};
 
 /// A node of a cluster whose nodes share the schema `cluster`.
 async fn node(cluster: &str) -> TestGateway {
+    node_with(cluster, "", "").await
+}
+
+/// A node of the cluster `cluster` with more settings: `admin` in the
+/// `[admin]` table, `rest` after the rest.
+pub(crate) async fn node_with(cluster: &str, admin: &str, rest: &str) -> TestGateway {
     let toml = admin_config(
-        "",
+        admin,
         &format!(
-            "[storage]\nengine = \"postgres\"\nurl = \"{}\"\nschema = \"{cluster}\"\n",
+            "{rest}\n[storage]\nengine = \"postgres\"\nurl = \"{}\"\nschema = \"{cluster}\"\n",
             crate::process::test_database()
         ),
     );
@@ -25,7 +31,7 @@ async fn node(cluster: &str) -> TestGateway {
 }
 
 /// A schema no other test uses.
-fn new_cluster() -> String {
+pub(crate) fn new_cluster() -> String {
     let dir = tempfile::tempdir().expect("temp dir");
     crate::process::test_schema(dir.path()).replace("it_", "cluster_")
 }

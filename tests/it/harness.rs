@@ -329,6 +329,8 @@ pub(crate) struct Received {
     pub(crate) headers: http::HeaderMap,
     /// Its body.
     pub(crate) body: Vec<u8>,
+    /// When it arrived.
+    pub(crate) at: std::time::Instant,
 }
 
 /// An HTTP receiver on `127.0.0.1:0` that records every request and answers
@@ -374,6 +376,7 @@ impl TestReceiver {
                     state.received.lock().expect("lock").push(Received {
                         headers,
                         body: body.to_vec(),
+                        at: std::time::Instant::now(),
                     });
                     state.arrived.notify_waiters();
                     let mut open = state.open.subscribe();

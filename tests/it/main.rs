@@ -10,6 +10,7 @@ mod claims;
 mod cli;
 mod cluster;
 mod cluster_kill;
+mod cluster_protection;
 mod connections;
 mod crash;
 mod database_down;

@@ -1,6 +1,7 @@
 //! What operators and the gateway itself do to delivery beyond attempts:
-//! disable and enable an endpoint (recorded in the store, with the
-//! `endpoint.disabled` operator event when the gateway decides it), replay
+//! disable and enable an endpoint (recorded in the store, with one
+//! `endpoint.disabled` operator event when the gateway decides it, however
+//! many nodes decide it at once), replay
 //! one delivery, and recover an endpoint's failed deliveries in bulk. The
 //! management API and the worker both come here, so each rule has one home.
 //! On a shared store, each node takes in the disables and enables the
@@ -21,6 +22,10 @@ use crate::store::{Delivery, DeliveryQuery, DeliveryStatusKind, DisabledEndpoint
 /// The source name operator events are stored under; not a valid source
 /// name, so no configured source can collide with it.
 pub const OPERATOR_SOURCE: &str = "(hookgate)";
+
+/// How long an `endpoint.disabled` event's key is remembered: nodes that
+/// store the same disable's event within it store it once.
+const ANNOUNCE_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 /// The most deliveries a recovery reads per page.
 const RECOVER_PAGE: usize = 500;
@@ -68,48 +73,78 @@ impl Deliverer {
         if endpoint.state.disabled().is_some() {
             return Ok(false);
         }
-        let now = self.clock.now_millis();
-        // The operator event is stored first, then the disabled record, and
-        // only then is the endpoint disabled in memory: a crash or a failed
-        // write in between can repeat the event, never lose it, and nothing
-        // is shown disabled that the store does not hold.
+        // The record first: on a shared store the first node's record
+        // stands and every node deciding the same disable gets it back.
+        // The event is stored under a key made from that record, so they
+        // store one event between them; and the record owes it until it
+        // is stored, so a crash in between leaves it to the next look
+        // ([`Self::announce_owed`]), here or on another node. Only then is
+        // the endpoint disabled in memory: nothing is shown disabled that
+        // the store does not hold.
         let operator = self.registry.snapshot().operator_endpoint.clone();
-        if automatic && let Some(operator) = operator {
-            if operator == name {
-                tracing::error!(endpoint = %name, "the operator endpoint itself was disabled; no operator event can be sent");
-            } else {
-                self.operator_event(name, reason, now).await?;
-            }
+        let announce = automatic && operator.is_some();
+        if automatic && operator.as_deref() == Some(name) {
+            tracing::error!(endpoint = %name, "the operator endpoint itself was disabled; no operator event can be sent");
         }
-        self.store.disable_endpoint(name, now, reason).await?;
-        if !endpoint.state.disable(now, reason) {
+        let record = self
+            .store
+            .disable_endpoint(DisabledEndpoint {
+                name: name.to_owned(),
+                at: self.clock.now_millis(),
+                reason: reason.to_owned(),
+                announce: announce && operator.as_deref() != Some(name),
+            })
+            .await?;
+        if record.announce {
+            self.announce(&record).await?;
+        }
+        if !endpoint.state.disable(record.at, record.reason.clone()) {
             return Ok(false);
         }
-        tracing::warn!(endpoint = %name, %reason, "endpoint disabled");
+        tracing::warn!(endpoint = %name, reason = %record.reason, "endpoint disabled");
         Ok(true)
     }
 
-    /// Stores an `endpoint.disabled` event for the operator endpoint and
-    /// hands it to the pipeline.
-    async fn operator_event(&self, name: &str, reason: &str, now: u64) -> Result<(), Error> {
-        let at = humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(now));
+    /// Stores the `endpoint.disabled` events the store's disabled records
+    /// still owe (a node stopped between a disable and its event); how
+    /// many.
+    pub async fn announce_owed(&self) -> Result<usize, Error> {
+        let owed: Vec<DisabledEndpoint> = self
+            .store
+            .disabled_endpoints()
+            .await?
+            .into_iter()
+            .filter(|record| record.announce)
+            .collect();
+        for record in &owed {
+            self.announce(record).await?;
+        }
+        Ok(owed.len())
+    }
+
+    /// Stores the `endpoint.disabled` event a disabled record owes, once
+    /// for that record whichever nodes store it (its idempotency key is
+    /// the record's), hands it to the pipeline, and marks it stored.
+    async fn announce(&self, record: &DisabledEndpoint) -> Result<(), Error> {
+        let at = humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(record.at));
         let body = json!({
             "type": "endpoint.disabled",
             "timestamp": at.to_string(),
-            "data": {"endpoint": name, "reason": reason, "disabled_at": at.to_string()},
+            "data": {"endpoint": record.name, "reason": record.reason, "disabled_at": at.to_string()},
         });
         let message = NewMessage {
             source: OPERATOR_SOURCE.into(),
             event_type: "endpoint.disabled".into(),
-            received_at: now,
+            received_at: self.clock.now_millis(),
             headers: vec![("content-type".into(), "application/json".into())],
             body: serde_json::to_vec(&body).unwrap_or_default(),
-            idempotency_key: None,
+            idempotency_key: Some(format!("endpoint.disabled/{}/{}", record.name, record.at)),
             target_url: None,
         };
         self.inbox
-            .ingest(self.store.as_ref(), message, Duration::ZERO)
+            .ingest(self.store.as_ref(), message, ANNOUNCE_WINDOW)
             .await?;
+        self.store.announced(&record.name, record.at).await?;
         Ok(())
     }
 
@@ -139,16 +174,17 @@ impl Deliverer {
     }
 
     /// Disables here what the store holds disabled and enables (closing
-    /// the breaker) what it no longer does; how many endpoints changed.
+    /// the breaker) what it no longer does; how many endpoints changed. An
+    /// event a record still owes is stored here too, so a node that
+    /// stopped between a disable and its event leaves it to the others.
     pub async fn take_in_disabled(&self) -> Result<usize, Error> {
         let _changing = self.protection.lock().await;
-        let stored: HashMap<String, DisabledEndpoint> = self
-            .store
-            .disabled_endpoints()
-            .await?
-            .into_iter()
-            .map(|d| (d.name.clone(), d))
-            .collect();
+        let records = self.store.disabled_endpoints().await?;
+        for record in records.iter().filter(|record| record.announce) {
+            self.announce(record).await?;
+        }
+        let stored: HashMap<String, DisabledEndpoint> =
+            records.into_iter().map(|d| (d.name.clone(), d)).collect();
         let mut changed = 0;
         for (name, endpoint) in self.live.current().iter() {
             match (stored.get(name), endpoint.state.disabled()) {

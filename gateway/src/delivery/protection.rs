@@ -1,7 +1,8 @@
 //! Endpoint protection, per endpoint and in memory: the rate limit (a GCRA
-//! pacer that hands held-back deliveries later times instead of failing
-//! them), the circuit breaker (open after a run of failures, one probe per
-//! interval, disable after a long failing period), and the disabled flag.
+//! [`Pacer`] that hands held-back deliveries later times instead of failing
+//! them; on a shared store the store keeps it, for the cluster), the
+//! circuit breaker (open after a run of failures, one probe per interval,
+//! disable after a long failing period), and the disabled flag.
 //!
 //! Pure apart from the locks: the time is an argument, so tests drive it.
 //! The state survives configuration changes (the registry keeps one per
@@ -13,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::Semaphore;
 
 use crate::config::BreakerConfig;
+use crate::store::{Pace, Pacer};
 
 /// Whether an attempt may start now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,14 +54,6 @@ pub struct BreakerView {
     pub failing_since: Option<u64>,
     /// When the next probe may go, while open.
     pub open_until: Option<u64>,
-}
-
-#[derive(Debug, Default)]
-struct Pacer {
-    /// Theoretical arrival time of the next delivery (GCRA).
-    next: u64,
-    /// The latest time handed to a held-back delivery.
-    last_hold: u64,
 }
 
 #[derive(Debug, Default)]
@@ -146,10 +140,13 @@ impl EndpointState {
         }
     }
 
-    /// Whether an attempt may start at `now`: the breaker first (while open,
-    /// one probe per interval), then the rate limit. A caller that gets
-    /// [`Gate::Go`] must report the outcome with [`Self::record`].
-    pub fn admit(&self, now: u64, rate: Option<f64>, breaker: &BreakerConfig) -> Gate {
+    /// Whether the breaker lets an attempt start at `now`: while open, one
+    /// probe per interval. A [`Gate::Go`] while open reserves the probe: the
+    /// caller then paces the attempt ([`Self::pace`] or the shared store's
+    /// pacer), gives the probe back with [`Self::probe_held`] if the rate
+    /// limit holds it, and otherwise reports the outcome with
+    /// [`Self::record`].
+    pub fn admit_breaker(&self, now: u64, breaker: &BreakerConfig) -> Gate {
         let mut state = lock(&self.breaker);
         if let Some(next_probe) = state.next_probe {
             if now < next_probe {
@@ -159,22 +156,23 @@ impl EndpointState {
                 let later = now.saturating_add(millis(breaker.probe_interval));
                 return Gate::HoldUntil(next_probe.max(later));
             }
-        }
-        // The rate limit before granting a probe: a held probe is no probe.
-        if let Some(rate) = rate {
-            let interval = (1000.0 / rate).ceil().max(1.0) as u64;
-            let mut pacer = lock(&self.pacer);
-            if now < pacer.next.saturating_sub(interval / 2) {
-                let at = pacer.next.max(pacer.last_hold.saturating_add(interval));
-                pacer.last_hold = at;
-                return Gate::HoldUntil(at);
-            }
-            pacer.next = pacer.next.max(now).saturating_add(interval);
-        }
-        if state.next_probe.is_some() {
             state.probing = true;
         }
         Gate::Go
+    }
+
+    /// Paces an attempt in memory, for a store only this node uses.
+    pub fn pace(&self, now: u64, interval: u64) -> Pace {
+        lock(&self.pacer).admit(now, interval)
+    }
+
+    /// An attempt the breaker admitted was held back by the rate limit: a
+    /// held probe is no probe, so the next admitted attempt may be one.
+    pub fn probe_held(&self) {
+        let mut state = lock(&self.breaker);
+        if state.next_probe.is_some() {
+            state.probing = false;
+        }
     }
 
     /// Remembers a delivery held back while the circuit is open, so that
@@ -240,6 +238,23 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    impl EndpointState {
+        /// The breaker, then the in-memory pacer, as the worker combines
+        /// them for a store of its own.
+        fn admit(&self, now: u64, rate: Option<f64>, breaker: &BreakerConfig) -> Gate {
+            if let Gate::HoldUntil(at) = self.admit_breaker(now, breaker) {
+                return Gate::HoldUntil(at);
+            }
+            match rate.map(|rate| self.pace(now, Pacer::interval(rate))) {
+                None | Some(Pace::Go) => Gate::Go,
+                Some(Pace::HoldUntil(at)) => {
+                    self.probe_held();
+                    Gate::HoldUntil(at)
+                }
+            }
+        }
+    }
 
     fn breaker(failures: u32) -> BreakerConfig {
         BreakerConfig {

@@ -40,7 +40,7 @@ use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::store::{
     Attempt, Claimed, Created, Delivery, Holder, Message, MessageStatus, NewDelivery, NextStep,
-    Room, Store,
+    Pace, Pacer, Room, Store,
 };
 use crate::targets;
 use crate::targets::TargetPolicy;
@@ -262,6 +262,34 @@ impl Deliverer {
         )
     }
 
+    /// Whether an attempt to `endpoint` may start at `now`: its breaker,
+    /// then its rate limit, paced by the store when the store is shared
+    /// (so the rate holds for the cluster) and in memory when not.
+    async fn gate(&self, endpoint: &Endpoint, now: u64) -> Result<Gate, crate::store::Error> {
+        if let Gate::HoldUntil(at) = endpoint.state.admit_breaker(now, &endpoint.breaker) {
+            return Ok(Gate::HoldUntil(at));
+        }
+        let Some(rate) = endpoint.rate_limit else {
+            return Ok(Gate::Go);
+        };
+        let interval = Pacer::interval(rate);
+        let paced = match self.store.pace(&endpoint.name, now, interval).await {
+            Ok(Some(paced)) => paced,
+            Ok(None) => endpoint.state.pace(now, interval),
+            Err(error) => {
+                endpoint.state.probe_held();
+                return Err(error);
+            }
+        };
+        Ok(match paced {
+            Pace::Go => Gate::Go,
+            Pace::HoldUntil(at) => {
+                endpoint.state.probe_held();
+                Gate::HoldUntil(at)
+            }
+        })
+    }
+
     /// This node's claim from `now`, for one lease.
     fn holder(&self, now: u64) -> Holder {
         Holder {
@@ -284,6 +312,10 @@ impl Deliverer {
             return;
         };
         self.running.store(true, Ordering::Release);
+        // Events a disable owes since a stop between the two commits.
+        if let Err(error) = self.announce_owed().await {
+            tracing::warn!(%error, "could not store the endpoint.disabled events owed");
+        }
         let mut pass = true;
         // Whether the last pass stopped at its limit, with more due.
         let mut more = false;
@@ -568,11 +600,7 @@ impl Deliverer {
         // signature's timestamp, the recorded time, the breaker and the next
         // retry all count from it.
         let now = now.max(self.clock.now_millis());
-        if let Gate::HoldUntil(at) =
-            endpoint
-                .state
-                .admit(now, endpoint.rate_limit, &endpoint.breaker)
-        {
+        if let Gate::HoldUntil(at) = self.gate(&endpoint, now).await? {
             self.metrics.held_back(&endpoint.name);
             if endpoint.state.breaker().open_until.is_some() {
                 endpoint.state.held_by_breaker(&delivery.id);

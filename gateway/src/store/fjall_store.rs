@@ -386,12 +386,34 @@ impl Store for FjallStore {
             .await
     }
 
-    async fn disable_endpoint(&self, name: &str, at: u64, reason: &str) -> Result<(), Error> {
-        let name = name.to_owned();
-        let state = encode("endpoint state", &(at, reason))?;
+    async fn disable_endpoint(&self, record: DisabledEndpoint) -> Result<DisabledEndpoint, Error> {
+        let value = keys::disabled_value(&record)?;
         self.writer
             .apply(true, move |t| {
-                Ok(t.disabled.insert(name.as_bytes(), state)?)
+                let name = record.name.as_bytes();
+                if let Some(found) = t.disabled.get(name)? {
+                    return keys::disabled_record(name, &found);
+                }
+                t.disabled.insert(name, value)?;
+                Ok(record)
+            })
+            .await
+    }
+
+    async fn announced(&self, name: &str, at: u64) -> Result<(), Error> {
+        let name = name.to_owned();
+        self.writer
+            .apply(true, move |t| {
+                let Some(found) = t.disabled.get(name.as_bytes())? else {
+                    return Ok(());
+                };
+                let mut record = keys::disabled_record(name.as_bytes(), &found)?;
+                if record.at == at && record.announce {
+                    record.announce = false;
+                    t.disabled
+                        .insert(name.as_bytes(), keys::disabled_value(&record)?)?;
+                }
+                Ok(())
             })
             .await
     }
@@ -409,12 +431,7 @@ impl Store for FjallStore {
             .iter()
             .map(|entry| {
                 let (name, value) = entry.into_inner()?;
-                let (at, reason): (u64, String) = decode("endpoint state", &value)?;
-                Ok(DisabledEndpoint {
-                    name: String::from_utf8_lossy(&name).into_owned(),
-                    at,
-                    reason,
-                })
+                keys::disabled_record(&name, &value)
             })
             .collect()
     }

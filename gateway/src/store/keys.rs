@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use serde::{Serialize, de::DeserializeOwned};
 
-use super::{Delivery, DeliveryState, Error, Holder, Lease, NewDelivery, NewMessage, NextStep};
+use super::{
+    Delivery, DeliveryState, DisabledEndpoint, Error, Holder, Lease, NewDelivery, NewMessage,
+    NextStep,
+};
 
 /// Tree names; the `v1` is the record format's version.
 pub(super) const MESSAGES: &str = "messages.v1";
@@ -213,6 +216,29 @@ pub(super) fn encode_message(
             status,
         },
     )
+}
+
+/// A disabled record's stored value (embedded engines).
+pub(super) fn disabled_value(record: &DisabledEndpoint) -> Result<Vec<u8>, Error> {
+    encode(
+        "endpoint state",
+        &(record.at, &record.reason, record.announce),
+    )
+}
+
+/// A disabled record back. A record written before `announce` existed
+/// holds `(at, reason)` and owes no event.
+pub(super) fn disabled_record(name: &[u8], value: &[u8]) -> Result<DisabledEndpoint, Error> {
+    let (at, reason, announce) =
+        decode::<(u64, String, bool)>("endpoint state", value).or_else(|_| {
+            decode::<(u64, String)>("endpoint state", value).map(|(at, reason)| (at, reason, false))
+        })?;
+    Ok(DisabledEndpoint {
+        name: String::from_utf8_lossy(name).into_owned(),
+        at,
+        reason,
+        announce,
+    })
 }
 
 pub(super) fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, Error> {

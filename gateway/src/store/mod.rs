@@ -39,6 +39,7 @@ mod fjall_tables;
 mod keys;
 mod migrate;
 mod model;
+mod pace;
 mod postgres_catalog;
 mod postgres_ingest;
 mod postgres_listen;
@@ -48,6 +49,8 @@ mod postgres_store;
 #[cfg(test)]
 mod postgres_tests;
 mod private;
+#[cfg(test)]
+mod protection_tests;
 mod query;
 mod sled_catalog;
 mod sled_schedule;
@@ -65,6 +68,7 @@ pub use model::{
     Holder, Ingested, Lease, Leased, Message, MessageStatus, NewDelivery, NewMessage, NextStep,
     ObjectWrite, Pruned, Room,
 };
+pub use pace::{Pace, Pacer};
 pub use postgres_schema::{PostgresOptions, SCHEMA_VERSION};
 pub use postgres_store::PostgresStore;
 pub use query::{DeliveryQuery, DeliveryStatusKind, MessageQuery, MessageStatusKind, Page};
@@ -396,14 +400,33 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Delivery>, Error>;
 
     /// Records that an endpoint was disabled (410 Gone, its circuit breaker,
-    /// or an operator), durably, so it stays disabled across restarts.
-    async fn disable_endpoint(&self, name: &str, at: u64, reason: &str) -> Result<(), Error>;
+    /// or an operator), durably, so it stays disabled across restarts;
+    /// unless it already is, when the first record stands (on a shared
+    /// store, whichever node wrote first). Returns the record in force:
+    /// `record` itself, or the one that was there.
+    async fn disable_endpoint(&self, record: DisabledEndpoint) -> Result<DisabledEndpoint, Error>;
+
+    /// The `endpoint.disabled` event owed for the disable recorded at `at`
+    /// is stored: clears [`DisabledEndpoint::announce`], if that record is
+    /// still the one in force.
+    async fn announced(&self, name: &str, at: u64) -> Result<(), Error>;
 
     /// Forgets an endpoint's disabled record, durably.
     async fn enable_endpoint(&self, name: &str) -> Result<(), Error>;
 
     /// Endpoints recorded as disabled.
     async fn disabled_endpoints(&self) -> Result<Vec<DisabledEndpoint>, Error>;
+
+    /// Paces an attempt to `endpoint` for every node sharing this store:
+    /// reads the endpoint's [`Pacer`], admits or holds the attempt at `now`
+    /// with `interval` milliseconds between attempts, and stores the pacer
+    /// back, in one commit. `None` from a store that only this process
+    /// uses: the caller paces in memory, which decides the same without a
+    /// write.
+    async fn pace(&self, endpoint: &str, now: u64, interval: u64) -> Result<Option<Pace>, Error> {
+        let _ = (endpoint, now, interval);
+        Ok(None)
+    }
 
     /// One message.
     async fn message(&self, id: &str) -> Result<Option<Message>, Error>;

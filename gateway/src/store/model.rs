@@ -338,6 +338,10 @@ pub struct DisabledEndpoint {
     pub at: u64,
     /// Why.
     pub reason: String,
+    /// The gateway decided it (410 Gone, the breaker) and the operator
+    /// endpoint's `endpoint.disabled` event is not stored yet
+    /// ([`super::Store::announced`]).
+    pub announce: bool,
 }
 
 /// One write of a change to the stored objects

@@ -17,7 +17,13 @@ use super::Error;
 use super::postgres_rows::pg_error;
 
 /// The migrations, in order: version and SQL.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("postgres_migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("postgres_migrations/0001_initial.sql")),
+    (
+        2,
+        include_str!("postgres_migrations/0002_cluster_protection.sql"),
+    ),
+];
 
 /// The newest schema version this build knows.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;

@@ -24,7 +24,8 @@ use super::postgres_rows::{
 use super::postgres_schema::{self, PostgresOptions};
 use super::{
     Attempt, Claimed, Claims, Completion, Created, Delivery, DisabledEndpoint, Error, Holder,
-    Ingested, Lease, Leased, Message, MessageStatusKind, NewMessage, NextStep, Room, Store,
+    Ingested, Lease, Leased, Message, MessageStatusKind, NewMessage, NextStep, Pace, Pacer, Room,
+    Store,
 };
 
 /// The PostgreSQL-backed [`Store`].
@@ -433,16 +434,75 @@ impl Store for PostgresStore {
         updated.map(|row| rows::delivery(&row)).transpose()
     }
 
-    async fn disable_endpoint(&self, name: &str, at: u64, reason: &str) -> Result<(), Error> {
+    async fn disable_endpoint(&self, record: DisabledEndpoint) -> Result<DisabledEndpoint, Error> {
+        // The no-op update locks and returns the record another node wrote
+        // first, even one committed while this statement waited.
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "INSERT INTO disabled_endpoints (name, at, reason, announce) \
+                 VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (name) DO UPDATE SET at = disabled_endpoints.at \
+                 RETURNING at, reason, announce",
+                &[
+                    &record.name,
+                    &int(record.at),
+                    &record.reason,
+                    &record.announce,
+                ],
+            )
+            .await?;
+        Ok(DisabledEndpoint {
+            name: record.name,
+            at: uint(row.try_get(0)?),
+            reason: row.try_get(1)?,
+            announce: row.try_get(2)?,
+        })
+    }
+
+    async fn announced(&self, name: &str, at: u64) -> Result<(), Error> {
         self.client()
             .await?
             .execute(
-                "INSERT INTO disabled_endpoints (name, at, reason) VALUES ($1, $2, $3) \
-                 ON CONFLICT (name) DO UPDATE SET at = EXCLUDED.at, reason = EXCLUDED.reason",
-                &[&name, &int(at), &reason],
+                "UPDATE disabled_endpoints SET announce = false WHERE name = $1 AND at = $2",
+                &[&name, &int(at)],
             )
             .await?;
         Ok(())
+    }
+
+    async fn pace(&self, endpoint: &str, now: u64, interval: u64) -> Result<Option<Pace>, Error> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let lock = "SELECT next, last_hold FROM pacers WHERE endpoint = $1 FOR UPDATE";
+        let mut found = tx.query_opt(lock, &[&endpoint]).await?;
+        if found.is_none() {
+            // The first attempt to a rate-limited endpoint: make its row,
+            // once whichever node gets here first.
+            tx.execute(
+                "INSERT INTO pacers (endpoint, next, last_hold) VALUES ($1, 0, 0) \
+                 ON CONFLICT (endpoint) DO NOTHING",
+                &[&endpoint],
+            )
+            .await?;
+            found = tx.query_opt(lock, &[&endpoint]).await?;
+        }
+        let mut pacer = match found {
+            Some(row) => Pacer {
+                next: uint(row.try_get(0)?),
+                last_hold: uint(row.try_get(1)?),
+            },
+            None => Pacer::default(),
+        };
+        let paced = pacer.admit(now, interval);
+        tx.execute(
+            "UPDATE pacers SET next = $2, last_hold = $3 WHERE endpoint = $1",
+            &[&endpoint, &int(pacer.next), &int(pacer.last_hold)],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(paced))
     }
 
     async fn enable_endpoint(&self, name: &str) -> Result<(), Error> {
@@ -458,7 +518,7 @@ impl Store for PostgresStore {
             .client()
             .await?
             .query(
-                "SELECT name, at, reason FROM disabled_endpoints ORDER BY name",
+                "SELECT name, at, reason, announce FROM disabled_endpoints ORDER BY name",
                 &[],
             )
             .await?;
@@ -469,6 +529,7 @@ impl Store for PostgresStore {
                     name: row.try_get(0)?,
                     at: uint(row.try_get(1)?),
                     reason: row.try_get(2)?,
+                    announce: row.try_get(3)?,
                 })
             })
             .collect()

@@ -507,10 +507,43 @@ impl Store for SledStore {
             .map_err(tx_error)
     }
 
-    async fn disable_endpoint(&self, name: &str, at: u64, reason: &str) -> Result<(), Error> {
-        self.disabled
-            .insert(name.as_bytes(), encode("endpoint state", &(at, reason))?)?;
-        self.commit.durable().await
+    async fn disable_endpoint(&self, record: DisabledEndpoint) -> Result<DisabledEndpoint, Error> {
+        let name = record.name.as_bytes();
+        let value = keys::disabled_value(&record)?;
+        // Insert only where nothing is: the first record stands.
+        let swapped = self
+            .disabled
+            .compare_and_swap(name, None::<&[u8]>, Some(value))?;
+        if let Err(sled::CompareAndSwapError {
+            current: Some(found),
+            ..
+        }) = swapped
+        {
+            return keys::disabled_record(name, &found);
+        }
+        self.commit.durable().await?;
+        Ok(record)
+    }
+
+    async fn announced(&self, name: &str, at: u64) -> Result<(), Error> {
+        let Some(found) = self.disabled.get(name.as_bytes())? else {
+            return Ok(());
+        };
+        let mut record = keys::disabled_record(name.as_bytes(), &found)?;
+        if record.at != at || !record.announce {
+            return Ok(());
+        }
+        record.announce = false;
+        let value = keys::disabled_value(&record)?;
+        // Only over what was read: an enable or a new disable meanwhile wins.
+        if self
+            .disabled
+            .compare_and_swap(name.as_bytes(), Some(found), Some(value))?
+            .is_ok()
+        {
+            self.commit.durable().await?;
+        }
+        Ok(())
     }
 
     async fn enable_endpoint(&self, name: &str) -> Result<(), Error> {
@@ -523,12 +556,7 @@ impl Store for SledStore {
             .iter()
             .map(|entry| {
                 let (name, value) = entry?;
-                let (at, reason): (u64, String) = decode("endpoint state", &value)?;
-                Ok(DisabledEndpoint {
-                    name: String::from_utf8_lossy(&name).into_owned(),
-                    at,
-                    reason,
-                })
+                keys::disabled_record(&name, &value)
             })
             .collect()
     }

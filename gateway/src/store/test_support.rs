@@ -39,3 +39,29 @@ pub(crate) async fn open(engine: Engine, dir: &Path) -> Arc<dyn Backend> {
             .unwrap_or_else(|e| panic!("{embedded} opens {}: {e}", dir.display())),
     }
 }
+
+/// Each test runs once per engine, in a module named for it.
+macro_rules! for_each_engine {
+    ($($test:ident),* $(,)?) => {
+        mod sled {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(super::Engine::Sled).await;
+            })*
+        }
+        mod fjall {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(super::Engine::Fjall).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(super::Engine::Postgres).await;
+            })*
+        }
+    };
+}
+
+pub(crate) use for_each_engine;

@@ -9,29 +9,7 @@ use super::*;
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-/// Each test runs once per engine, in a module named for it.
-macro_rules! for_each_engine {
-    ($($test:ident),* $(,)?) => {
-        mod sled {
-            $(#[tokio::test]
-            async fn $test() {
-                super::$test(super::Engine::Sled).await;
-            })*
-        }
-        mod fjall {
-            $(#[tokio::test]
-            async fn $test() {
-                super::$test(super::Engine::Fjall).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $test() {
-                super::$test(super::Engine::Postgres).await;
-            })*
-        }
-    };
-}
+use super::test_support::for_each_engine;
 
 for_each_engine!(
     an_ingested_message_survives_a_reopen_and_waits_for_the_pipeline,
@@ -1114,7 +1092,12 @@ async fn objects_and_blobs_survive_a_reopen(engine: Engine) {
         store.delete_object("endpoint", "b").await.expect("deletes");
         store.put_blob("h1", vec![7; 100_000]).await.expect("puts");
         store
-            .disable_endpoint("a", 1_000, "410 Gone")
+            .disable_endpoint(DisabledEndpoint {
+                name: "a".into(),
+                at: 1_000,
+                reason: "410 Gone".into(),
+                announce: true,
+            })
             .await
             .expect("disables");
     }
@@ -1132,8 +1115,12 @@ async fn objects_and_blobs_survive_a_reopen(engine: Engine) {
     let disabled = store.disabled_endpoints().await.expect("reads");
     assert_eq!(disabled.len(), 1);
     assert_eq!(
-        (disabled[0].at, disabled[0].reason.as_str()),
-        (1_000, "410 Gone")
+        (
+            disabled[0].at,
+            disabled[0].reason.as_str(),
+            disabled[0].announce
+        ),
+        (1_000, "410 Gone", true)
     );
 }
 

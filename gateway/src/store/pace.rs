@@ -1,0 +1,78 @@
+//! Pacing an endpoint's attempts to a rate: the generic cell rate algorithm
+//! (GCRA), pure. One node paces in memory with it; nodes sharing a store
+//! keep the same state in the store ([`super::Store::pace`]), so the rate
+//! holds for the cluster, not per node.
+
+/// Whether an attempt paced to a rate may start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// Send it now.
+    Go,
+    /// Hold it back until this time (Unix milliseconds).
+    HoldUntil(u64),
+}
+
+/// One endpoint's pacing state.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pacer {
+    /// Theoretical arrival time of the next attempt (Unix milliseconds).
+    pub next: u64,
+    /// The latest time handed to a held-back attempt: the next held one
+    /// gets a later turn, so a backlog is spread out rather than sent back
+    /// all at once.
+    pub last_hold: u64,
+}
+
+impl Pacer {
+    /// Admits an attempt at `now`, or holds it back until its turn, with
+    /// `interval` milliseconds between attempts and half an interval of
+    /// tolerance for timers that fire early.
+    pub fn admit(&mut self, now: u64, interval: u64) -> Pace {
+        if now < self.next.saturating_sub(interval / 2) {
+            let at = self.next.max(self.last_hold.saturating_add(interval));
+            self.last_hold = at;
+            return Pace::HoldUntil(at);
+        }
+        self.next = self.next.max(now).saturating_add(interval);
+        Pace::Go
+    }
+
+    /// The milliseconds between attempts at `rate` per second (at least 1).
+    pub fn interval(rate: f64) -> u64 {
+        // A validated rate is positive and finite; the cast saturates anyway.
+        (1000.0 / rate).ceil().max(1.0) as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempts_are_spaced_and_a_backlog_gets_successive_turns() {
+        let mut pacer = Pacer::default();
+        let interval = Pacer::interval(2.0);
+        assert_eq!(interval, 500);
+        assert_eq!(pacer.admit(1_000, interval), Pace::Go);
+        assert_eq!(pacer.admit(1_000, interval), Pace::HoldUntil(1_500));
+        assert_eq!(pacer.admit(1_000, interval), Pace::HoldUntil(2_000));
+        // The first held one comes due and goes; the next waits its turn.
+        assert_eq!(pacer.admit(1_500, interval), Pace::Go);
+        assert_eq!(pacer.admit(1_500, interval), Pace::HoldUntil(2_500));
+        assert_eq!(pacer.admit(2_000, interval), Pace::Go);
+    }
+
+    #[test]
+    fn a_timer_firing_a_little_early_still_goes() {
+        let mut pacer = Pacer::default();
+        assert_eq!(pacer.admit(1_000, 100), Pace::Go);
+        assert_eq!(pacer.admit(1_060, 100), Pace::Go);
+        assert_eq!(pacer.admit(1_100, 100), Pace::HoldUntil(1_200));
+    }
+
+    #[test]
+    fn a_rate_above_a_thousand_a_second_still_waits_a_millisecond() {
+        assert_eq!(Pacer::interval(5_000.0), 1);
+        assert_eq!(Pacer::interval(0.5), 2_000);
+    }
+}
