@@ -78,6 +78,45 @@ async fn health_check_answers_ok() {
 }
 
 #[tokio::test]
+async fn unknown_paths_and_methods_get_json_errors() {
+    let gateway = TestGateway::start(CONFIG).await;
+    let client = reqwest::Client::new();
+    let answer = |request: reqwest::RequestBuilder| async move {
+        let response = request.send().await.expect("answers");
+        let status = response.status().as_u16();
+        let allow = response
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().expect("text").to_owned());
+        let body: Value = response.json().await.expect("a JSON body");
+        (status, allow, body)
+    };
+
+    let (status, _, body) = answer(client.get(format!("{}/nowhere", gateway.url))).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["code"], "no_route", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("a message")
+            .contains("/nowhere")
+    );
+
+    // A known path with another method: 405, naming the methods it takes.
+    let (status, allow, body) =
+        answer(client.delete(format!("{}/v1/ingest/callintel", gateway.url))).await;
+    assert_eq!(status, 405);
+    assert_eq!(body["code"], "method_not_allowed", "{body}");
+    assert!(allow.is_some_and(|a| a.contains("POST")), "an Allow header");
+    let (status, _, body) = answer(client.post(format!("{}/healthz", gateway.url))).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
+    assert_eq!(stored(&gateway).await, 0);
+}
+
+#[tokio::test]
 async fn every_callintel_fixture_is_accepted_with_its_signature_and_stored_durably() {
     let gateway = TestGateway::start(CONFIG).await;
     let mut ids = Vec::new();
@@ -264,6 +303,80 @@ async fn a_client_outside_the_allow_list_gets_403() {
         (403, Some("ip_not_allowed"))
     );
     assert_eq!(stored(&gateway).await, 0);
+}
+
+#[tokio::test]
+async fn only_a_trusted_proxy_may_say_which_client_a_request_came_from() {
+    let source = "[[source]]\nname = \"partner\"\nallow_ips = [\"203.0.113.0/24\"]\n";
+    let behind_proxy = TestGateway::start(&format!(
+        "[server]\ntrusted_proxies = [\"127.0.0.0/8\"]\n\n{source}"
+    ))
+    .await;
+    let forwarded = |client: &'static str| [("x-forwarded-for", client)];
+    let (status, body) = behind_proxy
+        .post("partner", "{}", &forwarded("203.0.113.7"))
+        .await;
+    assert_eq!(status, 202, "the proxy says the client is allowed: {body}");
+    let (status, body) = behind_proxy
+        .post(
+            "partner",
+            "{}",
+            &[("forwarded", "for=\"203.0.113.8:5000\"")],
+        )
+        .await;
+    assert_eq!(status, 202, "RFC 7239 Forwarded: {body}");
+    let (status, body) = behind_proxy
+        .post("partner", "{}", &forwarded("198.51.100.1"))
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("ip_not_allowed"))
+    );
+    // The proxy's own address is not in the list either.
+    let (status, _) = behind_proxy.post("partner", "{}", &[]).await;
+    assert_eq!(status, 403);
+    assert_eq!(stored(&behind_proxy).await, 2);
+
+    // Without trusted proxies, a client's own header changes nothing.
+    let direct = TestGateway::start(source).await;
+    let (status, body) = direct
+        .post("partner", "{}", &forwarded("203.0.113.7"))
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("ip_not_allowed"))
+    );
+    assert_eq!(stored(&direct).await, 0);
+}
+
+#[tokio::test]
+async fn past_its_rate_limit_a_source_answers_429_and_stores_nothing() {
+    // One request per 100 s: the second, right after, is over the limit.
+    let gateway = TestGateway::start(
+        "[[source]]\nname = \"limited\"\nrate_limit = 0.01\n\n[[source]]\nname = \"open\"\n",
+    )
+    .await;
+    let (status, body) = gateway.post("limited", "{}", &[]).await;
+    assert_eq!(status, 202, "{body}");
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/ingest/limited", gateway.url))
+        .body("{}")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .expect("text")
+        .parse()
+        .expect("seconds");
+    assert!((90..=100).contains(&retry_after), "{retry_after}");
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["code"], "rate_limited", "{body}");
+    assert!(body["message"].as_str().expect("message").contains("0.01"));
+    // Another source has its own allowance.
+    assert_eq!(gateway.post("open", "{}", &[]).await.0, 202);
+    assert_eq!(stored(&gateway).await, 2);
 }
 
 #[tokio::test]

@@ -168,6 +168,10 @@ pub struct ServerConfig {
     /// than the slowest plugin chain takes.
     #[serde(with = "humantime_serde")]
     pub pipeline_lease: Duration,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers say which
+    /// client a request came from (for `allow_ips`); a request from any
+    /// other address is taken to come from that address. Default: none.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl ServerConfig {
@@ -249,6 +253,13 @@ pub struct SourceConfig {
     /// means messages cannot choose their target.
     #[serde(default)]
     pub target_url: Option<Extract>,
+    /// Requests per second this source takes at most, in bursts of up to
+    /// one second's worth; past it a request gets 429 `rate_limited` with
+    /// `Retry-After` and nothing is stored. Each node counts its own
+    /// requests. Unset: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(exclusive_minimum = 0.0, example = 100.0)]
+    pub rate_limit: Option<f64>,
 }
 
 /// Where a value is taken from: a JSON pointer into the body, or a header.

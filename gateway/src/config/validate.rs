@@ -183,6 +183,14 @@ pub fn source(source: &SourceConfig) -> Result<(), Invalid> {
     if source.max_body_bytes == 0 {
         return Err(bad("max_body_bytes", "must be at least 1"));
     }
+    if let Some(rate) = source.rate_limit
+        && !(rate.is_finite() && rate > 0.0)
+    {
+        return Err(bad(
+            "rate_limit",
+            "must be a number of requests per second above 0",
+        ));
+    }
     check_auth(&source.auth)
 }
 

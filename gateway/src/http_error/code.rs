@@ -39,14 +39,20 @@ pub enum Code {
     MalformedBody,
     /// The object comes from the config file; change it there.
     ManagedByConfig,
+    /// The path exists, but not with this method.
+    MethodNotAllowed,
     /// The source signs requests and this one carries no signature.
     MissingSignature,
+    /// No operation has this path.
+    NoRoute,
     /// No such object.
     NotFound,
     /// Too many connections are open; retry in a moment.
     Overloaded,
     /// The body is larger than the source allows.
     PayloadTooLarge,
+    /// The source's rate limit is reached; retry after `Retry-After`.
+    RateLimited,
     /// The signed timestamp is too far from now.
     StaleTimestamp,
     /// The store does not take writes now; retry after `Retry-After`.
@@ -61,7 +67,7 @@ pub enum Code {
 
 impl Code {
     /// Every code.
-    pub const ALL: [Self; 24] = [
+    pub const ALL: [Self; 27] = [
         Self::AdminApiDisabled,
         Self::AlreadyExists,
         Self::BodyTimeout,
@@ -77,10 +83,13 @@ impl Code {
         Self::IpNotAllowed,
         Self::MalformedBody,
         Self::ManagedByConfig,
+        Self::MethodNotAllowed,
         Self::MissingSignature,
+        Self::NoRoute,
         Self::NotFound,
         Self::Overloaded,
         Self::PayloadTooLarge,
+        Self::RateLimited,
         Self::StaleTimestamp,
         Self::StorageUnavailable,
         Self::TargetNotAllowed,
@@ -106,10 +115,13 @@ impl Code {
             Self::IpNotAllowed => "ip_not_allowed",
             Self::MalformedBody => "malformed_body",
             Self::ManagedByConfig => "managed_by_config",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::MissingSignature => "missing_signature",
+            Self::NoRoute => "no_route",
             Self::NotFound => "not_found",
             Self::Overloaded => "overloaded",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::RateLimited => "rate_limited",
             Self::StaleTimestamp => "stale_timestamp",
             Self::StorageUnavailable => "storage_unavailable",
             Self::TargetNotAllowed => "target_not_allowed",
@@ -136,10 +148,13 @@ impl Code {
             Self::IpNotAllowed => StatusCode::FORBIDDEN,
             Self::MalformedBody => StatusCode::BAD_REQUEST,
             Self::ManagedByConfig => StatusCode::CONFLICT,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::MissingSignature => StatusCode::UNAUTHORIZED,
+            Self::NoRoute => StatusCode::NOT_FOUND,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::StaleTimestamp => StatusCode::UNAUTHORIZED,
             Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::TargetNotAllowed => StatusCode::UNPROCESSABLE_ENTITY,

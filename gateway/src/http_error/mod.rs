@@ -100,6 +100,30 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The answer to a path no operation has: 404 `no_route`.
+pub async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        Code::NoRoute,
+        format!(
+            "no operation at {method} {}: events are posted to /v1/ingest/{{source}}, the management API is under /v1 (see /v1/openapi.json)",
+            uri.path()
+        ),
+    )
+}
+
+/// The answer to a known path with a method it does not take: 405
+/// `method_not_allowed` (axum adds the `Allow` header naming the methods
+/// it takes).
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        Code::MethodNotAllowed,
+        format!(
+            "{} does not take {method}; the Allow header lists the methods it takes",
+            uri.path()
+        ),
+    )
+}
+
 impl From<axum::extract::rejection::QueryRejection> for ApiError {
     fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
         Self::new(Code::InvalidField, rejection.body_text())

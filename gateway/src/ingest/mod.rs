@@ -2,15 +2,18 @@
 //!
 //! A request is checked in this order, and nothing is stored unless it passes
 //! every step: known source (404), client address (403), size (413),
-//! authentication (401), JSON (400), per-message target URL (422). Then the
+//! authentication (401), the source's rate limit (429), JSON (400),
+//! per-message target URL (422). Then the
 //! event type and idempotency key are extracted, the message is stored and
 //! fsync'd, and only then is `202 {"id": ...}` sent.
 //!
 //! **Invariant:** ingest answers 2xx only after the event is on disk.
 
 mod auth;
+mod client;
 mod error;
 mod extract;
+mod limit;
 
 pub use error::Error;
 
@@ -47,6 +50,8 @@ pub struct Source {
     pub config: SourceConfig,
     /// Its authentication with parsed secrets.
     auth: Auth,
+    /// Its inbound rate limit, if it has one.
+    limit: Option<limit::Limit>,
 }
 
 impl Source {
@@ -56,7 +61,12 @@ impl Source {
             name: config.name.clone(),
             source,
         })?;
-        Ok(Self { config, auth })
+        let limit = config.rate_limit.and_then(limit::Limit::new);
+        Ok(Self {
+            config,
+            auth,
+            limit,
+        })
     }
 }
 
@@ -75,6 +85,8 @@ pub struct IngestState {
     metrics: Arc<Metrics>,
     /// Told whether each store write succeeded.
     health: Arc<StoreHealth>,
+    /// Proxies whose forwarding headers name the client.
+    trusted_proxies: Arc<[ipnet::IpNet]>,
 }
 
 impl std::fmt::Debug for IngestState {
@@ -92,6 +104,7 @@ impl IngestState {
         inbox: Inbox,
         metrics: Arc<Metrics>,
         health: Arc<StoreHealth>,
+        trusted_proxies: Vec<ipnet::IpNet>,
     ) -> Self {
         Self {
             store,
@@ -100,6 +113,7 @@ impl IngestState {
             inbox,
             metrics,
             health,
+            trusted_proxies: trusted_proxies.into(),
         }
     }
 }
@@ -188,7 +202,9 @@ async fn accept(
     let client = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
+        .and_then(|ConnectInfo(addr)| {
+            client::client_address(addr.ip(), request.headers(), &state.trusted_proxies)
+        });
     auth::ip_allowed(&source.config.allow_ips, client)?;
 
     let (parts, body) = request.into_parts();
@@ -226,6 +242,21 @@ async fn accept(
     let now = crate::clock::system_millis();
     let now_secs = i64::try_from(now / 1_000).unwrap_or(i64::MAX);
     source.auth.check(&parts.headers, &body, now_secs)?;
+    // After authentication: requests without the source's credentials do
+    // not use up its senders' allowance.
+    if let Some(limit) = &source.limit
+        && let Err(wait) = limit.take()
+    {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        return Err(ApiError::new(
+            Code::RateLimited,
+            format!(
+                "source {source_name:?} takes at most {} requests a second; nothing was stored, send it again in {secs} s",
+                limit.rate()
+            ),
+        )
+        .retry_after(secs.max(1)));
+    }
 
     let json = if source.config.json {
         extract::check_json(&body).map_err(|e| {

@@ -176,6 +176,7 @@ impl Gateway {
             inbox,
             metrics.clone(),
             health.clone(),
+            config.server.trusted_proxies.clone(),
         );
         let admin = AdminState {
             registry: registry.clone(),
@@ -195,7 +196,10 @@ impl Gateway {
             metrics,
             store: dyn_store,
             clock,
-        }));
+        }))
+        // Last: every route above answers a wrong method as JSON too.
+        .fallback(crate::http_error::no_route)
+        .method_not_allowed_fallback(crate::http_error::method_not_allowed);
         let addr = listener.local_addr().map_err(Error::Serve)?;
         let grace = config.server.shutdown_grace;
         let mut workers = vec![
