@@ -114,3 +114,67 @@ headers = {{ Authorization = "Bearer endpoint-secret", X-Api-Key = "endpoint-key
     assert_eq!(got[0].body, br#"{"id":"c2"}"#);
     assert_eq!(chosen.received().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callcov_webhook_url_gets_an_hmac_signed_delivery_with_an_id_header() {
+    // CallCov's customers name a `webhook_url` per analysis; CallCov signs
+    // with `X-CallCov-Signature` (HMAC-SHA256 of the body, hex) and puts the
+    // id in a header of its own, so receivers de-duplicate without parsing.
+    let customer = TestReceiver::start().await;
+    let config = crate::harness::admin_config(
+        "",
+        &format!(
+            r#"
+[[source]]
+name = "callcov"
+event_type = {{ pointer = "/status" }}
+target_url = {{ pointer = "/webhook_url" }}
+
+[[endpoint]]
+name = "customers"
+url = "{default}"
+event_types = ["*"]
+signing = {{ scheme = "hmac", header = "X-CallCov-Signature", secret = "callcov-secret", id_header = "X-CallCov-Delivery-Id" }}
+"#,
+            default = customer.url
+        ),
+    );
+    let gateway = TestGateway::start(&config).await;
+    let mut event: serde_json::Value =
+        serde_json::from_slice(&crate::harness::fixture("callcov/analysis.completed.json"))
+            .expect("JSON");
+    event["webhook_url"] = customer.url.clone().into();
+    let (status, answer) = gateway.post("callcov", event.to_string(), &[]).await;
+    assert_eq!(status, 202, "{answer}");
+    let got = customer.wait_for(1).await;
+    let headers = &got[0].headers;
+    assert_eq!(
+        headers["x-callcov-signature"],
+        crate::harness::hmac_hex("callcov-secret", &got[0].body).as_str()
+    );
+    assert_eq!(
+        headers["x-callcov-delivery-id"],
+        answer["id"].as_str().expect("an id")
+    );
+    assert!(headers.get("webhook-signature").is_none(), "{headers:?}");
+
+    // The id header must be a header name other than the signature's.
+    let (status, body) = gateway
+        .admin(
+            "POST",
+            "/v1/endpoints",
+            Some(serde_json::json!({
+                "name": "bad", "url": customer.url,
+                "signing": {"scheme": "hmac", "header": "X-Sig", "secret": "k", "id_header": "x-sig"},
+            })),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("message")
+            .contains("signing.id_header"),
+        "{body}"
+    );
+}

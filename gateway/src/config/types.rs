@@ -456,9 +456,18 @@ pub enum EndpointSigning {
         prefix: String,
         /// The secret.
         secret: Secret,
+        /// The header that carries the message id (stable across retries),
+        /// so a receiver can de-duplicate without parsing the body.
+        #[serde(default = "default_id_header")]
+        #[schema(default = "webhook-id")]
+        id_header: String,
     },
     /// No signature.
     None,
+}
+
+fn default_id_header() -> String {
+    "webhook-id".to_owned()
 }
 
 impl Default for EndpointSigning {

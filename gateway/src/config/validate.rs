@@ -252,11 +252,29 @@ pub fn endpoint(endpoint: &EndpointConfig, targets: TargetPolicy) -> Result<(), 
             )?;
         }
     }
-    if let EndpointSigning::Hmac { header, secret, .. } = &endpoint.signing {
+    if let EndpointSigning::Hmac {
+        header,
+        secret,
+        id_header,
+        ..
+    } = &endpoint.signing
+    {
         if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
             return Err(bad(
                 "signing.header",
                 format!("{header:?} is not a header name"),
+            ));
+        }
+        if http::HeaderName::from_bytes(id_header.as_bytes()).is_err() {
+            return Err(bad(
+                "signing.id_header",
+                format!("{id_header:?} is not a header name"),
+            ));
+        }
+        if id_header.eq_ignore_ascii_case(header) {
+            return Err(bad(
+                "signing.id_header",
+                "must differ from signing.header, which carries the signature",
             ));
         }
         key(secret.expose(), "signing.secret")?;

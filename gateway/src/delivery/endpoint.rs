@@ -31,6 +31,8 @@ pub enum Signing {
         prefix: String,
         /// The key.
         secret: SigningSecret,
+        /// The header carrying the message id.
+        id_header: String,
     },
     /// Unsigned.
     None,
@@ -114,11 +116,13 @@ impl Endpoint {
                 encoding,
                 prefix,
                 secret,
+                id_header,
             } => Signing::Hmac {
                 header: header.clone(),
                 encoding: *encoding,
                 prefix: prefix.clone(),
                 secret: parse(secret.expose())?,
+                id_header: id_header.clone(),
             },
             EndpointSigning::None => Signing::None,
         };
@@ -153,14 +157,16 @@ impl Endpoint {
     /// Header names the signature depends on: config and plugins cannot set
     /// them.
     fn protected(&self, name: &str) -> bool {
-        let signature_header = match &self.signing {
-            Signing::Hmac { header, .. } => Some(header.as_str()),
-            _ => None,
+        let hmac_headers = match &self.signing {
+            Signing::Hmac {
+                header, id_header, ..
+            } => [Some(header.as_str()), Some(id_header.as_str())],
+            _ => [None, None],
         };
         [standard::ID, standard::TIMESTAMP, standard::SIGNATURE]
             .iter()
             .copied()
-            .chain(signature_header)
+            .chain(hmac_headers.into_iter().flatten())
             .any(|p| p.eq_ignore_ascii_case(name))
     }
 
@@ -227,10 +233,14 @@ impl Endpoint {
                 encoding,
                 prefix,
                 secret,
-            } => headers.push((
-                header.clone(),
-                hmac_header::sign(secret, body, *encoding, prefix),
-            )),
+                id_header,
+            } => {
+                headers.push((id_header.clone(), message_id.to_owned()));
+                headers.push((
+                    header.clone(),
+                    hmac_header::sign(secret, body, *encoding, prefix),
+                ));
+            }
             Signing::None => {}
         }
         headers
@@ -312,17 +322,21 @@ mod tests {
     }
 
     #[test]
-    fn hmac_signing_protects_its_header() {
+    fn hmac_signing_protects_its_headers_and_carries_the_message_id() {
         let e = endpoint(Signing::Hmac {
             header: "X-CallCov-Signature".into(),
             encoding: hmac_header::Encoding::Hex,
             prefix: String::new(),
             secret: SigningSecret::parse("k").expect("parses"),
+            id_header: "X-CallCov-Event-Id".into(),
         });
-        let extra = vec![("x-callcov-signature".into(), "forged".into())];
+        let extra = vec![
+            ("x-callcov-signature".into(), "forged".into()),
+            ("x-callcov-event-id".into(), "forged".into()),
+        ];
         let headers = e.request_headers(
             Recipient::Endpoint,
-            "m",
+            "msg_7",
             1,
             b"body",
             &extra,
@@ -331,7 +345,10 @@ mod tests {
         let values = get(&headers, "X-CallCov-Signature");
         assert_eq!(values.len(), 1);
         assert_ne!(values[0], "forged");
+        assert_eq!(get(&headers, "X-CallCov-Event-Id"), ["msg_7"]);
         assert_eq!(get(&headers, "content-type"), ["text/plain"]);
+        // A static `webhook-id` never goes, whatever the signing scheme.
+        assert_eq!(get(&headers, "webhook-id"), Vec::<&str>::new());
     }
 
     #[test]

@@ -100,8 +100,10 @@ impl Gateway {
         let clock = Clock::new();
         let metrics = Arc::new(Metrics::new());
         let node = config.server.node_id();
+        // Woken for a pipeline scan, and for a delivery pass.
+        let (rescan, delivery_wake) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
         let (inbox, queue) =
-            crate::handover::inbox(Arc::new(Notify::new()), &node, config.server.pipeline_lease);
+            crate::handover::inbox(rescan.clone(), &node, config.server.pipeline_lease);
         let released = dyn_store
             .release_claims(clock.now_millis(), &node)
             .await
@@ -148,7 +150,7 @@ impl Gateway {
                 registry: registry.clone(),
                 targets: config.server.targets,
                 clock,
-                wake: Arc::new(Notify::new()),
+                wake: delivery_wake.clone(),
                 inbox: inbox.clone(),
                 metrics: metrics.clone(),
                 claims: Claiming {
@@ -194,7 +196,7 @@ impl Gateway {
         ))
         .merge(crate::metrics::routes(MetricsState {
             metrics,
-            store: dyn_store,
+            store: dyn_store.clone(),
             clock,
         }))
         // Last: every route above answers a wrong method as JSON too.
@@ -218,6 +220,21 @@ impl Gateway {
             workers.push(tokio::spawn(
                 deliverer.clone().follow_disabled(shutdown.clone()),
             ));
+        }
+        if let Some(work) = dyn_store.work_announced() {
+            // Work another node stored for anyone: look at once.
+            let stop = shutdown.clone();
+            workers.push(tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        () = work.notified() => {
+                            delivery_wake.notify_one();
+                            rescan.notify_one();
+                        }
+                    }
+                }
+            }));
         }
         let limits = listen::ConnectionLimits {
             header_read_timeout: config.server.header_read_timeout,

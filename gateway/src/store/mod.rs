@@ -428,6 +428,13 @@ pub trait Store: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// Woken when another node (or this one) stored work that any node may
+    /// take: a delivery due now that no node holds, a queued message under
+    /// no lease. `None` where only this process writes: it wakes itself.
+    fn work_announced(&self) -> Option<Arc<tokio::sync::Notify>> {
+        None
+    }
+
     /// One message.
     async fn message(&self, id: &str) -> Result<Option<Message>, Error>;
 

@@ -26,14 +26,23 @@ pub struct Pacer {
 impl Pacer {
     /// Admits an attempt at `now`, or holds it back until its turn, with
     /// `interval` milliseconds between attempts and half an interval of
-    /// tolerance for timers that fire early.
+    /// tolerance either way: a timer that fires a little early still goes,
+    /// and one a little late does not push every later turn back (late
+    /// turns would otherwise add up, and the rate fall below the limit).
     pub fn admit(&mut self, now: u64, interval: u64) -> Pace {
-        if now < self.next.saturating_sub(interval / 2) {
+        let tolerance = interval / 2;
+        if now < self.next.saturating_sub(tolerance) {
             let at = self.next.max(self.last_hold.saturating_add(interval));
             self.last_hold = at;
             return Pace::HoldUntil(at);
         }
-        self.next = self.next.max(now).saturating_add(interval);
+        // Idle for longer than the tolerance: the pace starts again from now.
+        let base = if now > self.next.saturating_add(tolerance) {
+            now
+        } else {
+            self.next
+        };
+        self.next = base.saturating_add(interval);
         Pace::Go
     }
 
@@ -68,6 +77,20 @@ mod tests {
         assert_eq!(pacer.admit(1_000, 100), Pace::Go);
         assert_eq!(pacer.admit(1_060, 100), Pace::Go);
         assert_eq!(pacer.admit(1_100, 100), Pace::HoldUntil(1_200));
+    }
+
+    #[test]
+    fn a_turn_taken_a_little_late_does_not_push_the_later_ones_back() {
+        let mut pacer = Pacer::default();
+        assert_eq!(pacer.admit(1_000, 100), Pace::Go);
+        assert_eq!(pacer.admit(1_000, 100), Pace::HoldUntil(1_100));
+        assert_eq!(pacer.admit(1_000, 100), Pace::HoldUntil(1_200));
+        // The first held one is claimed 40 ms late; the second's turn stands.
+        assert_eq!(pacer.admit(1_140, 100), Pace::Go);
+        assert_eq!(pacer.admit(1_200, 100), Pace::Go);
+        // Idle for longer than the tolerance: no burst to catch up.
+        assert_eq!(pacer.admit(5_000, 100), Pace::Go);
+        assert_eq!(pacer.admit(5_000, 100), Pace::HoldUntil(5_100));
     }
 
     #[test]

@@ -50,9 +50,11 @@ pub(super) struct Ingests {
 
 impl Ingests {
     /// Starts the committer on `pool`; it ends when every sender is gone.
-    pub(super) fn start(pool: Pool) -> Self {
+    /// A batch with a message under no lease (the hand-over had no room)
+    /// announces it on `work_channel`, for whichever node scans first.
+    pub(super) fn start(pool: Pool, work_channel: String) -> Self {
         let (queue, waiting) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, waiting));
+        tokio::spawn(run(pool, Arc::from(work_channel), waiting));
         Self { queue }
     }
 
@@ -64,7 +66,11 @@ impl Ingests {
     }
 }
 
-async fn run(pool: Pool, mut waiting: mpsc::UnboundedReceiver<(Pending, Answer)>) {
+async fn run(
+    pool: Pool,
+    work_channel: Arc<str>,
+    mut waiting: mpsc::UnboundedReceiver<(Pending, Answer)>,
+) {
     let permits = Arc::new(Semaphore::new(IN_FLIGHT));
     while let Some(first) = waiting.recv().await {
         // While every commit is busy, arrivals queue for the next batch.
@@ -79,9 +85,10 @@ async fn run(pool: Pool, mut waiting: mpsc::UnboundedReceiver<(Pending, Answer)>
             }
         }
         let pool = pool.clone();
+        let work_channel = work_channel.clone();
         tokio::spawn(async move {
             let (batch, answers): (Vec<Pending>, Vec<Answer>) = batch.into_iter().unzip();
-            let outcome = commit(&pool, &batch).await;
+            let outcome = commit(&pool, &batch, &work_channel).await;
             drop(permit);
             match outcome {
                 Ok(outcomes) => {
@@ -101,11 +108,15 @@ async fn run(pool: Pool, mut waiting: mpsc::UnboundedReceiver<(Pending, Answer)>
 }
 
 /// Writes a batch, trying again after a deadlock.
-async fn commit(pool: &Pool, batch: &[Pending]) -> Result<Vec<Ingested>, Error> {
+async fn commit(
+    pool: &Pool,
+    batch: &[Pending],
+    work_channel: &str,
+) -> Result<Vec<Ingested>, Error> {
     let mut tries = 0;
     loop {
         tries += 1;
-        match write(pool, batch).await {
+        match write(pool, batch, work_channel).await {
             Err(WriteError::Retry(_)) if tries < TRIES => continue,
             Err(WriteError::Retry(e) | WriteError::Other(e)) => return Err(e),
             Ok(done) => return Ok(done),
@@ -151,7 +162,11 @@ const INSERT: &str = "WITH m AS ( \
      INSERT INTO pipeline (message_id, lease_node, lease_token, lease_until) \
      SELECT * FROM unnest($1::text[], $6::text[], $7::bigint[], $8::bigint[])";
 
-async fn write(pool: &Pool, batch: &[Pending]) -> Result<Vec<Ingested>, WriteError> {
+async fn write(
+    pool: &Pool,
+    batch: &[Pending],
+    work_channel: &str,
+) -> Result<Vec<Ingested>, WriteError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let mut duplicate_of: Vec<Option<String>> = vec![None; batch.len()];
@@ -235,6 +250,10 @@ async fn write(pool: &Pool, batch: &[Pending]) -> Result<Vec<Ingested>, WriteErr
             ],
         )
         .await?;
+        if new.iter().any(|p| p.lease.is_none()) {
+            tx.execute("SELECT pg_notify($1, '')", &[&work_channel])
+                .await?;
+        }
     }
     tx.commit().await?;
     Ok(batch

@@ -11,13 +11,14 @@
 //! group commit (`postgres_ingest.rs`).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
 
 use super::keys::{self, encode};
 use super::postgres_ingest::{Ingests, Pending};
-use super::postgres_listen::Listener;
+use super::postgres_listen::{self, Listener};
 use super::postgres_rows::{
     self as rows, DELIVERY_COLUMNS, MESSAGE_COLUMNS, SCHEDULED, int, state_columns, token_in, uint,
 };
@@ -39,6 +40,8 @@ pub struct PostgresStore {
     pub(super) ids: keys::Ids,
     /// The schema, for the notification channel's name.
     pub(super) schema: String,
+    /// The channel work for any node is announced on.
+    work_channel: String,
     /// Other nodes' changes to the stored objects, as they commit.
     pub(super) listener: Listener,
 }
@@ -50,10 +53,14 @@ impl PostgresStore {
         postgres_schema::migrate(options).await?;
         let pool = postgres_schema::pool(options)?;
         Ok(Self {
-            ingests: Ingests::start(pool.clone()),
+            ingests: Ingests::start(
+                pool.clone(),
+                postgres_listen::work_channel(options.schema_name()),
+            ),
             pool,
             ids: keys::Ids::default(),
             schema: options.schema_name().to_owned(),
+            work_channel: postgres_listen::work_channel(options.schema_name()),
             listener: Listener::start(options),
         })
     }
@@ -62,6 +69,18 @@ impl PostgresStore {
     pub(super) async fn client(&self) -> Result<deadpool_postgres::Object, Error> {
         Ok(self.pool.get().await?)
     }
+}
+
+/// Announces work any node may take on `channel`, with the transaction
+/// `client` is in (or at once, outside one).
+pub(super) async fn announce(
+    client: &impl deadpool_postgres::GenericClient,
+    channel: &str,
+) -> Result<(), Error> {
+    client
+        .execute("SELECT pg_notify($1, '')", &[&channel])
+        .await?;
+    Ok(())
 }
 
 /// The endpoints with scheduled deliveries (one index probe each), and
@@ -226,6 +245,10 @@ impl Store for PostgresStore {
             )
             .await?
             .get(0);
+        if done == 1 && lease.is_none() && !ids.is_empty() {
+            // No room here: the deliveries are due for whichever node has.
+            announce(&client, &self.work_channel).await?;
+        }
         Ok((done == 1).then(|| Created {
             deliveries: created.into_iter().map(|(d, _)| d).collect(),
             token: lease.map(|l| l.token),
@@ -351,6 +374,9 @@ impl Store for PostgresStore {
                 &[&node],
             )
             .await?;
+        if deliveries + queued > 0 {
+            announce(&tx, &self.work_channel).await?;
+        }
         tx.commit().await?;
         Ok(usize::try_from(deliveries + queued).unwrap_or(usize::MAX))
     }
@@ -420,18 +446,34 @@ impl Store for PostgresStore {
         token: Option<u64>,
     ) -> Result<Option<Delivery>, Error> {
         let client = self.client().await?;
+        // Whichever node is awake takes it when due: announced with the
+        // commit (one notification, for the one row).
         let statement = client
             .prepare_cached(&format!(
-                "UPDATE deliveries SET state = {SCHEDULED}, at = $2, reason = NULL, \
-                     claim_node = NULL, claim_token = NULL, claim_until = NULL \
-                 WHERE id = $1 AND ($3::bigint IS NULL OR claim_token = $3) \
-                 RETURNING {DELIVERY_COLUMNS}"
+                "WITH moved AS ( \
+                     UPDATE deliveries SET state = {SCHEDULED}, at = $2, reason = NULL, \
+                         claim_node = NULL, claim_token = NULL, claim_until = NULL \
+                     WHERE id = $1 AND ($3::bigint IS NULL OR claim_token = $3) \
+                     RETURNING {DELIVERY_COLUMNS}) \
+                 SELECT moved.*, pg_notify($4, '') FROM moved"
             ))
             .await?;
         let updated = client
-            .query_opt(&statement, &[&delivery_id, &int(at), &token.map(token_in)])
+            .query_opt(
+                &statement,
+                &[
+                    &delivery_id,
+                    &int(at),
+                    &token.map(token_in),
+                    &self.work_channel,
+                ],
+            )
             .await?;
         updated.map(|row| rows::delivery(&row)).transpose()
+    }
+
+    fn work_announced(&self) -> Option<Arc<tokio::sync::Notify>> {
+        Some(self.listener.work.clone())
     }
 
     async fn disable_endpoint(&self, record: DisabledEndpoint) -> Result<DisabledEndpoint, Error> {
