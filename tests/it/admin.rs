@@ -631,6 +631,58 @@ async fn a_rotated_secret_signs_beside_the_old_one_and_test_events_report_the_at
 }
 
 #[tokio::test]
+async fn an_endpoint_created_without_a_secret_gets_one_shown_once_that_signs() {
+    let receiver = TestReceiver::start().await;
+    let gateway = TestGateway::start(&config("")).await;
+    let (status, created) = gateway
+        .admin(
+            "POST",
+            "/v1/endpoints",
+            Some(json!({"name": "crm", "url": receiver.url, "event_types": ["*"]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let secret = created["secret"]
+        .as_str()
+        .expect("the new secret")
+        .to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    assert_eq!(created["signing"]["secrets"], json!(["***"]), "{created}");
+    // Shown once: never again.
+    let (_, shown) = gateway.admin("GET", "/v1/endpoints/crm", None).await;
+    assert!(shown.get("secret").is_none(), "{shown}");
+    assert!(!shown.to_string().contains(&secret), "{shown}");
+
+    let (status, _) = gateway
+        .post("calls", r#"{"type":"call.completed"}"#, &[])
+        .await;
+    assert_eq!(status, 202);
+    let got = receiver.wait_for(1).await;
+    standardwebhooks::Webhook::new(&secret)
+        .expect("a secret")
+        .verify(&got[0].body, &got[0].headers)
+        .expect("the generated secret signs");
+
+    // An endpoint given a secret, or signing otherwise, gets none.
+    let (_, given) = gateway
+        .admin(
+            "POST",
+            "/v1/endpoints",
+            Some(endpoint("erp", &receiver.url)),
+        )
+        .await;
+    assert!(given.get("secret").is_none(), "{given}");
+    let (_, unsigned) = gateway
+        .admin(
+            "POST",
+            "/v1/endpoints",
+            Some(json!({"name": "raw", "url": receiver.url, "signing": {"scheme": "none"}})),
+        )
+        .await;
+    assert!(unsigned.get("secret").is_none(), "{unsigned}");
+}
+
+#[tokio::test]
 async fn state_created_through_the_api_survives_a_restart() {
     let receiver = TestReceiver::start().await;
     let gateway = TestGateway::start(&config("")).await;

@@ -10,7 +10,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -60,7 +60,9 @@ async fn list_endpoints(
     })))
 }
 
-/// Creates an endpoint.
+/// Creates an endpoint. One that signs with Standard Webhooks (the
+/// default) and is given no secret gets a generated one, answered this
+/// once as `secret`.
 #[utoipa::path(post, path = "/v1/endpoints", tag = "endpoints", request_body = EndpointConfig,
     responses((status = 201, body = EndpointView), (status = 400, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
@@ -68,9 +70,35 @@ async fn create_endpoint(
     State(state): State<AdminState>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<EndpointView>), ApiError> {
-    let raw = body::json_object(&body)?;
+    let mut raw = body::json_object(&body)?;
+    let generated = give_secret(&mut raw);
     let created = state.registry.create::<Endpoints>(raw).await?;
-    Ok((StatusCode::CREATED, Json(view(&state, created))))
+    let mut shown = view(&state, created);
+    shown.secret = generated;
+    Ok((StatusCode::CREATED, Json(shown)))
+}
+
+/// Gives a new endpoint that signs with Standard Webhooks but names no
+/// secret (nor one being retired) a generated secret; returns it. Anything
+/// else is left as it is, for validation to judge.
+fn give_secret(raw: &mut Value) -> Option<String> {
+    let object = raw.as_object_mut()?;
+    let signing = object
+        .entry("signing")
+        .or_insert_with(|| json!({"scheme": "standard-webhooks"}))
+        .as_object_mut()?;
+    let standard = signing.get("scheme").and_then(Value::as_str) == Some("standard-webhooks");
+    let empty = |key: &str| {
+        signing
+            .get(key)
+            .is_none_or(|v| v.as_array().is_some_and(Vec::is_empty))
+    };
+    if !standard || !empty("secrets") || !empty("retiring") {
+        return None;
+    }
+    let secret = crate::signing::SigningSecret::generate().to_whsec();
+    signing.insert("secrets".into(), json!([secret]));
+    Some(secret)
 }
 
 /// One endpoint with its state.

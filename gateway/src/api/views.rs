@@ -89,6 +89,10 @@ pub(crate) struct EndpointView {
     pub disabled: Option<DisabledView>,
     /// Its circuit breaker.
     pub circuit: CircuitView,
+    /// The signing secret the gateway generated for it (created without
+    /// one): shown this once, in the answer to its creation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
 }
 
 impl EndpointView {
@@ -116,6 +120,7 @@ impl EndpointView {
                 failing_since: breaker.failing_since,
                 next_probe_at: breaker.open_until,
             },
+            secret: None,
         }
     }
 }

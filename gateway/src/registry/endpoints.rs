@@ -4,7 +4,6 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
 use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -41,10 +40,7 @@ impl Registry {
     ) -> Result<Rotated, RegistryError> {
         let secret = match secret {
             Some(s) => s,
-            None => format!(
-                "whsec_{}",
-                base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 24]>())
-            ),
+            None => crate::signing::SigningSecret::generate().to_whsec(),
         };
         let now = SystemTime::UNIX_EPOCH + Duration::from_millis(self.clock.now_millis());
         let until = now.checked_add(grace).ok_or_else(|| {

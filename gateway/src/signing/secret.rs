@@ -37,6 +37,12 @@ impl SigningSecret {
         Ok(Self(bytes))
     }
 
+    /// A new random secret: 24 bytes from the thread's CSPRNG, shown as
+    /// `whsec_` with [`Self::to_whsec`].
+    pub fn generate() -> Self {
+        Self(rand::random::<[u8; 24]>().to_vec())
+    }
+
     /// A `whsec_` secret from raw key bytes.
     pub fn from_bytes(bytes: Vec<u8>) -> Self {
         Self(bytes)
