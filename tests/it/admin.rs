@@ -922,3 +922,100 @@ async fn an_endpoints_state_outlives_configuration_changes_but_not_its_deletion(
         .await;
     assert_eq!(disabled(&gateway).await, None, "a new crm starts enabled");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callintel_webhooks_each_receive_what_their_events_and_filters_allow() {
+    // CallIntel registers webhooks with their own events and filters
+    // (`direction`, `status`, a minimum duration).
+    let (inbound, long_calls, everything) = (
+        TestReceiver::start().await,
+        TestReceiver::start().await,
+        TestReceiver::start().await,
+    );
+    let gateway = TestGateway::start(&config(
+        "[[source]]\nname = \"callintel\"\nevent_type = { pointer = \"/event_type\" }\n",
+    ))
+    .await;
+    for (status_expected, body) in [
+        (
+            201,
+            json!({"name": "inbound", "url": inbound.url, "event_types": ["call.completed"],
+            "filter": {"all": [{"pointer": "/data/direction", "equals": "inbound"},
+                               {"pointer": "/data/status", "one_of": ["completed"]}]}}),
+        ),
+        (
+            201,
+            json!({"name": "long", "url": long_calls.url, "event_types": ["call.*"],
+            "filter": {"pointer": "/data/duration_seconds", "min": 300}}),
+        ),
+        // No event types: every event type, no filter.
+        (201, json!({"name": "all", "url": everything.url})),
+        (
+            400,
+            json!({"name": "bad", "url": everything.url,
+            "filter": {"all": [{"pointer": "data/status", "equals": "x"}]}}),
+        ),
+    ] {
+        let (status, answer) = gateway.admin("POST", "/v1/endpoints", Some(body)).await;
+        assert_eq!(status, status_expected, "{answer}");
+        if status == 400 {
+            assert!(
+                answer["message"]
+                    .as_str()
+                    .expect("message")
+                    .contains("filter.all[0].pointer"),
+                "{answer}"
+            );
+        }
+    }
+    let fixture: Value =
+        serde_json::from_slice(&crate::harness::fixture("callintel/call.completed.json"))
+            .expect("JSON");
+    let call = |direction: &str, duration: u64| {
+        let mut event = fixture.clone();
+        event["data"]["direction"] = direction.into();
+        event["data"]["duration_seconds"] = duration.into();
+        event.to_string()
+    };
+    for body in [
+        call("outbound", 345),                                      // long only
+        call("inbound", 20),                                        // inbound only
+        call("inbound", 600),                                       // both
+        r#"{"event_type":"batch.completed","data":{}}"#.to_owned(), // neither
+    ] {
+        let (status, answer) = gateway.post("callintel", body, &[]).await;
+        assert_eq!(status, 202, "{answer}");
+    }
+    let got = everything.wait_for(4).await;
+    assert_eq!(
+        got.len(),
+        4,
+        "an endpoint without event types gets every type"
+    );
+    let durations = |receiver: &TestReceiver| -> Vec<u64> {
+        let mut d: Vec<u64> = receiver
+            .received()
+            .iter()
+            .map(|r| {
+                let v: Value = serde_json::from_slice(&r.body).expect("JSON");
+                v["data"]["duration_seconds"].as_u64().expect("a duration")
+            })
+            .collect();
+        d.sort_unstable();
+        d
+    };
+    // Every message is routed once everything got its copy; the deliveries
+    // to the other two are created with it.
+    eventually("the filtered deliveries arrive", || async {
+        (inbound.received().len() >= 2 && long_calls.received().len() >= 2).then_some(())
+    })
+    .await;
+    let all_deliveries = gateway.deliveries("limit=500").await;
+    assert_eq!(
+        all_deliveries.len(),
+        8,
+        "4 + 2 + 2 deliveries, nothing else"
+    );
+    assert_eq!(durations(&inbound), [20, 600]);
+    assert_eq!(durations(&long_calls), [345, 600]);
+}

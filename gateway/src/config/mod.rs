@@ -6,6 +6,7 @@
 //! routes seed the registry at start (see `crate::registry`); the management
 //! API changes the rest at run time in the store.
 
+mod filter;
 mod schema;
 pub(crate) mod secret;
 mod types;
@@ -13,6 +14,7 @@ pub mod validate;
 
 use std::path::{Path, PathBuf};
 
+pub use filter::Filter;
 pub use secret::Secret;
 pub use types::{
     AdminConfig, BreakerConfig, Config, EndpointConfig, EndpointSigning, Extract, HumanDuration,

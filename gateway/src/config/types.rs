@@ -352,9 +352,14 @@ pub struct EndpointConfig {
     /// Where deliveries go.
     #[schema(value_type = String, pattern = "^https?://", example = "https://example.com/webhooks")]
     pub url: url::Url,
-    /// Subscribed event types (`call.*`, `*`).
-    #[serde(default)]
-    pub event_types: Vec<String>,
+    /// Subscribed event types (`call.*`, `*`). Absent: every event type;
+    /// `[]`: none (only what a routing plugin sends it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_types: Option<Vec<String>>,
+    /// Which payloads it receives, of the event types it subscribes to
+    /// (checked on the payload as routed, after the source's plugins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<super::Filter>,
     /// Tags for routing plugins.
     #[serde(default)]
     pub tags: Vec<String>,
@@ -391,11 +396,13 @@ pub struct EndpointConfig {
 
 impl EndpointConfig {
     /// Whether it subscribes to an event type (its patterns, `*` and
-    /// `prefix.*` included).
+    /// `prefix.*` included; without `event_types`, every type).
     pub fn subscribed(&self, event_type: &str) -> bool {
-        self.event_types
-            .iter()
-            .any(|pattern| hookgate_sdk::event_type_matches(pattern, event_type))
+        self.event_types.as_ref().is_none_or(|patterns| {
+            patterns
+                .iter()
+                .any(|pattern| hookgate_sdk::event_type_matches(pattern, event_type))
+        })
     }
 }
 

@@ -240,6 +240,9 @@ pub fn endpoint(endpoint: &EndpointConfig, targets: TargetPolicy) -> Result<(), 
             "must be longer than zero",
         ));
     }
+    if let Some(filter) = &endpoint.filter {
+        filter.check("filter")?;
+    }
     check_retry(&endpoint.retry)?;
     if let EndpointSigning::StandardWebhooks { secrets, retiring } = &endpoint.signing {
         for (j, secret) in secrets.iter().enumerate() {

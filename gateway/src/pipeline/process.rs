@@ -63,14 +63,25 @@ impl Worker {
             body,
             headers,
         };
-        // The endpoints subscribed to an event type, when no plugin chose.
-        let subscribers = |event_type: &str| -> Vec<NewDelivery> {
+        // The endpoints subscribed to an event type whose filter (if any)
+        // the payload passes, when no plugin chose. The payload is parsed
+        // once, and only for a filter; one that is not JSON passes none.
+        let subscribers = |event_type: &str, body: &[u8]| -> Vec<NewDelivery> {
+            let mut payload: Option<Option<serde_json::Value>> = None;
             let mut names: Vec<&String> = snapshot
                 .endpoints
                 .iter()
                 // A disabled endpoint still gets its deliveries, dead-lettered
                 // at once, so they can be recovered once it is enabled.
                 .filter(|(_, e)| e.active && e.subscribed(event_type))
+                .filter(|(_, e)| {
+                    e.filter.as_ref().is_none_or(|filter| {
+                        payload
+                            .get_or_insert_with(|| serde_json::from_slice(body).ok())
+                            .as_ref()
+                            .is_some_and(|value| filter.matches(value))
+                    })
+                })
                 .map(|(name, _)| name)
                 .collect();
             names.sort();
@@ -81,7 +92,7 @@ impl Worker {
         };
         if steps.is_empty() {
             // No plugin: the event goes on as it came.
-            let deliveries = subscribers(&message.received.event_type);
+            let deliveries = subscribers(&message.received.event_type, &message.received.body);
             let status = MessageStatus::Routed {
                 event_type: message.received.event_type.clone(),
                 body: None,
@@ -119,7 +130,7 @@ impl Worker {
                 (MessageStatus::Dropped { plugin, reason }, Vec::new())
             }
             Ok(ChainOutcome::Continued(event)) => {
-                let deliveries = subscribers(&event.event_type);
+                let deliveries = subscribers(&event.event_type, &event.body);
                 routed(event, &message.received.body, deliveries)
             }
             Ok(ChainOutcome::Deliver { event, targets, .. }) => {

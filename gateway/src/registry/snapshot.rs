@@ -52,7 +52,12 @@ impl Snapshot {
             .values()
             .map(|e| EndpointInfo {
                 name: e.spec.name.clone(),
-                event_types: e.spec.event_types.clone(),
+                // Without `event_types` it takes every type: `*` to a plugin.
+                event_types: e
+                    .spec
+                    .event_types
+                    .clone()
+                    .unwrap_or_else(|| vec!["*".to_owned()]),
                 tags: e.spec.tags.clone(),
             })
             .collect();
