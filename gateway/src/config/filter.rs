@@ -47,9 +47,9 @@ pub struct Filter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Object)]
     pub equals: Option<Value>,
-    /// The value is one of these.
+    /// The value is one of these (at least one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<Object>>, min_items = 1)]
     pub one_of: Option<Vec<Value>>,
     /// The pointer names a value (`true`) or nothing (`false`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
