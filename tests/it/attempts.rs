@@ -45,8 +45,14 @@ max_in_flight = 1
     receiver.release();
     let got = receiver.wait_for(2).await;
 
-    let second_id = second["id"].as_str().expect("id");
+    // The one that waited is whichever reached the receiver second (the
+    // pipeline may hand the two over in either order).
     assert_ne!(first["id"], second["id"]);
+    let second_id = got[1].headers["webhook-id"].to_str().expect("text");
+    assert!(
+        [&first["id"], &second["id"]].contains(&&serde_json::Value::from(second_id)),
+        "{second_id}"
+    );
     let store = gateway.store();
     let at = eventually("the second attempt recorded", || async {
         let deliveries = store.deliveries_of(second_id).await.expect("reads");
