@@ -46,9 +46,51 @@ async fn a_rate_limit_holds_within_ten_percent_across_three_nodes() {
         .await;
     }
 
-    // Posted faster than the rate, a third on each node: per-node limits
-    // would let three times the rate through.
+    // The backlog is made first, so the ingest rate (which a loaded machine
+    // may bring below the limit) does not set the pace: the endpoint is
+    // disabled on every node, the events (a third on each node, so
+    // per-node limits would let three times the rate through) are
+    // dead-lettered, and then all of them are recovered at once.
+    let (status, body) = a.admin("POST", "/v1/endpoints/paced/disable", None).await;
+    assert_eq!(status, 200, "{body}");
+    for node in [&b, &c] {
+        eventually("every node has the endpoint disabled", || async {
+            let (_, view) = node.admin("GET", "/v1/endpoints/paced", None).await;
+            view["disabled"].is_object().then_some(())
+        })
+        .await;
+    }
     post_round(&[&a, &b, &c], EVENTS).await;
+    eventually("every delivery is dead-lettered", || async {
+        let dead = a.deliveries("endpoint=paced&status=dead&limit=500").await;
+        (dead.len() == EVENTS).then_some(())
+    })
+    .await;
+    let (status, body) = a.admin("POST", "/v1/endpoints/paced/enable", None).await;
+    assert_eq!(status, 200, "{body}");
+    for node in [&b, &c] {
+        eventually("every node has the endpoint enabled", || async {
+            let (_, view) = node.admin("GET", "/v1/endpoints/paced", None).await;
+            view["disabled"].is_null().then_some(())
+        })
+        .await;
+    }
+    assert!(
+        receiver.received().is_empty(),
+        "nothing went while disabled"
+    );
+    let (status, body) = a
+        .admin(
+            "POST",
+            "/v1/endpoints/paced/recover",
+            Some(json!({"since": 0})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["recovered"].as_u64()),
+        (200, Some(EVENTS as u64)),
+        "{body}"
+    );
     let got = receiver.wait_for(EVENTS).await;
     let span = got[EVENTS - 1].at.duration_since(got[0].at);
     let rate = (EVENTS - 1) as f64 / span.as_secs_f64();

@@ -24,3 +24,4 @@ mod pool;
 mod process;
 mod protection;
 mod sandbox_serving;
+mod schedules;

@@ -84,7 +84,7 @@ name = "flaky"
 url = "{flaky}"
 event_types = ["call.*"]
 retry = {{ schedule = ["1h", "1h", "1h"] }}
-circuit_breaker = {{ failures = 2, probe_interval = "1m", disable_after = "30m" }}
+circuit_breaker = {{ failures = 2, probe_interval = "1m", disable_after = "30m", hold_schedule = true }}
 
 [[endpoint]]
 name = "ops"
@@ -176,7 +176,7 @@ name = "flaky"
 url = "{url}"
 event_types = ["call.*"]
 retry = {{ schedule = ["1h"] }}
-circuit_breaker = {{ failures = 2, probe_interval = "1m", disable_after = "1d" }}
+circuit_breaker = {{ failures = 2, probe_interval = "1m", disable_after = "1d", hold_schedule = true }}
 "#,
         url = receiver.url,
     );

@@ -19,6 +19,15 @@ fn duration(description: &str) -> ObjectBuilder {
         .description(Some(description))
 }
 
+/// `retry.jitter`, in either form.
+fn jitter() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Boolean)
+        .description(Some(
+            "Whether each delay varies by up to 20% either way (default true); false keeps them exact.",
+        ))
+}
+
 fn closed(object: ObjectBuilder) -> ObjectBuilder {
     object.additional_properties(Some(AdditionalProperties::FreeForm(false)))
 }
@@ -35,6 +44,7 @@ impl PartialSchema for RetryConfig {
                         .min_items(Some(1))
                         .description(Some("Delays before each retry.")),
                 )
+                .property("jitter", jitter())
                 .required("schedule"),
         );
         let exponential = closed(
@@ -56,7 +66,8 @@ impl PartialSchema for RetryConfig {
                         .minimum(Some(1))
                         .maximum(Some(u32::MAX))
                         .description(Some("Attempts in all, the first included.")),
-                ),
+                )
+                .property("jitter", jitter()),
         );
         OneOfBuilder::new()
             .item(schedule)

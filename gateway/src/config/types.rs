@@ -423,6 +423,12 @@ pub struct BreakerConfig {
     #[serde(with = "humantime_serde")]
     #[schema(value_type = String, pattern = r"^([1-9][0-9]{0,5}(ns|us|ms|s|m|h|d|w|nsec|usec|msec|sec|secs|second|seconds|min|mins|minute|minutes|hr|hrs|hour|hours|day|days|week|weeks))+$", example = "5days")]
     pub disable_after: Duration,
+    /// Whether an open circuit may hold back deliveries whose retry policy
+    /// is a fixed `schedule`. Off by default: a fixed schedule is a promise
+    /// of when attempts go, so the breaker only counts and disables such an
+    /// endpoint; exponential backoff is always held while the circuit is
+    /// open.
+    pub hold_schedule: bool,
 }
 
 impl Default for BreakerConfig {
@@ -431,6 +437,7 @@ impl Default for BreakerConfig {
             failures: 5,
             probe_interval: Duration::from_secs(60),
             disable_after: Duration::from_secs(5 * 24 * 3600),
+            hold_schedule: false,
         }
     }
 }
@@ -527,6 +534,11 @@ pub struct RetryConfig {
     /// Exponential: attempts in all, the first included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u32>,
+    /// Whether each delay varies by up to 20% either way (the default), so
+    /// that failed deliveries do not all come back at once; `false` keeps
+    /// the delays to the millisecond, as a provider may promise them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter: Option<bool>,
 }
 
 /// A duration written like `5m` or `10s`.

@@ -71,6 +71,8 @@ pub struct Endpoint {
     pub headers: Vec<(String, String)>,
     /// When to retry.
     pub policy: RetryPolicy,
+    /// Whether retry delays are jittered.
+    pub jitter: bool,
     /// Configured active; an inactive endpoint receives nothing.
     pub active: bool,
     /// Deliveries per second at most.
@@ -137,6 +139,7 @@ impl Endpoint {
                 .map(|(k, v)| (k.clone(), v.expose().to_owned()))
                 .collect(),
             policy: RetryPolicy::from_config(&config.retry),
+            jitter: config.retry.jitter.unwrap_or(true),
             active: config.active,
             rate_limit: config.rate_limit,
             breaker: config.circuit_breaker.clone(),
@@ -262,6 +265,7 @@ mod tests {
                 ("webhook-id".into(), "forged".into()),
             ],
             policy: RetryPolicy::default(),
+            jitter: true,
             active: true,
             rate_limit: None,
             breaker: BreakerConfig::default(),

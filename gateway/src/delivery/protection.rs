@@ -261,6 +261,7 @@ mod tests {
             failures,
             probe_interval: Duration::from_secs(60),
             disable_after: Duration::from_secs(3600),
+            hold_schedule: true,
         }
     }
 

@@ -32,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use super::attempt::{self, Response};
 use super::in_flight::{InFlight, Reservation};
 use super::live::Live;
+use super::policy::RetryPolicy;
 use super::verdict::{self, Next};
 use super::{Endpoint, Gate, Recipient, Unavailable};
 use crate::clock::Clock;
@@ -266,7 +267,12 @@ impl Deliverer {
     /// then its rate limit, paced by the store when the store is shared
     /// (so the rate holds for the cluster) and in memory when not.
     async fn gate(&self, endpoint: &Endpoint, now: u64) -> Result<Gate, crate::store::Error> {
-        if let Gate::HoldUntil(at) = endpoint.state.admit_breaker(now, &endpoint.breaker) {
+        // A fixed schedule is a promise of when attempts go: the breaker
+        // holds it back only when configured to.
+        let fixed = matches!(endpoint.policy, RetryPolicy::Schedule(_));
+        if (!fixed || endpoint.breaker.hold_schedule)
+            && let Gate::HoldUntil(at) = endpoint.state.admit_breaker(now, &endpoint.breaker)
+        {
             return Ok(Gate::HoldUntil(at));
         }
         let Some(rate) = endpoint.rate_limit else {
@@ -655,7 +661,11 @@ impl Deliverer {
             Recipient::MessageTarget => endpoint.state.record_unjudged(),
         };
         let (record, retry_after) = verdict::record(response, now, latency);
-        let jitter = rand::random_range(-1.0..=1.0);
+        let jitter = if endpoint.jitter {
+            rand::random_range(-1.0..=1.0)
+        } else {
+            0.0
+        };
         let next = match verdict::next(
             &record,
             attempts_made,

@@ -23,6 +23,10 @@ pub struct Pacer {
     pub last_hold: u64,
 }
 
+/// How far behind the time a backlog's turns may fall and still be kept
+/// (milliseconds): late turns catch up in a burst of at most this much.
+const MAX_CATCH_UP: u64 = 1_000;
+
 impl Pacer {
     /// Admits an attempt at `now`, or holds it back until its turn, with
     /// `interval` milliseconds between attempts and half an interval of
@@ -36,11 +40,19 @@ impl Pacer {
             self.last_hold = at;
             return Pace::HoldUntil(at);
         }
-        // Idle for longer than the tolerance: the pace starts again from now.
-        let base = if now > self.next.saturating_add(tolerance) {
-            now
-        } else {
+        let base = if now <= self.next.saturating_add(tolerance) {
             self.next
+        } else if self.last_hold >= now {
+            // Late while held-back attempts wait for turns already handed
+            // out: those turns stand (up to [`MAX_CATCH_UP`] behind), or
+            // each late turn would push every later one back and the rate
+            // would fall below the limit.
+            self.next
+                .max(now.saturating_sub(MAX_CATCH_UP.max(interval)))
+        } else {
+            // Idle for longer than the tolerance: the pace starts again
+            // from now.
+            now
         };
         self.next = base.saturating_add(interval);
         Pace::Go
@@ -91,6 +103,36 @@ mod tests {
         // Idle for longer than the tolerance: no burst to catch up.
         assert_eq!(pacer.admit(5_000, 100), Pace::Go);
         assert_eq!(pacer.admit(5_000, 100), Pace::HoldUntil(5_100));
+    }
+
+    #[test]
+    fn a_backlogs_turns_stand_when_one_is_taken_late() {
+        let mut pacer = Pacer::default();
+        assert_eq!(pacer.admit(1_000, 100), Pace::Go);
+        let turns: Vec<Pace> = (0..4).map(|_| pacer.admit(1_000, 100)).collect();
+        assert_eq!(
+            turns,
+            [1_100, 1_200, 1_300, 1_400].map(Pace::HoldUntil),
+            "a turn each"
+        );
+        // The first turn is taken 150 ms late: the others still go at
+        // theirs, none is sent to the back of the line.
+        assert_eq!(pacer.admit(1_250, 100), Pace::Go);
+        assert_eq!(pacer.admit(1_250, 100), Pace::Go, "the second, on time");
+        assert_eq!(pacer.admit(1_300, 100), Pace::Go);
+        assert_eq!(pacer.admit(1_400, 100), Pace::Go);
+        // Turns taken far later than the catch-up: at most a second's worth
+        // goes at once, then the pace holds again.
+        let mut pacer = Pacer::default();
+        assert_eq!(pacer.admit(1_000, 100), Pace::Go);
+        for _ in 0..30 {
+            pacer.admit(1_000, 100);
+        }
+        assert_eq!(pacer.last_hold, 4_000);
+        let at_once = (0..20)
+            .take_while(|_| pacer.admit(3_000, 100) == Pace::Go)
+            .count();
+        assert_eq!(at_once, 11, "the late one and a second's worth");
     }
 
     #[test]
