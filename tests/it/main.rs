@@ -25,3 +25,4 @@ mod process;
 mod protection;
 mod sandbox_serving;
 mod schedules;
+mod test_events;

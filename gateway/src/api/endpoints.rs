@@ -30,6 +30,7 @@ pub(super) fn routes() -> OpenApiRouter<AdminState> {
         .routes(routes!(enable_endpoint))
         .routes(routes!(rotate_secret))
         .routes(routes!(test_endpoint))
+        .routes(routes!(list_samples))
         .routes(routes!(recover_endpoint))
 }
 
@@ -232,8 +233,10 @@ async fn rotate_secret(
 #[serde(deny_unknown_fields)]
 struct TestRequest {
     /// The event type to send.
+    #[schema(min_length = 1, max_length = 200)]
     event_type: String,
-    /// The payload; a small sample naming the type when absent.
+    /// The payload; when absent, the provider sample of the event type
+    /// (`GET /v1/samples`), or a small payload naming the type.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     payload: Option<Value>,
@@ -242,51 +245,101 @@ struct TestRequest {
 /// The result of a test event.
 #[derive(Debug, Serialize, ToSchema)]
 struct TestResult {
-    /// The message id the request was signed with.
+    /// The test event's message (its source is `(test)`).
     message_id: String,
-    /// Whether the endpoint accepted it (2xx).
+    /// Its delivery, shown in the delivery log with `test: true`.
+    delivery_id: Option<String>,
+    /// Whether the endpoint accepted the first attempt (2xx).
     delivered: bool,
-    /// The attempt.
-    attempt: AttemptView,
+    /// The first attempt; absent (with 202) when it was not made within
+    /// the endpoint's timeout and a margin: it is still on its way.
+    attempt: Option<AttemptView>,
 }
 
-/// Sends one signed test event to the endpoint now and answers with the
-/// attempt. Nothing is stored or retried.
+/// Sends a test event to the endpoint alone: stored, signed, logged and
+/// retried like any delivery (marked as a test, and its request carries
+/// `hookgate-test: true`); answers with the first attempt.
 #[utoipa::path(post, path = "/v1/endpoints/{name}/test", tag = "endpoints",
     params(("name" = String, Path, description = "The endpoint's name")),
     request_body = TestRequest,
-    responses((status = 200, body = TestResult), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = TestResult), (status = 202, body = TestResult),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn test_endpoint(
     State(state): State<AdminState>,
     Path(name): Path<String>,
     body: Bytes,
-) -> Result<Json<TestResult>, ApiError> {
+) -> Result<(StatusCode, Json<TestResult>), ApiError> {
     let request: TestRequest = body::typed(&body)?;
-    let payload = request
-        .payload
-        .unwrap_or_else(|| serde_json::json!({"type": request.event_type, "data": {"test": true}}));
-    let body = serde_json::to_vec(&payload).unwrap_or_default();
-    let (message_id, attempt) =
-        state
-            .deliverer
-            .send_test(&name, &body)
-            .await
-            .map_err(|e| match e {
-                crate::delivery::TestError::NotFound => {
-                    ApiError::new(Code::NotFound, format!("no endpoint is named {name:?}"))
-                }
-                crate::delivery::TestError::Target(why) => ApiError::new(
-                    Code::TargetNotAllowed,
-                    format!("the endpoint's URL is refused: {why}"),
-                ),
-            })?;
-    let delivered = attempt.status.is_some_and(|s| (200..300).contains(&s));
-    Ok(Json(TestResult {
-        message_id,
-        delivered,
-        attempt: attempt.into(),
-    }))
+    if request.event_type.is_empty() {
+        return Err(ApiError::new(
+            Code::InvalidField,
+            "`event_type`: name the event type to send",
+        ));
+    }
+    let body = match (
+        &request.payload,
+        crate::delivery::sample(&request.event_type),
+    ) {
+        (Some(payload), _) => serde_json::to_vec(payload).unwrap_or_default(),
+        (None, Some(sample)) => sample.payload.as_bytes().to_vec(),
+        (None, None) => serde_json::to_vec(
+            &serde_json::json!({"type": request.event_type, "data": {"test": true}}),
+        )
+        .unwrap_or_default(),
+    };
+    let sent = state
+        .deliverer
+        .send_test(&name, &request.event_type, body)
+        .await?;
+    let delivered = sent
+        .attempt
+        .as_ref()
+        .and_then(|a| a.status)
+        .is_some_and(|s| (200..300).contains(&s));
+    let status = if sent.attempt.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((
+        status,
+        Json(TestResult {
+            message_id: sent.message_id,
+            delivery_id: sent.delivery_id,
+            delivered,
+            attempt: sent.attempt.map(AttemptView::from),
+        }),
+    ))
+}
+
+/// A provider event's sample payload, which a test event of its type
+/// carries.
+#[derive(Debug, Serialize, ToSchema)]
+struct SampleView {
+    /// The provider whose document it comes from.
+    provider: &'static str,
+    /// The event type.
+    event_type: &'static str,
+    /// The payload.
+    #[schema(value_type = Object)]
+    payload: Value,
+}
+
+/// The provider sample payloads test events use, by provider.
+#[utoipa::path(get, path = "/v1/samples", tag = "endpoints",
+    responses((status = 200, body = Vec<SampleView>)))]
+async fn list_samples() -> Json<Vec<SampleView>> {
+    Json(
+        crate::delivery::SAMPLES
+            .iter()
+            .map(|s| SampleView {
+                provider: s.provider,
+                event_type: s.event_type,
+                payload: serde_json::from_str(s.payload).unwrap_or(Value::Null),
+            })
+            .collect(),
+    )
 }
 
 /// Which deliveries to recover.

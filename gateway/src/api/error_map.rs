@@ -41,6 +41,7 @@ impl From<crate::delivery::Error> for ApiError {
                 why: Unavailable::Inactive,
                 ..
             } => Self::new(Code::EndpointInactive, message),
+            E::TargetRefused(_) => Self::new(Code::TargetNotAllowed, message),
             E::Store(e) => Self::internal(&e),
             E::Tls(_) | E::Secret { .. } => Self::internal(&message),
         }

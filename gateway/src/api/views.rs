@@ -304,6 +304,8 @@ pub(crate) struct DeliveryView {
     pub attempt_count: usize,
     /// The last attempt's HTTP status.
     pub last_status: Option<u16>,
+    /// A test event's delivery (`POST /v1/endpoints/{name}/test`).
+    pub test: bool,
     /// Every attempt, oldest first (in single-delivery answers).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempts: Option<Vec<AttemptView>>,
@@ -313,6 +315,11 @@ impl DeliveryView {
     /// A delivery, with or without its attempts.
     pub(crate) fn new(delivery: Delivery, with_attempts: bool) -> Self {
         let status = DeliveryStatusKind::of(&delivery);
+        let test = delivery
+            .plan
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case(crate::delivery::TEST_HEADER));
         let (next, finished, reason) = match delivery.state {
             DeliveryState::Scheduled { at } => (Some(at), None, None),
             DeliveryState::Delivered { at } => (None, Some(at), None),
@@ -330,6 +337,7 @@ impl DeliveryView {
             dead_reason: reason,
             attempt_count: delivery.attempts.len(),
             last_status: delivery.attempts.last().and_then(|a| a.status),
+            test,
             attempts: with_attempts.then(|| {
                 delivery
                     .attempts

@@ -1,5 +1,5 @@
 //! The commands that talk to a running gateway's management API:
-//! `plugin deploy`, `endpoints list`, `messages show` and `replay`. The
+//! `plugin deploy`, `endpoints list|test`, `messages show` and `replay`. The
 //! address and token come from flags or `HOOKGATE_URL` /
 //! `HOOKGATE_ADMIN_TOKEN`; output is readable text, or JSON with `--json`.
 
@@ -35,6 +35,21 @@ pub struct Remote {
 pub enum EndpointsCommand {
     /// List endpoints with their state.
     List {
+        /// The gateway.
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Send a test event to one endpoint (stored, signed and logged like any
+    /// delivery, marked as a test) and print its first attempt.
+    Test {
+        /// The endpoint's name.
+        name: String,
+        /// The event type; a provider event type sends its sample payload.
+        #[arg(long)]
+        event_type: String,
+        /// A JSON file to send instead of the sample.
+        #[arg(long)]
+        payload: Option<PathBuf>,
         /// The gateway.
         #[command(flatten)]
         remote: Remote,
@@ -183,7 +198,15 @@ pub(super) async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
 
 /// `hookgate endpoints list`.
 pub(super) async fn endpoints(command: EndpointsCommand) -> anyhow::Result<()> {
-    let EndpointsCommand::List { remote } = command;
+    let remote = match command {
+        EndpointsCommand::List { remote } => remote,
+        EndpointsCommand::Test {
+            name,
+            event_type,
+            payload,
+            remote,
+        } => return test_endpoint(&name, event_type, payload, &remote).await,
+    };
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -221,6 +244,59 @@ pub(super) async fn endpoints(command: EndpointsCommand) -> anyhow::Result<()> {
             state,
             types.join(","),
             e["url"].as_str().unwrap_or("?"),
+        );
+    }
+    Ok(())
+}
+
+/// `hookgate endpoints test`.
+async fn test_endpoint(
+    name: &str,
+    event_type: String,
+    payload: Option<PathBuf>,
+    remote: &Remote,
+) -> anyhow::Result<()> {
+    let mut request = json!({"event_type": event_type});
+    if let Some(path) = payload {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        request["payload"] = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not JSON", path.display()))?;
+    }
+    let path = format!("/v1/endpoints/{name}/test");
+    let body = Some(serde_json::to_vec(&request)?.into());
+    let result = call(remote, reqwest::Method::POST, &path, body, &[]).await?;
+    if remote.json {
+        print_json(&result);
+        return Ok(());
+    }
+    println!(
+        "message     {}",
+        result["message_id"].as_str().unwrap_or("?")
+    );
+    println!(
+        "delivery    {}",
+        result["delivery_id"].as_str().unwrap_or("not yet created")
+    );
+    let attempt = &result["attempt"];
+    if attempt.is_null() {
+        println!("attempt     not made yet; it is on its way (see `messages show`)");
+    } else {
+        let outcome = match attempt["status"].as_u64() {
+            Some(code) => format!("HTTP {code}"),
+            None => attempt["error"]
+                .as_str()
+                .unwrap_or("no response")
+                .to_owned(),
+        };
+        let verdict = if result["delivered"] == true {
+            "delivered"
+        } else {
+            "not delivered; retried on the endpoint's schedule"
+        };
+        println!(
+            "attempt     {outcome} in {} ms: {verdict}",
+            attempt["latency_ms"]
         );
     }
     Ok(())

@@ -32,7 +32,7 @@ const RECOVER_PAGE: usize = 500;
 
 impl Deliverer {
     /// An endpoint in force, or [`Error::NoEndpoint`].
-    fn live(&self, name: &str) -> Result<std::sync::Arc<Endpoint>, Error> {
+    pub(super) fn live(&self, name: &str) -> Result<std::sync::Arc<Endpoint>, Error> {
         self.live
             .current()
             .get(name)

@@ -34,6 +34,9 @@ pub enum Error {
         /// Disabled or inactive.
         why: Unavailable,
     },
+    /// The endpoint's URL is refused by the target rules.
+    #[error("the endpoint's URL is refused: {0}")]
+    TargetRefused(String),
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] crate::store::Error),

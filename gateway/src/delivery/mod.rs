@@ -26,7 +26,9 @@ pub use error::Error;
 pub use live::Endpoints;
 pub use policy::RetryPolicy;
 pub use protection::{EndpointState, Gate, Recorded};
-pub use test_event::TestError;
+pub use test_event::{
+    SAMPLES, Sample, TEST_ENDPOINT_HEADER, TEST_HEADER, TEST_SOURCE, TestSent, sample,
+};
 pub use worker::{Claiming, Deliverer, DispatchClaim, Parts};
 
 /// Response bodies are kept up to this many bytes in the attempt log.

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use super::OPERATOR_SOURCE;
 use crate::clock::Clock;
-use crate::delivery::Deliverer;
+use crate::delivery::{Deliverer, TEST_ENDPOINT_HEADER, TEST_HEADER, TEST_SOURCE};
 use crate::metrics::Metrics;
 use crate::plugin::{self, ChainOutcome, PluginHost};
-use crate::registry::{Registry, Snapshot};
+use crate::registry::Registry;
 use crate::store::{Completion, Message, MessageStatus, NewDelivery, Store};
 
 /// How processing a message ended.
@@ -44,7 +44,25 @@ impl Worker {
         self.metrics.pipeline_run(&message.received.source);
         let snapshot = self.registry.snapshot();
         if message.received.source == OPERATOR_SOURCE {
-            let (status, deliveries) = operator_event(&message, &snapshot);
+            let endpoints = snapshot.operator_endpoint.iter().cloned().collect();
+            let (status, deliveries) = direct(&message, endpoints, Vec::new());
+            self.complete(message, token, status, deliveries).await?;
+            return Ok(Processed::Completed);
+        }
+        if message.received.source == TEST_SOURCE {
+            // The endpoint the test names, if it still exists; a test is
+            // sent to it alone, marked as a test.
+            let endpoints = message
+                .received
+                .headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(TEST_ENDPOINT_HEADER))
+                .map(|(_, endpoint)| endpoint.clone())
+                .filter(|endpoint| snapshot.endpoints.contains_key(endpoint))
+                .into_iter()
+                .collect();
+            let marked = vec![(TEST_HEADER.to_owned(), "true".to_owned())];
+            let (status, deliveries) = direct(&message, endpoints, marked);
             self.complete(message, token, status, deliveries).await?;
             return Ok(Processed::Completed);
         }
@@ -200,17 +218,21 @@ impl Worker {
     }
 }
 
-/// An operator event goes to the operator endpoint, unchanged.
-fn operator_event(message: &Message, snapshot: &Snapshot) -> (MessageStatus, Vec<NewDelivery>) {
-    let deliveries: Vec<NewDelivery> = snapshot
-        .operator_endpoint
-        .iter()
+/// A message the gateway made (an operator event, a test event) goes to
+/// the endpoints it is for, unchanged, with `headers` added.
+fn direct(
+    message: &Message,
+    endpoints: Vec<String>,
+    headers: Vec<(String, String)>,
+) -> (MessageStatus, Vec<NewDelivery>) {
+    let deliveries: Vec<NewDelivery> = endpoints
+        .into_iter()
         .map(|endpoint| NewDelivery {
-            endpoint: endpoint.clone(),
+            endpoint,
             event_type: message.received.event_type.clone(),
             url: None,
             body: None,
-            headers: Vec::new(),
+            headers: headers.clone(),
         })
         .collect();
     let status = MessageStatus::Routed {
