@@ -4,6 +4,7 @@
 
 mod admin;
 mod admin_plugins;
+mod alerts;
 mod attempts;
 mod backlog;
 mod claims;

@@ -17,9 +17,9 @@ use std::path::{Path, PathBuf};
 pub use filter::Filter;
 pub use secret::Secret;
 pub use types::{
-    AdminConfig, BreakerConfig, Config, EndpointConfig, EndpointSigning, Extract, HumanDuration,
-    LogFormat, PluginConfig, PluginHostConfig, RetentionConfig, RetiringSecret, RetryConfig,
-    RouteConfig, ServerConfig, SourceAuth, SourceConfig, StorageConfig,
+    AdminConfig, BreakerConfig, Config, EndpointConfig, EndpointSigning, Extract, FailureAlert,
+    HumanDuration, LogFormat, PluginConfig, PluginHostConfig, RetentionConfig, RetiringSecret,
+    RetryConfig, RouteConfig, ServerConfig, SourceAuth, SourceConfig, StorageConfig,
 };
 
 /// The built-in defaults, commented.

@@ -389,6 +389,10 @@ pub struct EndpointConfig {
     /// When a failing endpoint is paused, probed, and disabled.
     #[serde(default)]
     pub circuit_breaker: BreakerConfig,
+    /// Tell the operator endpoint (`endpoint.failure_rate`) when this share
+    /// of attempts fails within a window. Unset: no such alert.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_alert: Option<FailureAlert>,
     /// Free-form operator data, returned as given.
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
@@ -440,6 +444,34 @@ impl Default for BreakerConfig {
             hold_schedule: false,
         }
     }
+}
+
+/// `[endpoint.failure_alert]`: an `endpoint.failure_rate` operator event,
+/// at most once per window, when at least `min_attempts` attempts were made
+/// in the window and the share `rate` of them or more failed. Windows are
+/// consecutive (not sliding), and each node counts its own attempts.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FailureAlert {
+    /// The share of failed attempts that alerts, above 0 and at most 1.
+    #[schema(exclusive_minimum = 0.0, maximum = 1.0, example = 0.5)]
+    pub rate: f64,
+    /// The window attempts are counted in.
+    #[serde(default = "default_alert_window", with = "humantime_serde")]
+    #[schema(value_type = String, pattern = r"^([1-9][0-9]{0,5}(s|m|h|d|sec|secs|second|seconds|min|mins|minute|minutes|hr|hrs|hour|hours|day|days))+$", example = "5m")]
+    pub window: Duration,
+    /// Fewer attempts than this in a window never alert.
+    #[serde(default = "default_alert_attempts")]
+    #[schema(minimum = 1, maximum = 1_000_000, example = 10)]
+    pub min_attempts: u32,
+}
+
+fn default_alert_window() -> Duration {
+    Duration::from_secs(300)
+}
+
+fn default_alert_attempts() -> u32 {
+    10
 }
 
 /// `[endpoint.signing]`. The default is Standard Webhooks.

@@ -243,6 +243,23 @@ pub fn endpoint(endpoint: &EndpointConfig, targets: TargetPolicy) -> Result<(), 
     if let Some(filter) = &endpoint.filter {
         filter.check("filter")?;
     }
+    if let Some(alert) = &endpoint.failure_alert {
+        if !(alert.rate > 0.0 && alert.rate <= 1.0) {
+            return Err(bad(
+                "failure_alert.rate",
+                "must be a share of attempts above 0 and at most 1, e.g. 0.5",
+            ));
+        }
+        if alert.window < std::time::Duration::from_secs(1) {
+            return Err(bad("failure_alert.window", "must be at least 1s"));
+        }
+        if !(1..=1_000_000).contains(&alert.min_attempts) {
+            return Err(bad(
+                "failure_alert.min_attempts",
+                "must be between 1 and 1000000",
+            ));
+        }
+    }
     check_retry(&endpoint.retry)?;
     if let EndpointSigning::StandardWebhooks { secrets, retiring } = &endpoint.signing {
         for (j, secret) in secrets.iter().enumerate() {

@@ -9,15 +9,16 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use super::alerts::{operator_message, rfc3339};
 use super::protection::{BreakerView, Disabled};
 use super::{Deliverer, Endpoint, Error, Unavailable};
 use crate::registry::FOLLOW_EVERY;
-use crate::store::{Delivery, DeliveryQuery, DeliveryStatusKind, DisabledEndpoint, NewMessage};
+use crate::store::{Delivery, DeliveryQuery, DeliveryStatusKind, DisabledEndpoint};
 
 /// The source name operator events are stored under; not a valid source
 /// name, so no configured source can collide with it.
@@ -126,21 +127,13 @@ impl Deliverer {
     /// for that record whichever nodes store it (its idempotency key is
     /// the record's), hands it to the pipeline, and marks it stored.
     async fn announce(&self, record: &DisabledEndpoint) -> Result<(), Error> {
-        let at = humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(record.at));
-        let body = json!({
-            "type": "endpoint.disabled",
-            "timestamp": at.to_string(),
-            "data": {"endpoint": record.name, "reason": record.reason, "disabled_at": at.to_string()},
-        });
-        let message = NewMessage {
-            source: OPERATOR_SOURCE.into(),
-            event_type: "endpoint.disabled".into(),
-            received_at: self.clock.now_millis(),
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: serde_json::to_vec(&body).unwrap_or_default(),
-            idempotency_key: Some(format!("endpoint.disabled/{}/{}", record.name, record.at)),
-            target_url: None,
-        };
+        let at = rfc3339(record.at);
+        let message = operator_message(
+            "endpoint.disabled",
+            record.at,
+            json!({"endpoint": record.name, "reason": record.reason, "disabled_at": at}),
+            format!("endpoint.disabled/{}/{}", record.name, record.at),
+        );
         self.inbox
             .ingest(self.store.as_ref(), message, ANNOUNCE_WINDOW)
             .await?;

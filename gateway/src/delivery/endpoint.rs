@@ -79,6 +79,8 @@ pub struct Endpoint {
     pub rate_limit: Option<f64>,
     /// When the circuit opens and the endpoint is disabled.
     pub breaker: BreakerConfig,
+    /// When the operator hears of its failure rate.
+    pub failure_alert: Option<crate::config::FailureAlert>,
     /// Concurrency limit, pacer, breaker and disabled flag; shared across
     /// configuration changes.
     pub state: Arc<EndpointState>,
@@ -143,6 +145,7 @@ impl Endpoint {
             active: config.active,
             rate_limit: config.rate_limit,
             breaker: config.circuit_breaker.clone(),
+            failure_alert: config.failure_alert.clone(),
             state,
         })
     }
@@ -269,6 +272,7 @@ mod tests {
             active: true,
             rate_limit: None,
             breaker: BreakerConfig::default(),
+            failure_alert: None,
             state: Arc::new(EndpointState::new(1)),
         }
     }

@@ -8,6 +8,7 @@
 //! **Invariant:** each endpoint has its own concurrency limit, so a slow or
 //! dead endpoint never delays deliveries to others.
 
+mod alerts;
 mod attempt;
 mod control;
 mod endpoint;

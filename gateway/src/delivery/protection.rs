@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Semaphore;
 
-use crate::config::BreakerConfig;
+use super::alerts::{FailureWindow, WindowCounts};
+use crate::config::{BreakerConfig, FailureAlert};
 use crate::store::{Pace, Pacer};
 
 /// Whether an attempt may start now.
@@ -34,6 +35,8 @@ pub struct Recorded {
     /// A probe succeeded and closed the open circuit: the deliveries it held
     /// back may go now.
     pub recovered: bool,
+    /// This failure opened the circuit.
+    pub opened: bool,
 }
 
 /// Why an endpoint is disabled.
@@ -79,6 +82,8 @@ pub struct EndpointState {
     /// Deliveries held back while the circuit was open, to send at once
     /// when a probe closes it rather than at their held-until time.
     held: Mutex<HashSet<String>>,
+    /// Attempts in the current failure-alert window.
+    window: Mutex<FailureWindow>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -95,6 +100,7 @@ impl EndpointState {
             pacer: Mutex::new(Pacer::default()),
             breaker: Mutex::new(Breaker::default()),
             held: Mutex::new(HashSet::new()),
+            window: Mutex::new(FailureWindow::default()),
         }
     }
 
@@ -186,6 +192,17 @@ impl EndpointState {
         lock(&self.held).drain().collect()
     }
 
+    /// Counts an attempt for the endpoint's failure alert; the window's
+    /// counts when this attempt crossed its threshold (once per window).
+    pub(super) fn count_attempt(
+        &self,
+        now: u64,
+        failed: bool,
+        alert: &FailureAlert,
+    ) -> Option<WindowCounts> {
+        lock(&self.window).count(now, failed, alert)
+    }
+
     /// Ends an admitted attempt whose outcome says nothing about the
     /// endpoint (it went to a per-message target): a probe it was is no
     /// longer out, and nothing else changes.
@@ -206,6 +223,7 @@ impl EndpointState {
             return Recorded {
                 disable: None,
                 recovered,
+                opened: false,
             };
         }
         state.failures = state.failures.saturating_add(1);
@@ -213,6 +231,7 @@ impl EndpointState {
         if config.failures == 0 || state.failures < config.failures {
             return Recorded::default();
         }
+        let opened = state.next_probe.is_none();
         state.next_probe = Some(now.saturating_add(millis(config.probe_interval)));
         let failing_for = now.saturating_sub(since);
         let disable = (failing_for >= millis(config.disable_after)).then(|| {
@@ -225,6 +244,7 @@ impl EndpointState {
         Recorded {
             disable,
             recovered: false,
+            opened,
         }
     }
 }
@@ -292,7 +312,8 @@ mod tests {
         let config = breaker(3);
         for t in [0, 10, 20] {
             assert_eq!(state.admit(t, None, &config), Gate::Go);
-            assert_eq!(state.record(t, false, &config), Recorded::default());
+            // The third failure opens it, once.
+            assert_eq!(state.record(t, false, &config).opened, t == 20);
         }
         // Open: held until the probe time.
         assert_eq!(state.admit(30, None, &config), Gate::HoldUntil(60_020));
@@ -304,7 +325,8 @@ mod tests {
             state.record(60_100, true, &config),
             Recorded {
                 disable: None,
-                recovered: true
+                recovered: true,
+                opened: false,
             }
         );
         assert_eq!(state.admit(60_101, None, &config), Gate::Go);
@@ -316,7 +338,7 @@ mod tests {
         let state = EndpointState::new(4);
         let config = breaker(2);
         assert_eq!(state.record(0, false, &config), Recorded::default());
-        assert_eq!(state.record(1_000, false, &config), Recorded::default());
+        assert!(state.record(1_000, false, &config).opened);
         assert_eq!(state.record(1_800_000, false, &config), Recorded::default());
         let reason = state
             .record(3_600_000, false, &config)
@@ -333,7 +355,7 @@ mod tests {
         let state = EndpointState::new(4);
         let config = breaker(1);
         assert_eq!(state.admit(0, Some(1.0), &config), Gate::Go);
-        assert_eq!(state.record(0, false, &config), Recorded::default());
+        assert!(state.record(0, false, &config).opened);
         // The breaker is open until 60 s; at 60 s the pacer is free.
         assert_eq!(state.admit(60_000, Some(1.0), &config), Gate::Go);
         assert_eq!(

@@ -29,6 +29,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::alerts::Alert;
 use super::attempt::{self, Response};
 use super::in_flight::{InFlight, Reservation};
 use super::live::Live;
@@ -82,7 +83,7 @@ pub struct Deliverer {
     /// Hands operator events to the pipeline once they are stored.
     pub(super) inbox: Inbox,
     /// Who this node claims as, and for how long.
-    claims: Claiming,
+    pub(super) claims: Claiming,
     /// Deliveries in flight here that a pass claimed again (their claim
     /// ended, by a replay or a lapse): the newer claim's token, released
     /// when the attempt in flight ends so the delivery is due at once.
@@ -666,6 +667,7 @@ impl Deliverer {
         } else {
             0.0
         };
+        let mut exhausted = false;
         let next = match verdict::next(
             &record,
             attempts_made,
@@ -675,7 +677,10 @@ impl Deliverer {
         ) {
             Next::Delivered => NextStep::Delivered,
             Next::RetryAt(at) => NextStep::RetryAt(at),
-            Next::Exhausted(reason) => NextStep::Dead(reason),
+            Next::Exhausted(reason) => {
+                exhausted = true;
+                NextStep::Dead(reason)
+            }
             Next::Gone if recipient == Recipient::MessageTarget => {
                 NextStep::Dead(format!("the message's target {url} answered 410 Gone"))
             }
@@ -701,6 +706,20 @@ impl Deliverer {
             NextStep::RetryAt(at) => Some(at),
             NextStep::Delivered | NextStep::Dead(_) => None,
         };
+        // Retries ran out: the operator hears of it. A 410 disables the
+        // endpoint instead, and `endpoint.disabled` says so once.
+        let dead = match &next {
+            NextStep::Dead(reason) if exhausted => Some(Alert::DeliveryDead {
+                delivery_id: delivery.id.clone(),
+                message_id: delivery.message_id.clone(),
+                endpoint: endpoint.name.clone(),
+                event_type: delivery.plan.event_type.clone(),
+                attempts: attempts_made,
+                last_status: record.status,
+                reason: reason.clone(),
+            }),
+            NextStep::Delivered | NextStep::RetryAt(_) | NextStep::Dead(_) => None,
+        };
         self.finish(&delivery.id);
         let recorded = self
             .store
@@ -713,7 +732,58 @@ impl Deliverer {
         if verdict.recovered {
             self.release_held(&endpoint, now).await?;
         }
+        self.raise_alerts(&endpoint, recipient, &verdict, success, dead, now)
+            .await;
         Ok(again)
+    }
+
+    /// The operator alerts a recorded attempt raises: its delivery dead,
+    /// the circuit opened or closed, the failure rate crossed.
+    async fn raise_alerts(
+        &self,
+        endpoint: &Endpoint,
+        recipient: Recipient,
+        verdict: &super::Recorded,
+        success: bool,
+        dead: Option<Alert>,
+        now: u64,
+    ) {
+        if let Some(dead) = dead {
+            self.alert(dead, now).await;
+        }
+        // A per-message target's answers say nothing about the endpoint.
+        if recipient != Recipient::Endpoint {
+            return;
+        }
+        let name = endpoint.name.clone();
+        if verdict.opened {
+            let breaker = endpoint.state.breaker();
+            let opened = Alert::CircuitOpened {
+                endpoint: name.clone(),
+                failures: breaker.failures,
+                probe_at: breaker.open_until,
+            };
+            self.alert(opened, now).await;
+        }
+        if verdict.recovered {
+            self.alert(
+                Alert::Recovered {
+                    endpoint: name.clone(),
+                },
+                now,
+            )
+            .await;
+        }
+        if let Some(threshold) = &endpoint.failure_alert
+            && let Some(counts) = endpoint.state.count_attempt(now, !success, threshold)
+        {
+            let crossed = Alert::FailureRate {
+                endpoint: name,
+                counts,
+                threshold: threshold.rate,
+            };
+            self.alert(crossed, now).await;
+        }
     }
 
     /// A probe closed `endpoint`'s circuit: the deliveries it held back are
