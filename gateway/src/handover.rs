@@ -71,6 +71,12 @@ impl Inbox {
     /// node's lease, and then in memory, when the hand-over has room; under
     /// no lease, for a scan it wakes, when it has not. A duplicate is not
     /// handed over. Returns what the store answered.
+    /// Wakes the pipeline's store scan: a message was queued in the store
+    /// without a hand-over (reprocessing).
+    pub fn rescan(&self) {
+        self.rescan.notify_one();
+    }
+
     pub async fn ingest(
         &self,
         store: &dyn Store,

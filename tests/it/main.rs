@@ -24,6 +24,7 @@ mod plugins;
 mod pool;
 mod process;
 mod protection;
+mod reprocess;
 mod sandbox_serving;
 mod schedules;
 mod test_events;

@@ -32,7 +32,10 @@ impl From<crate::delivery::Error> for ApiError {
         use crate::delivery::{Error as E, Unavailable};
         let message = error.to_string();
         match error {
-            E::NoEndpoint(_) | E::NoDelivery(_) => Self::new(Code::NotFound, message),
+            E::NoEndpoint(_) | E::NoDelivery(_) | E::NoMessage(_) => {
+                Self::new(Code::NotFound, message)
+            }
+            E::NotFailed(_) => Self::new(Code::Conflict, message),
             E::Unavailable {
                 why: Unavailable::Disabled(_),
                 ..

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -20,6 +21,7 @@ pub(super) fn routes() -> OpenApiRouter<AdminState> {
         .routes(routes!(list_messages))
         .routes(routes!(get_message))
         .routes(routes!(message_attempts))
+        .routes(routes!(reprocess_message))
 }
 
 /// Message filters.
@@ -85,6 +87,27 @@ async fn get_message(
     let message = store.message(&id).await?.ok_or_else(|| not_found(&id))?;
     let deliveries = store.deliveries_of(&id).await?;
     Ok(Json(MessageView::new(message, deliveries)))
+}
+
+/// Runs a message a plugin failed on again, through its source's chain on
+/// the plugin versions in force now; its new outcome replaces the failure.
+/// A message that did not fail in a plugin gets 409.
+#[utoipa::path(post, path = "/v1/messages/{id}/reprocess", tag = "messages",
+    params(("id" = String, Path, description = "The message id")),
+    responses((status = 202, body = MessageView), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+async fn reprocess_message(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<MessageView>), ApiError> {
+    state.deliverer.reprocess(&id).await?;
+    let store = state.registry.store();
+    let message = store.message(&id).await?.ok_or_else(|| not_found(&id))?;
+    let deliveries = store.deliveries_of(&id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(MessageView::new(message, deliveries)),
+    ))
 }
 
 /// A message's deliveries with every attempt.

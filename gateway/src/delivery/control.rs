@@ -198,6 +198,21 @@ impl Deliverer {
         Ok(changed)
     }
 
+    /// Runs a message a plugin failed on through its source's chain again,
+    /// on the plugin versions in force now: it is queued in the store for
+    /// the pipeline (any node's), and its new outcome replaces the failure.
+    pub async fn reprocess(&self, message_id: &str) -> Result<(), Error> {
+        match self.store.requeue_failed(message_id).await? {
+            None => Err(Error::NoMessage(message_id.to_owned())),
+            Some(false) => Err(Error::NotFailed(message_id.to_owned())),
+            Some(true) => {
+                tracing::info!(%message_id, "message queued for the pipeline again");
+                self.inbox.rescan();
+                Ok(())
+            }
+        }
+    }
+
     /// Sends a delivery again now, whatever its state, keeping its attempt
     /// history; durable before it returns. Its endpoint must take
     /// deliveries.

@@ -34,6 +34,14 @@ pub enum Error {
         /// Disabled or inactive.
         why: Unavailable,
     },
+    /// No message has that id.
+    #[error("no message has id {0:?}")]
+    NoMessage(String),
+    /// The message is not one a plugin failed on.
+    #[error(
+        "message {0:?} did not fail in a plugin: only plugin-failed messages are reprocessed (replay a delivery instead)"
+    )]
+    NotFailed(String),
     /// The endpoint's URL is refused by the target rules.
     #[error("the endpoint's URL is refused: {0}")]
     TargetRefused(String),

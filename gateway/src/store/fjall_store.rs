@@ -145,6 +145,31 @@ impl Store for FjallStore {
             .await
     }
 
+    async fn requeue_failed(&self, message_id: &str) -> Result<Option<bool>, Error> {
+        let message_id = message_id.to_owned();
+        self.writer
+            .apply(true, move |t| {
+                let view = t.snapshot();
+                if t.message_in(&view, &message_id)?.is_none() {
+                    return Ok(None);
+                }
+                if !matches!(
+                    t.status(&view, &message_id)?,
+                    super::MessageStatus::Failed { .. }
+                ) {
+                    return Ok(Some(false));
+                }
+                let mut batch = t.db.batch();
+                // No status record: pending.
+                batch.remove(&t.statuses, message_id.as_bytes());
+                batch.insert(&t.pipeline, message_id.as_bytes(), Vec::<u8>::new());
+                batch.commit()?;
+                t.queued(&message_id);
+                Ok(Some(true))
+            })
+            .await
+    }
+
     async fn defer_pipeline(
         &self,
         message_id: &str,

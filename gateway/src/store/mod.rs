@@ -340,6 +340,12 @@ pub trait Store: Send + Sync + 'static {
         completion: Completion,
     ) -> Result<Option<Created>, Error>;
 
+    /// Queues a message a plugin failed on for the pipeline again, with no
+    /// lease (any node's scan takes it), and marks it pending: the next run
+    /// records a new outcome. `None` if no message has that id, `Some(false)`
+    /// (and nothing written) if it is not in the failed state.
+    async fn requeue_failed(&self, message_id: &str) -> Result<Option<bool>, Error>;
+
     /// Moves the lease `token` holds on a queued message to lapse at
     /// `until`: a run that could not finish waits out its backoff, after
     /// which any node may take the message. False, and nothing written, if

@@ -255,6 +255,29 @@ impl Store for PostgresStore {
         }))
     }
 
+    async fn requeue_failed(&self, message_id: &str) -> Result<Option<bool>, Error> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "WITH found AS (SELECT id, status_kind FROM messages WHERE id = $1), \
+                 requeued AS ( \
+                     UPDATE messages SET status = NULL, status_kind = 'pending' \
+                     WHERE id = $1 AND status_kind = 'failed' RETURNING id), \
+                 queued AS ( \
+                     INSERT INTO pipeline (message_id) SELECT id FROM requeued \
+                     ON CONFLICT (message_id) DO NOTHING) \
+                 SELECT (SELECT count(*) FROM found), (SELECT count(*) FROM requeued)",
+            )
+            .await?;
+        let row = client.query_one(&statement, &[&message_id]).await?;
+        let (found, requeued): (i64, i64) = (row.get(0), row.get(1));
+        if requeued == 1 {
+            // For whichever node scans first.
+            announce(&client, &self.work_channel).await?;
+        }
+        Ok((found == 1).then_some(requeued == 1))
+    }
+
     async fn defer_pipeline(
         &self,
         message_id: &str,

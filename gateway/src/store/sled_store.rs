@@ -227,6 +227,28 @@ impl Store for SledStore {
         Ok(batch)
     }
 
+    async fn requeue_failed(&self, message_id: &str) -> Result<Option<bool>, Error> {
+        let requeued = (&self.messages, &self.pipeline)
+            .transaction(|(messages, pipeline)| {
+                let Some(bytes) = messages.get(message_id.as_bytes())? else {
+                    return Ok(None);
+                };
+                let mut message: Message = tx(decode("message", &bytes))?;
+                if !matches!(message.status, MessageStatus::Failed { .. }) {
+                    return Ok(Some(false));
+                }
+                message.status = MessageStatus::Pending;
+                let encoded = tx(encode("message", &message))?;
+                messages.insert(message_id.as_bytes(), encoded)?;
+                // No lease: any scan takes it.
+                pipeline.insert(message_id.as_bytes(), &[][..])?;
+                Ok(Some(true))
+            })
+            .map_err(tx_error)?;
+        self.commit.durable().await?;
+        Ok(requeued)
+    }
+
     async fn defer_pipeline(
         &self,
         message_id: &str,

@@ -30,6 +30,7 @@ for_each_engine!(
     a_clock_set_back_across_a_restart_loses_no_queued_message,
     a_huge_idempotency_key_is_deduplicated_by_its_hash,
     claims_take_each_endpoint_up_to_its_room_past_a_backlog,
+    a_message_a_plugin_failed_on_is_queued_again_once_and_survives_a_reopen,
 );
 
 /// The pipeline's routed outcome with these deliveries, due at `now`.
@@ -1350,4 +1351,66 @@ async fn a_sled_schedule_without_its_endpoint_index_is_indexed_at_open() {
         .expect("claims")
         .claimed;
     assert_eq!(tokens(&claimed).into_keys().collect::<Vec<_>>(), [delivery]);
+}
+
+/// Reprocessing: a failed message goes back on the pipeline queue, for any
+/// node's scan, and a second request finds it no longer failed; a message
+/// that did not fail, or does not exist, is left alone.
+async fn a_message_a_plugin_failed_on_is_queued_again_once_and_survives_a_reopen(engine: Engine) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (failed, routed_id) = {
+        let store = open(engine, dir.path()).await;
+        let failed = store
+            .ingest(&message("s", None, 1_000), HOUR, Some(&test_lease()))
+            .await
+            .expect("ingests");
+        let outcome = Completion {
+            status: MessageStatus::Failed {
+                plugin: "p".into(),
+                kind: "trap".into(),
+                error: "boom".into(),
+            },
+            deliveries: Vec::new(),
+            now: 2_000,
+            claim: None,
+        };
+        let done = store.complete_pipeline(failed.id(), TOKEN, outcome).await;
+        assert!(done.expect("completes").is_some());
+        let (routed_id, _) = routed_message(&*store, 3_000, "a").await;
+        assert!(scan(&*store, 10).await.is_empty(), "nothing queued");
+        assert_eq!(
+            store.requeue_failed(&routed_id).await.expect("runs"),
+            Some(false)
+        );
+        assert_eq!(
+            store.requeue_failed("msg_unknown").await.expect("runs"),
+            None
+        );
+        assert_eq!(
+            store.requeue_failed(failed.id()).await.expect("runs"),
+            Some(true)
+        );
+        assert_eq!(
+            store.requeue_failed(failed.id()).await.expect("runs"),
+            Some(false),
+            "pending now, not failed"
+        );
+        (failed.id().to_owned(), routed_id)
+    };
+    let store = open(engine, dir.path()).await;
+    let shown = store.message(&failed).await.expect("reads").expect("kept");
+    assert_eq!(shown.status, MessageStatus::Pending);
+    let queued = scan(&*store, 10).await;
+    let ids: Vec<&str> = queued.iter().map(|l| l.message.id.as_str()).collect();
+    assert_eq!(ids, [failed.as_str()], "only the failed one, once");
+    let token = queued[0].token;
+    let again = store
+        .complete_pipeline(&failed, token, completion(vec![plan("a")], 4_000))
+        .await
+        .expect("completes");
+    assert_eq!(again.map(|c| c.deliveries.len()), Some(1));
+    assert_eq!(
+        store.deliveries_of(&routed_id).await.expect("reads").len(),
+        1
+    );
 }
