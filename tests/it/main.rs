@@ -28,3 +28,4 @@ mod reprocess;
 mod sandbox_serving;
 mod schedules;
 mod test_events;
+mod tls;

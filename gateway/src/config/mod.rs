@@ -19,7 +19,7 @@ pub use secret::Secret;
 pub use types::{
     AdminConfig, BreakerConfig, Config, EndpointConfig, EndpointSigning, Extract, FailureAlert,
     HumanDuration, LogFormat, PluginConfig, PluginHostConfig, RetentionConfig, RetiringSecret,
-    RetryConfig, RouteConfig, ServerConfig, SourceAuth, SourceConfig, StorageConfig,
+    RetryConfig, RouteConfig, ServerConfig, SourceAuth, SourceConfig, StorageConfig, TlsConfig,
 };
 
 /// The built-in defaults, commented.
@@ -101,6 +101,13 @@ impl Config {
         for plugin in &mut config.plugins {
             if plugin.file.is_relative() {
                 plugin.file = base.join(&plugin.file);
+            }
+        }
+        if let Some(tls) = &mut config.server.tls {
+            for file in [&mut tls.cert, &mut tls.key] {
+                if file.is_relative() {
+                    *file = base.join(&*file);
+                }
             }
         }
         validate::check(&config)?;

@@ -172,6 +172,21 @@ pub struct ServerConfig {
     /// client a request came from (for `allow_ips`); a request from any
     /// other address is taken to come from that address. Default: none.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// HTTPS on the listener; unset, plain HTTP.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+}
+
+/// `[server.tls]`: the listener's certificate chain and private key, PEM
+/// files (relative to the config file's directory), read again when they
+/// change or on SIGHUP.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 impl ServerConfig {

@@ -14,6 +14,9 @@
 //!   ([`super::deadline`]); ingest answers 408 past it.
 //! - **Open connections**: past `max_connections`, a new connection gets
 //!   `503 {code: "overloaded"}` and is closed, rather than waiting.
+//! - **TLS** (`[server.tls]`, [`super::tls`]): the handshake is made in the
+//!   connection's own task, within `header_read_timeout`, so a slow one
+//!   holds neither the accept loop nor a descriptor for long.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +30,8 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
@@ -74,6 +79,7 @@ pub(super) async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
+    tls: Option<TlsAcceptor>,
     shutdown: CancellationToken,
 ) {
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -113,12 +119,29 @@ pub(super) async fn serve(
                 request.extensions_mut().insert(ConnectInfo(peer));
                 request
             });
-        let connection =
-            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        let connection = graceful.watch(connection);
+        let (http, watcher, tls) = (http.clone(), graceful.watcher(), tls.clone());
         tokio::spawn(async move {
             let _permit = permit;
-            if let Err(error) = connection.await {
+            let stream = match tls {
+                None => Either::Left(stream),
+                Some(acceptor) => {
+                    let handshake = acceptor.accept(stream);
+                    match tokio::time::timeout(limits.header_read_timeout, handshake).await {
+                        Ok(Ok(stream)) => Either::Right(stream),
+                        Ok(Err(error)) => {
+                            tracing::debug!(%error, %peer, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    }
+                }
+            };
+            let connection =
+                http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+            if let Err(error) = watcher.watch(connection).await {
                 tracing::debug!(%error, %peer, "connection ended with an error");
             }
         });

@@ -9,6 +9,7 @@
 mod deadline;
 mod listen;
 mod open_store;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use crate::store::{Backend, Catalog, Store};
 
 pub use crate::http_error::BodyTimeout;
 pub use listen::{ConnectionLimits, raise_descriptor_limit};
+pub use tls::{CHECK_EVERY as TLS_CHECK_EVERY, TlsError};
 
 /// A failure to start or run the gateway.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +64,9 @@ pub enum Error {
         #[source]
         source: tokio::task::JoinError,
     },
+    /// The listener's TLS certificate could not be loaded.
+    #[error("TLS certificate: {0}")]
+    Tls(#[source] tls::TlsError),
     /// Serving HTTP failed.
     #[error("HTTP server: {0}")]
     Serve(#[source] std::io::Error),
@@ -92,6 +97,15 @@ impl Gateway {
         shutdown: CancellationToken,
     ) -> Result<Self, Error> {
         let data_dir = config.server.data_dir.clone();
+        // Before anything is opened: a certificate that does not load is a
+        // setup mistake to report at once.
+        let tls = config
+            .server
+            .tls
+            .as_ref()
+            .map(tls::Certificate::load)
+            .transpose()
+            .map_err(Error::Tls)?;
         let (engine, store) = open_store::open(&config, &shutdown).await?;
         let place = open_store::place(&config);
         tracing::debug!(%engine, %place, "store open");
@@ -236,6 +250,10 @@ impl Gateway {
                 }
             }));
         }
+        let acceptor = tls.map(|(certificate, acceptor)| {
+            workers.push(tokio::spawn(certificate.watch(shutdown.clone())));
+            acceptor
+        });
         let limits = listen::ConnectionLimits {
             header_read_timeout: config.server.header_read_timeout,
             body_read_timeout: config.server.body_read_timeout,
@@ -243,7 +261,7 @@ impl Gateway {
             shutdown_grace: config.server.shutdown_grace,
         };
         let server = tokio::spawn(async move {
-            listen::serve(listener, router, limits, shutdown).await;
+            listen::serve(listener, router, limits, acceptor, shutdown).await;
             Ok(())
         });
         Ok(Self {
