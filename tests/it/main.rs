@@ -9,6 +9,7 @@ mod attempts;
 mod backlog;
 mod claims;
 mod cli;
+mod cli_logs;
 mod cluster;
 mod cluster_kill;
 mod cluster_protection;

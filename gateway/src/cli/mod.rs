@@ -8,12 +8,14 @@
 //! what they share is in `args.rs`.
 
 mod args;
+mod logs;
 mod plugin;
 mod remote;
 mod serve;
 
 use clap::{Parser, Subcommand};
 
+pub use logs::{DeadLetterCommand, DeliveriesCommand};
 pub use plugin::LocalCommand;
 pub use remote::{DeployArgs, EndpointsCommand, MessagesCommand, Remote, ReplayArgs};
 pub use serve::ServeArgs;
@@ -42,6 +44,12 @@ pub enum Command {
     /// A running gateway's messages.
     #[command(subcommand)]
     Messages(MessagesCommand),
+    /// A running gateway's delivery log.
+    #[command(subcommand)]
+    Deliveries(DeliveriesCommand),
+    /// A running gateway's dead letter.
+    #[command(subcommand, name = "dead-letter")]
+    DeadLetter(DeadLetterCommand),
     /// Send a delivery again, or recover an endpoint's failed deliveries.
     Replay(ReplayArgs),
 }
@@ -67,6 +75,8 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
         Command::Plugin(PluginCommand::Deploy(args)) => remote::run(remote::deploy(args)),
         Command::Endpoints(command) => remote::run(remote::endpoints(command)),
         Command::Messages(command) => remote::run(remote::messages(command)),
+        Command::Deliveries(command) => remote::run(logs::deliveries(command)),
+        Command::DeadLetter(command) => remote::run(logs::dead_letter(command)),
         Command::Replay(args) => remote::run(remote::replay(args)),
     }
 }
@@ -76,12 +86,23 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
 fn init_tracing(json: bool, default: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
+    // Colours only for a person at a terminal, never into a file or a pipe.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
         builder.init();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory as _;
+        super::Cli::command().debug_assert();
     }
 }

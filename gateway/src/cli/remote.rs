@@ -39,6 +39,60 @@ pub enum EndpointsCommand {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Show one endpoint: its settings (secrets hidden), state and circuit.
+    Show {
+        /// The endpoint's name.
+        name: String,
+        /// The gateway.
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Create an endpoint; a generated signing secret is shown this once.
+    Create {
+        /// Its name.
+        name: String,
+        /// Where deliveries go.
+        #[arg(id = "endpoint_url", value_name = "URL")]
+        url: String,
+        /// An event type it receives (`call.*` for a family); repeatable.
+        /// None: every event type.
+        #[arg(long = "event-type")]
+        event_types: Vec<String>,
+        /// The gateway.
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Stop deliveries to an endpoint until it is enabled.
+    Disable {
+        /// The endpoint's name.
+        name: String,
+        /// Why (shown with the endpoint).
+        #[arg(long)]
+        reason: Option<String>,
+        /// The gateway.
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Let deliveries to an endpoint go again.
+    Enable {
+        /// The endpoint's name.
+        name: String,
+        /// The gateway.
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Give an endpoint a new signing secret; the old ones keep signing
+    /// for the grace period.
+    RotateSecret {
+        /// The endpoint's name.
+        name: String,
+        /// How long the old secrets keep signing (default 24h).
+        #[arg(long)]
+        grace: Option<String>,
+        /// The gateway.
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Send a test event to one endpoint (stored, signed and logged like any
     /// delivery, marked as a test) and print its first attempt.
     Test {
@@ -59,6 +113,15 @@ pub enum EndpointsCommand {
 /// `hookgate messages ...`.
 #[derive(Debug, Subcommand)]
 pub enum MessagesCommand {
+    /// The message log, newest first.
+    List {
+        /// Which messages.
+        #[command(flatten)]
+        filters: super::logs::MessageFilters,
+        /// The gateway.
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Show a message: payload, plugin outcome, deliveries and attempts.
     Show {
         /// The message id (`msg_...`).
@@ -128,18 +191,21 @@ pub(super) fn run(command: impl std::future::Future<Output = anyhow::Result<()>>
 }
 
 /// One API call; a non-2xx answer becomes an error with the API's message.
-async fn call(
+pub(super) async fn call(
     remote: &Remote,
     method: reqwest::Method,
     path: &str,
     body: Option<reqwest::Body>,
     query: &[(&str, String)],
 ) -> anyhow::Result<Value> {
+    let Some(token) = &remote.token else {
+        bail!("the management API needs the admin token: pass --token or set HOOKGATE_ADMIN_TOKEN");
+    };
     let url = format!("{}{path}", remote.url.trim_end_matches('/'));
-    let mut request = reqwest::Client::new().request(method, &url).query(query);
-    if let Some(token) = &remote.token {
-        request = request.bearer_auth(token);
-    }
+    let mut request = reqwest::Client::new()
+        .request(method, &url)
+        .query(query)
+        .bearer_auth(token);
     if let Some(body) = body {
         request = request.body(body);
     }
@@ -157,7 +223,7 @@ async fn call(
     Ok(value)
 }
 
-fn print_json(value: &Value) {
+pub(super) fn print_json(value: &Value) {
     println!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
@@ -206,6 +272,7 @@ pub(super) async fn endpoints(command: EndpointsCommand) -> anyhow::Result<()> {
             payload,
             remote,
         } => return test_endpoint(&name, event_type, payload, &remote).await,
+        other => return manage_endpoint(other).await,
     };
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
@@ -245,6 +312,79 @@ pub(super) async fn endpoints(command: EndpointsCommand) -> anyhow::Result<()> {
             types.join(","),
             e["url"].as_str().unwrap_or("?"),
         );
+    }
+    Ok(())
+}
+
+/// `hookgate endpoints show|create|disable|enable|rotate-secret`.
+async fn manage_endpoint(command: EndpointsCommand) -> anyhow::Result<()> {
+    use reqwest::Method;
+    let body = |value: Value| -> anyhow::Result<Option<reqwest::Body>> {
+        Ok(Some(serde_json::to_vec(&value)?.into()))
+    };
+    let (remote, answer, done) = match command {
+        EndpointsCommand::Show { name, remote } => {
+            let path = format!("/v1/endpoints/{name}");
+            let answer = call(&remote, Method::GET, &path, None, &[]).await?;
+            (remote, answer, String::new())
+        }
+        EndpointsCommand::Create {
+            name,
+            url,
+            event_types,
+            remote,
+        } => {
+            let mut endpoint = json!({"name": name, "url": url});
+            if !event_types.is_empty() {
+                endpoint["event_types"] = json!(event_types);
+            }
+            let answer = call(&remote, Method::POST, "/v1/endpoints", body(endpoint)?, &[]).await?;
+            let done = match answer["secret"].as_str() {
+                Some(secret) => {
+                    format!("created {name}; its signing secret, shown this once: {secret}")
+                }
+                None => format!("created {name}"),
+            };
+            (remote, answer, done)
+        }
+        EndpointsCommand::Disable {
+            name,
+            reason,
+            remote,
+        } => {
+            let path = format!("/v1/endpoints/{name}/disable");
+            let request = body(json!({"reason": reason}))?;
+            let answer = call(&remote, Method::POST, &path, request, &[]).await?;
+            (remote, answer, format!("{name} is disabled"))
+        }
+        EndpointsCommand::Enable { name, remote } => {
+            let path = format!("/v1/endpoints/{name}/enable");
+            let answer = call(&remote, Method::POST, &path, None, &[]).await?;
+            (remote, answer, format!("{name} is enabled"))
+        }
+        EndpointsCommand::RotateSecret {
+            name,
+            grace,
+            remote,
+        } => {
+            let path = format!("/v1/endpoints/{name}/rotate-secret");
+            let request = body(grace.map_or_else(|| json!({}), |g| json!({"grace": g})))?;
+            let answer = call(&remote, Method::POST, &path, request, &[]).await?;
+            let secret = answer["secret"].as_str().unwrap_or("?");
+            let done = format!("{name} signs with a new secret, shown this once: {secret}");
+            (remote, answer, done)
+        }
+        EndpointsCommand::List { .. } | EndpointsCommand::Test { .. } => {
+            bail!("not an endpoint change")
+        }
+    };
+    if remote.json {
+        print_json(&answer);
+    } else if done.is_empty() {
+        // `show`: the settings as the API gives them, then the state.
+        print_json(&answer);
+    } else {
+        println!("{done}");
     }
     Ok(())
 }
@@ -304,7 +444,12 @@ async fn test_endpoint(
 
 /// `hookgate messages show`.
 pub(super) async fn messages(command: MessagesCommand) -> anyhow::Result<()> {
-    let MessagesCommand::Show { id, remote } = command;
+    let (id, remote) = match command {
+        MessagesCommand::Show { id, remote } => (id, remote),
+        MessagesCommand::List { filters, remote } => {
+            return super::logs::list_messages(filters, remote).await;
+        }
+    };
     let message = call(
         &remote,
         reqwest::Method::GET,
@@ -333,7 +478,10 @@ pub(super) async fn messages(command: MessagesCommand) -> anyhow::Result<()> {
         "event type  {}",
         message["event_type"].as_str().unwrap_or("?")
     );
-    println!("received    {}", message["received_at"]);
+    let received = message["received_at"]
+        .as_u64()
+        .map(super::args::readable_time);
+    println!("received    {}", received.as_deref().unwrap_or("?"));
     let outcome = &message["outcome"];
     match outcome["status"].as_str() {
         Some("dropped") => println!(
@@ -363,9 +511,11 @@ pub(super) async fn messages(command: MessagesCommand) -> anyhow::Result<()> {
                 Some(code) => format!("HTTP {code}"),
                 None => a["error"].as_str().unwrap_or("no response").to_owned(),
             };
+            let at = a["at"].as_u64().map(super::args::readable_time);
             println!(
                 "  attempt   at {} in {} ms: {result}",
-                a["at"], a["latency_ms"]
+                at.as_deref().unwrap_or("?"),
+                a["latency_ms"]
             );
         }
     }

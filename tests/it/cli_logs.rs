@@ -1,0 +1,165 @@
+//! The `hookgate` commands people run against a gateway: endpoints created,
+//! disabled, enabled and shown; the delivery and message logs listed with
+//! the API's filters and relative times; the dead letter; `deliveries
+//! tail` following attempts as they land; and a missing token named.
+
+use std::process::Stdio;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+
+use crate::harness::{ADMIN_TOKEN, TestGateway, TestReceiver, admin_config, eventually};
+
+/// The CLI's command for `gateway`, with the token unless `token` is false.
+fn command(gateway: &TestGateway, args: &[&str], token: bool) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookgate-it"));
+    command.args(args).env("HOOKGATE_URL", &gateway.url);
+    command.env_remove("HOOKGATE_ADMIN_TOKEN");
+    if token {
+        command.env("HOOKGATE_ADMIN_TOKEN", ADMIN_TOKEN);
+    }
+    command.kill_on_drop(true);
+    command
+}
+
+/// Runs it to the end: (success, stdout, stderr).
+async fn run(gateway: &TestGateway, args: &[&str]) -> (bool, String, String) {
+    let out = command(gateway, args, true).output().await.expect("runs");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+#[tokio::test]
+async fn endpoints_and_logs_are_managed_and_read_from_the_command_line() {
+    let receiver = TestReceiver::start().await;
+    let gateway = TestGateway::start(&admin_config("", "")).await;
+
+    let (ok, out, err) = run(
+        &gateway,
+        &[
+            "endpoints",
+            "create",
+            "crm",
+            &receiver.url,
+            "--event-type",
+            "call.*",
+        ],
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("signing secret, shown this once: whsec_"),
+        "{out}"
+    );
+    let (ok, out, err) = run(
+        &gateway,
+        &["endpoints", "disable", "crm", "--reason", "maintenance"],
+    )
+    .await;
+    assert!(ok && out.contains("crm is disabled"), "{out}{err}");
+    let (_, out, _) = run(&gateway, &["endpoints", "show", "crm"]).await;
+    let shown: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(shown["disabled"]["reason"], "maintenance", "{shown}");
+    assert_eq!(
+        shown["signing"]["secrets"][0], "***",
+        "no secret shown again"
+    );
+    let (ok, out, _) = run(&gateway, &["endpoints", "enable", "crm"]).await;
+    assert!(ok && out.contains("crm is enabled"), "{out}");
+
+    let (_, reply) = gateway
+        .post("calls", r#"{"type":"call.completed"}"#, &[])
+        .await;
+    let id = reply["id"].as_str().expect("id").to_owned();
+    receiver.wait_for(1).await;
+    eventually("the delivery is recorded", || async {
+        let d = gateway.deliveries("endpoint=crm&status=delivered").await;
+        (d.len() == 1).then_some(())
+    })
+    .await;
+    let (ok, out, err) = run(
+        &gateway,
+        &["deliveries", "list", "--endpoint", "crm", "--since", "1h"],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("dlv_"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        row.contains("delivered") && row.contains("HTTP 200") && row.contains(" UTC"),
+        "{row}"
+    );
+    assert!(!out.contains('\u{1b}'), "no colours into a pipe: {out:?}");
+    let (_, out, _) = run(&gateway, &["deliveries", "list", "--until", "1h"]).await;
+    assert!(
+        !out.contains("dlv_"),
+        "nothing created over an hour ago: {out}"
+    );
+    let (_, out, _) = run(&gateway, &["messages", "list", "--status", "routed"]).await;
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&id) && l.contains("routed to 1")),
+        "{out}"
+    );
+    let (ok, out, _) = run(&gateway, &["dead-letter", "list"]).await;
+    assert!(
+        ok && out.contains("dead deliveries") && out.contains("a plugin failed on"),
+        "{out}"
+    );
+    assert!(!out.contains("dlv_"), "nothing is dead: {out}");
+
+    let out = command(&gateway, &["deliveries", "list"], false)
+        .output()
+        .await
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("--token") && err.contains("HOOKGATE_ADMIN_TOKEN"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn deliveries_tail_prints_each_attempt_as_it_lands() {
+    let receiver = TestReceiver::start().await;
+    receiver.answer(500);
+    let endpoint = format!(
+        "[[endpoint]]\nname = \"crm\"\nurl = \"{}\"\nretry = {{ schedule = [\"1h\"] }}\n",
+        receiver.url
+    );
+    let gateway = TestGateway::start(&admin_config("", &endpoint)).await;
+    let mut tail = command(&gateway, &["deliveries", "tail", "--endpoint", "crm"], true)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut lines = BufReader::new(tail.stdout.take().expect("stdout")).lines();
+    let mut notes = BufReader::new(tail.stderr.take().expect("stderr")).lines();
+    let header = lines.next_line().await.expect("reads").expect("a header");
+    assert!(header.starts_with("DELIVERY"), "{header}");
+    // It says when it has taken its first look; what lands after is news.
+    let note = notes.next_line().await.expect("reads").expect("a note");
+    assert!(note.starts_with("following"), "{note}");
+
+    gateway
+        .post("calls", r#"{"type":"call.completed"}"#, &[])
+        .await;
+    let line = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let line = lines.next_line().await.expect("reads").expect("a line");
+            if line.starts_with("dlv_") {
+                return line;
+            }
+        }
+    })
+    .await
+    .expect("an attempt is printed");
+    assert!(
+        line.contains("retrying") && line.contains("HTTP 500"),
+        "{line}"
+    );
+    tail.kill().await.expect("stops");
+}
