@@ -207,7 +207,7 @@ fn the_example_config_in_the_repository_is_valid() {
         .expect("the example is valid");
     assert_eq!(config.sources.len(), 4);
     assert_eq!(config.routes.len(), 4);
-    assert_eq!(config.endpoints.len(), 2);
+    assert_eq!(config.endpoints.len(), 4);
     assert!(
         config
             .plugins
