@@ -138,6 +138,7 @@ timeout = "10s"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_endpoints_backlog_stays_on_disk_and_memory_stays_flat() {
+    let _timing = crate::harness::timing().await;
     let (fast_dir, slow_dir) = (
         tempfile::tempdir().expect("dir"),
         tempfile::tempdir().expect("dir"),

@@ -534,3 +534,12 @@ pub(crate) fn now_millis() -> u64 {
         .expect("after 1970");
     u64::try_from(now.as_millis()).expect("fits")
 }
+
+/// Held by the tests that measure a rate and by the one that generates
+/// load for a minute, so that neither runs beside the other: the load
+/// stalls the process for a second at a time on two cores, which a rate
+/// measured over five seconds cannot tell from a limiter wasting turns.
+pub(crate) async fn timing() -> tokio::sync::MutexGuard<'static, ()> {
+    static TIMING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    TIMING.lock().await
+}
