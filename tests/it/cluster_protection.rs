@@ -154,7 +154,7 @@ async fn an_endpoint_two_nodes_find_gone_at_once_is_announced_once() {
         (d.first()?["status"] == "delivered").then_some(d)
     })
     .await;
-    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    assert_eq!(delivered.len(), 1, "only endpoint.disabled: {delivered:?}");
     assert_eq!(operator.received().len(), 1);
     a.stop().await;
     b.stop().await;

@@ -751,8 +751,9 @@ impl Deliverer {
         if let Some(dead) = dead {
             self.alert(dead, now).await;
         }
-        // A per-message target's answers say nothing about the endpoint.
-        if recipient != Recipient::Endpoint {
+        // A per-message target's answers say nothing about the endpoint,
+        // and a disabled endpoint has had its one event (`endpoint.disabled`).
+        if recipient != Recipient::Endpoint || endpoint.state.disabled().is_some() {
             return;
         }
         let name = endpoint.name.clone();
