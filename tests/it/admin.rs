@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{ADMIN_TOKEN, TestGateway, TestReceiver, admin_config, eventually};
+use crate::harness::{ADMIN_TOKEN, TestGateway, TestReceiver, admin_config, eventually, hmac_hex};
 
 const WHSEC: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 const WHSEC_NEW: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -1018,4 +1018,84 @@ async fn callintel_webhooks_each_receive_what_their_events_and_filters_allow() {
     );
     assert_eq!(durations(&inbound), [20, 600]);
     assert_eq!(durations(&long_calls), [345, 600]);
+}
+
+#[tokio::test]
+async fn an_hmac_endpoint_rotates_its_secret_at_the_end_of_the_grace_period() {
+    let receiver = TestReceiver::start().await;
+    let gateway = TestGateway::start(&config("")).await;
+    let mut e = endpoint("callcov", &receiver.url);
+    e["signing"] = json!({
+        "scheme": "hmac", "header": "X-CallCov-Signature", "encoding": "hex",
+        "secret": "old-key",
+    });
+    let (status, body) = gateway.admin("POST", "/v1/endpoints", Some(e)).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, rotated) = gateway
+        .admin(
+            "POST",
+            "/v1/endpoints/callcov/rotate-secret",
+            Some(json!({"grace": "1h"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{rotated}");
+    let new = rotated["secret"]
+        .as_str()
+        .expect("the new secret, once")
+        .to_owned();
+    assert!(new.len() >= 32 && !new.starts_with("whsec_"), "{new}");
+    let (_, shown) = gateway.admin("GET", "/v1/endpoints/callcov", None).await;
+    assert_eq!(shown["signing"]["secret"], "***", "{shown}");
+    assert_eq!(shown["signing"]["previous"]["secret"], "***", "{shown}");
+    let until = |v: &Value| v.as_str().map(|t| t.replace("000000Z", "Z"));
+    assert_eq!(
+        until(&shown["signing"]["previous"]["until"]),
+        until(&rotated["previous_until"])
+    );
+
+    // Within the grace period the old secret signs (one signature per
+    // request): the receiver has until then to accept the new one.
+    let (status, result) = gateway
+        .admin(
+            "POST",
+            "/v1/endpoints/callcov/test",
+            Some(json!({"event_type": "analysis.completed"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{result}");
+    let got = receiver.wait_for(1).await;
+    let signature = got[0].headers["x-callcov-signature"]
+        .to_str()
+        .expect("text");
+    assert_eq!(signature, hmac_hex("old-key", &got[0].body));
+
+    // A second rotation within the grace period keeps the old one signing
+    // until the first grace ends.
+    let (status, again) = gateway
+        .admin(
+            "POST",
+            "/v1/endpoints/callcov/rotate-secret",
+            Some(json!({"grace": "2h"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{again}");
+    let (_, shown) = gateway.admin("GET", "/v1/endpoints/callcov", None).await;
+    assert_eq!(
+        until(&shown["signing"]["previous"]["until"]),
+        until(&rotated["previous_until"]),
+        "the first grace period's end stands"
+    );
+    let (_, result) = gateway
+        .admin(
+            "POST",
+            "/v1/endpoints/callcov/test",
+            Some(json!({"event_type": "analysis.completed"})),
+        )
+        .await;
+    assert_eq!(result["delivered"], true, "{result}");
+    let got = receiver.wait_for(2).await;
+    let signature = got[1].headers["x-callcov-signature"]
+        .to_str()
+        .expect("text");
+    assert_eq!(signature, hmac_hex("old-key", &got[1].body));
 }

@@ -18,8 +18,9 @@ pub use filter::Filter;
 pub use secret::Secret;
 pub use types::{
     AdminConfig, BreakerConfig, Config, EndpointConfig, EndpointSigning, Extract, FailureAlert,
-    HumanDuration, LogFormat, PluginConfig, PluginHostConfig, RetentionConfig, RetiringSecret,
-    RetryConfig, RouteConfig, ServerConfig, SourceAuth, SourceConfig, StorageConfig, TlsConfig,
+    HumanDuration, LogFormat, PluginConfig, PluginHostConfig, PreviousSecret, RetentionConfig,
+    RetiringSecret, RetryConfig, RouteConfig, ServerConfig, SourceAuth, SourceConfig,
+    StorageConfig, TlsConfig,
 };
 
 /// The built-in defaults, commented.

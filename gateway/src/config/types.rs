@@ -517,6 +517,11 @@ pub enum EndpointSigning {
         prefix: String,
         /// The secret.
         secret: Secret,
+        /// The secret it replaced, which still signs until its time: one
+        /// signature per request, so a rotation switches at the end of its
+        /// grace period, and the receiver accepts both until then.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous: Option<PreviousSecret>,
         /// The header that carries the message id (stable across retries),
         /// so a receiver can de-duplicate without parsing the body.
         #[serde(default = "default_id_header")]
@@ -548,6 +553,20 @@ pub struct RetiringSecret {
     #[schema(value_type = super::schema::WebhookSecret)]
     pub secret: Secret,
     /// When it stops signing (RFC 3339).
+    #[serde(with = "humantime_serde")]
+    #[schema(value_type = String, format = DateTime, example = "2026-11-23T10:00:00Z")]
+    pub until: std::time::SystemTime,
+}
+
+/// An HMAC endpoint's secret being rotated out: it signs until `until`,
+/// then the new one does.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviousSecret {
+    /// The old secret.
+    #[schema(value_type = String, min_length = 1)]
+    pub secret: Secret,
+    /// When the new secret takes over (RFC 3339).
     #[serde(with = "humantime_serde")]
     #[schema(value_type = String, format = DateTime, example = "2026-11-23T10:00:00Z")]
     pub until: std::time::SystemTime,

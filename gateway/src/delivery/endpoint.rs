@@ -31,6 +31,8 @@ pub enum Signing {
         prefix: String,
         /// The key.
         secret: SigningSecret,
+        /// The key it replaced, which signs instead until its time (Unix ms).
+        previous: Option<(SigningSecret, u64)>,
         /// The header carrying the message id.
         id_header: String,
     },
@@ -106,13 +108,7 @@ impl Endpoint {
                     .collect::<Result<_, _>>()?,
                 retiring: retiring
                     .iter()
-                    .map(|old| {
-                        let until = old
-                            .until
-                            .duration_since(UNIX_EPOCH)
-                            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-                        Ok((parse(old.secret.expose())?, until))
-                    })
+                    .map(|old| Ok((parse(old.secret.expose())?, unix_millis(old.until))))
                     .collect::<Result<_, super::Error>>()?,
             },
             EndpointSigning::Hmac {
@@ -120,12 +116,19 @@ impl Endpoint {
                 encoding,
                 prefix,
                 secret,
+                previous,
                 id_header,
             } => Signing::Hmac {
                 header: header.clone(),
                 encoding: *encoding,
                 prefix: prefix.clone(),
                 secret: parse(secret.expose())?,
+                previous: previous
+                    .as_ref()
+                    .map(|old| {
+                        Ok::<_, super::Error>((parse(old.secret.expose())?, unix_millis(old.until)))
+                    })
+                    .transpose()?,
                 id_header: id_header.clone(),
             },
             EndpointSigning::None => Signing::None,
@@ -239,8 +242,14 @@ impl Endpoint {
                 encoding,
                 prefix,
                 secret,
+                previous,
                 id_header,
             } => {
+                let now_ms = u64::try_from(timestamp).unwrap_or(0).saturating_mul(1000);
+                let secret = match previous {
+                    Some((old, until)) if *until > now_ms => old,
+                    _ => secret,
+                };
                 headers.push((id_header.clone(), message_id.to_owned()));
                 headers.push((
                     header.clone(),
@@ -251,6 +260,12 @@ impl Endpoint {
         }
         headers
     }
+}
+
+/// A time as Unix milliseconds (0 before 1970).
+fn unix_millis(at: std::time::SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
@@ -330,12 +345,40 @@ mod tests {
     }
 
     #[test]
+    fn a_rotated_hmac_endpoint_signs_with_the_previous_secret_until_its_time() {
+        let (new, old) = ("new-key", "old-key");
+        let e = endpoint(Signing::Hmac {
+            header: "X-Signature".into(),
+            encoding: hmac_header::Encoding::Hex,
+            prefix: String::new(),
+            secret: SigningSecret::parse(new).expect("parses"),
+            previous: Some((
+                SigningSecret::parse(old).expect("parses"),
+                1_700_000_100_000,
+            )),
+            id_header: "webhook-id".into(),
+        });
+        let signed = |timestamp| {
+            let headers =
+                e.request_headers(Recipient::Endpoint, "m", timestamp, b"body", &[], None);
+            get(&headers, "x-signature")[0].to_owned()
+        };
+        let with = |key: &str| {
+            let key = SigningSecret::parse(key).expect("parses");
+            hmac_header::sign(&key, b"body", hmac_header::Encoding::Hex, "")
+        };
+        assert_eq!(signed(1_700_000_099), with(old), "within the grace period");
+        assert_eq!(signed(1_700_000_100), with(new), "from its end");
+    }
+
+    #[test]
     fn hmac_signing_protects_its_headers_and_carries_the_message_id() {
         let e = endpoint(Signing::Hmac {
             header: "X-CallCov-Signature".into(),
             encoding: hmac_header::Encoding::Hex,
             prefix: String::new(),
             secret: SigningSecret::parse("k").expect("parses"),
+            previous: None,
             id_header: "X-CallCov-Event-Id".into(),
         });
         let extra = vec![

@@ -29,19 +29,26 @@ fn millis(time: SystemTime) -> u64 {
 }
 
 impl Registry {
-    /// Replaces a Standard Webhooks endpoint's signing secret; the previous
-    /// ones keep signing beside it for `grace`. `secret` is generated when
-    /// not given.
+    /// Replaces an endpoint's signing secret. Standard Webhooks: the
+    /// previous ones keep signing beside it for `grace`. HMAC (one signature
+    /// per request): the previous one keeps signing until `grace` ends, then
+    /// the new one does. `secret` is generated when not given.
     pub async fn rotate_secret(
         &self,
         name: &str,
         secret: Option<String>,
         grace: Duration,
     ) -> Result<Rotated, RegistryError> {
-        let secret = match secret {
-            Some(s) => s,
-            None => crate::signing::SigningSecret::generate().to_whsec(),
-        };
+        // Generated when not given: `whsec_` for Standard Webhooks, and for
+        // HMAC a plain random string (its bytes are the key as given).
+        let given = secret;
+        let whsec = given
+            .clone()
+            .unwrap_or_else(|| crate::signing::SigningSecret::generate().to_whsec());
+        let plain = given.unwrap_or_else(|| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>())
+        });
         let now = SystemTime::UNIX_EPOCH + Duration::from_millis(self.clock.now_millis());
         let until = now.checked_add(grace).ok_or_else(|| {
             RegistryError::Invalid(Invalid {
@@ -50,7 +57,7 @@ impl Registry {
             })
         })?;
         let until_text = humantime::format_rfc3339_millis(until).to_string();
-        self.mutate(|model| {
+        let secret = self.mutate(|model| {
             let Some(entry) = model.endpoints.get_mut(name) else {
                 return Err(RegistryError::NotFound {
                     kind: Endpoints::KIND,
@@ -63,17 +70,35 @@ impl Registry {
                     name: name.to_owned(),
                 });
             }
-            let EndpointSigning::StandardWebhooks { retiring, .. } = &entry.spec.signing else {
-                return Err(RegistryError::Conflict(format!(
-                    "endpoint {name} does not sign with Standard Webhooks; rotation with a grace period needs several signatures per request"
-                )));
+            let retiring = match &entry.spec.signing {
+                EndpointSigning::StandardWebhooks { retiring, .. } => retiring,
+                EndpointSigning::Hmac { previous, .. } => {
+                    let raw =
+                        rotate_hmac(&entry.raw, previous.as_ref(), &plain, now, &until_text)?;
+                    let spec: EndpointConfig = parse(&raw)?;
+                    let json = serde_json::to_vec(&raw).unwrap_or_default();
+                    entry.raw = raw;
+                    entry.spec = spec;
+                    let persist = vec![Persist::Put(Endpoints::KIND, name.to_owned(), json)];
+                    return Ok((plain.clone(), persist));
+                }
+                EndpointSigning::None => {
+                    return Err(RegistryError::Conflict(format!(
+                        "endpoint {name} does not sign its requests; give it a signing scheme first"
+                    )));
+                }
             };
             let mut raw = entry.raw.clone();
             let signing = raw
                 .as_object_mut()
-                .map(|o| o.entry("signing").or_insert_with(|| json!({"scheme": "standard-webhooks"})))
+                .map(|o| {
+                    o.entry("signing")
+                        .or_insert_with(|| json!({"scheme": "standard-webhooks"}))
+                })
                 .and_then(Value::as_object_mut)
-                .ok_or_else(|| RegistryError::Conflict("the stored endpoint is not an object".into()))?;
+                .ok_or_else(|| {
+                    RegistryError::Conflict("the stored endpoint is not an object".into())
+                })?;
             let old: Vec<Value> = signing
                 .get("secrets")
                 .and_then(Value::as_array)
@@ -94,12 +119,16 @@ impl Registry {
                 old.into_iter()
                     .map(|secret| json!({"secret": secret, "until": until_text})),
             );
-            signing.insert("secrets".into(), json!([secret]));
+            signing.insert("secrets".into(), json!([whsec]));
             signing.insert("retiring".into(), Value::Array(kept));
             let spec: EndpointConfig = parse(&raw).map_err(|e| match e {
                 RegistryError::Invalid(Invalid { field, message }) => {
                     RegistryError::Invalid(Invalid {
-                        field: if field.is_empty() { "secret".into() } else { field },
+                        field: if field.is_empty() {
+                            "secret".into()
+                        } else {
+                            field
+                        },
                         message,
                     })
                 }
@@ -108,7 +137,10 @@ impl Registry {
             let json = serde_json::to_vec(&raw).unwrap_or_default();
             entry.raw = raw;
             entry.spec = spec;
-            Ok(((), vec![Persist::Put(Endpoints::KIND, name.to_owned(), json)]))
+            Ok((
+                whsec.clone(),
+                vec![Persist::Put(Endpoints::KIND, name.to_owned(), json)],
+            ))
         })
         .await?;
         Ok(Rotated {
@@ -116,4 +148,32 @@ impl Registry {
             previous_until: until_text,
         })
     }
+}
+
+/// An HMAC endpoint's stored form with `secret` in force and the one it
+/// replaces signing until `until` (one signature per request: the switch
+/// is at the end of the grace period). A rotation during another's grace
+/// keeps the secret that signs now as the previous one.
+fn rotate_hmac(
+    raw: &Value,
+    previous: Option<&crate::config::PreviousSecret>,
+    secret: &str,
+    now: SystemTime,
+    until: &str,
+) -> Result<Value, RegistryError> {
+    let mut raw = raw.clone();
+    let signing = raw
+        .get_mut("signing")
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| RegistryError::Conflict("the stored endpoint has no signing".into()))?;
+    let still_signing = previous.is_some_and(|p| p.until > now);
+    if !still_signing {
+        let current = signing.get("secret").cloned().unwrap_or(Value::Null);
+        signing.insert(
+            "previous".into(),
+            json!({"secret": current, "until": until}),
+        );
+    }
+    signing.insert("secret".into(), json!(secret));
+    Ok(raw)
 }
