@@ -1099,3 +1099,27 @@ async fn an_hmac_endpoint_rotates_its_secret_at_the_end_of_the_grace_period() {
         .expect("text");
     assert_eq!(signature, hmac_hex("old-key", &got[1].body));
 }
+
+#[tokio::test]
+async fn a_patch_that_switches_the_signing_scheme_replaces_the_old_schemes_fields() {
+    let receiver = TestReceiver::start().await;
+    let gateway = TestGateway::start(&config("")).await;
+    let mut e = endpoint("switch", &receiver.url);
+    e["signing"] = json!({"scheme": "hmac", "header": "X-Signature", "secret": "k"});
+    let (status, body) = gateway.admin("POST", "/v1/endpoints", Some(e)).await;
+    assert_eq!(status, 201, "{body}");
+    let patch = json!({"signing": {"scheme": "standard-webhooks", "secrets": [WHSEC]}});
+    let (status, body) = gateway
+        .admin("PATCH", "/v1/endpoints/switch", Some(patch))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["signing"]["scheme"], "standard-webhooks", "{body}");
+    assert!(body["signing"].get("header").is_none(), "{body}");
+    // Within one scheme a patch still merges: the secret stays.
+    let patch = json!({"signing": {"scheme": "standard-webhooks", "retiring": []}});
+    let (status, body) = gateway
+        .admin("PATCH", "/v1/endpoints/switch", Some(patch))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["signing"]["secrets"], json!(["***"]), "{body}");
+}

@@ -45,11 +45,11 @@ pub struct Filter {
     pub pointer: Option<String>,
     /// The value is this JSON value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<serde_json::Value>, example = "inbound")]
     pub equals: Option<Value>,
     /// The value is one of these (at least one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<Object>>, min_items = 1)]
+    #[schema(value_type = Option<Vec<serde_json::Value>>, min_items = 1)]
     pub one_of: Option<Vec<Value>>,
     /// The pointer names a value (`true`) or nothing (`false`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -508,6 +508,7 @@ pub enum EndpointSigning {
     /// A provider-style HMAC header.
     Hmac {
         /// The header.
+        #[schema(pattern = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", example = "X-Signature")]
         header: String,
         /// Hex or base64.
         #[serde(default)]
@@ -525,7 +526,7 @@ pub enum EndpointSigning {
         /// The header that carries the message id (stable across retries),
         /// so a receiver can de-duplicate without parsing the body.
         #[serde(default = "default_id_header")]
-        #[schema(default = "webhook-id")]
+        #[schema(default = "webhook-id", pattern = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")]
         id_header: String,
     },
     /// No signature.

@@ -366,5 +366,11 @@ fn check_retry(retry: &RetryConfig) -> Result<(), Invalid> {
     if retry.max_attempts == Some(0) {
         return Err(bad("retry.max_attempts", "must be at least 1"));
     }
+    if retry.schedule.as_ref().is_some_and(Vec::is_empty) {
+        return Err(bad(
+            "retry.schedule",
+            "give at least one delay; for no retries at all write `max_attempts = 1`",
+        ));
+    }
     Ok(())
 }

@@ -336,6 +336,7 @@ impl Registry {
                 });
             };
             let mut raw = entry.raw.clone();
+            drop_switched_variants(&mut raw, &patch);
             json_patch::merge(&mut raw, &patch);
             let spec: K::Spec = parse(&raw)?;
             if K::name(&spec) != name {
@@ -378,5 +379,26 @@ impl Registry {
             self.store.enable_endpoint(name).await?;
         }
         Ok(())
+    }
+}
+/// Before a merge patch: a setting that is a tagged union (`signing` by
+/// its `scheme`, a source's `auth` by its `type`) and that the patch moves
+/// to another variant is replaced by the patch's object, not merged into:
+/// the old variant's fields would not fit the new one.
+fn drop_switched_variants(raw: &mut serde_json::Value, patch: &serde_json::Value) {
+    let (Some(raw), Some(patch)) = (raw.as_object_mut(), patch.as_object()) else {
+        return;
+    };
+    for (key, changed) in patch {
+        let Some(stored) = raw.get(key) else { continue };
+        let switched = ["scheme", "type"].iter().any(|tag| {
+            matches!(
+                (changed.get(tag), stored.get(tag)),
+                (Some(new), Some(old)) if new != old
+            )
+        });
+        if switched {
+            raw.insert(key.clone(), serde_json::Value::Null);
+        }
     }
 }
