@@ -19,6 +19,17 @@ async fn post_round(nodes: &[&TestGateway], n: usize) -> Vec<String> {
     ids
 }
 
+/// Waits until each of `nodes` shows the endpoint `paced` as `check` wants.
+async fn every_node_sees(nodes: &[&TestGateway], what: &str, check: impl Fn(&Value) -> bool) {
+    for node in nodes {
+        eventually(&format!("every node sees {what}"), || async {
+            let (_, view) = node.admin("GET", "/v1/endpoints/paced", None).await;
+            check(&view).then_some(())
+        })
+        .await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limit_holds_within_ten_percent_across_three_nodes() {
     const RATE: f64 = 10.0;
@@ -40,12 +51,7 @@ async fn a_rate_limit_holds_within_ten_percent_across_three_nodes() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
-    for node in [&b, &c] {
-        eventually("every node has the endpoint", || async {
-            (node.admin("GET", "/v1/endpoints/paced", None).await.0 == 200).then_some(())
-        })
-        .await;
-    }
+    every_node_sees(&[&b, &c], "the endpoint", |view| view["name"] == "paced").await;
 
     // The backlog is made first, so the ingest rate (which a loaded machine
     // may bring below the limit) does not set the pace: the endpoint is
@@ -54,13 +60,10 @@ async fn a_rate_limit_holds_within_ten_percent_across_three_nodes() {
     // dead-lettered, and then all of them are recovered at once.
     let (status, body) = a.admin("POST", "/v1/endpoints/paced/disable", None).await;
     assert_eq!(status, 200, "{body}");
-    for node in [&b, &c] {
-        eventually("every node has the endpoint disabled", || async {
-            let (_, view) = node.admin("GET", "/v1/endpoints/paced", None).await;
-            view["disabled"].is_object().then_some(())
-        })
-        .await;
-    }
+    every_node_sees(&[&b, &c], "it disabled", |view| {
+        view["disabled"].is_object()
+    })
+    .await;
     post_round(&[&a, &b, &c], EVENTS).await;
     eventually("every delivery is dead-lettered", || async {
         let dead = a.deliveries("endpoint=paced&status=dead&limit=500").await;
@@ -69,13 +72,10 @@ async fn a_rate_limit_holds_within_ten_percent_across_three_nodes() {
     .await;
     let (status, body) = a.admin("POST", "/v1/endpoints/paced/enable", None).await;
     assert_eq!(status, 200, "{body}");
-    for node in [&b, &c] {
-        eventually("every node has the endpoint enabled", || async {
-            let (_, view) = node.admin("GET", "/v1/endpoints/paced", None).await;
-            view["disabled"].is_null().then_some(())
-        })
-        .await;
-    }
+    every_node_sees(&[&b, &c], "it enabled", |view| {
+        view["name"] == "paced" && view["disabled"].is_null()
+    })
+    .await;
     assert!(
         receiver.received().is_empty(),
         "nothing went while disabled"

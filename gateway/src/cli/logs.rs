@@ -38,10 +38,18 @@ pub struct DeliveryFilters {
     /// Only those whose last attempt got this HTTP status.
     #[arg(long)]
     pub response_code: Option<u16>,
-    /// Created at or after: RFC 3339, Unix ms, or a time ago (`1h`, `30m`).
+    /// The time range and page size.
+    #[command(flatten)]
+    pub window: Window,
+}
+
+/// A log's time range (created or received) and how many rows to show.
+#[derive(Debug, Clone, Args)]
+pub struct Window {
+    /// At or after: RFC 3339, Unix ms, or a time ago (`1h`, `30m`).
     #[arg(long, value_parser = time)]
     pub since: Option<String>,
-    /// Created before: RFC 3339, Unix ms, or a time ago.
+    /// Before: RFC 3339, Unix ms, or a time ago.
     #[arg(long, value_parser = time)]
     pub until: Option<String>,
     /// How many rows at most.
@@ -49,19 +57,32 @@ pub struct DeliveryFilters {
     pub limit: usize,
 }
 
+impl Window {
+    /// The API query: the window, then the filters given.
+    fn query<const N: usize>(
+        &self,
+        filters: [(&'static str, Option<String>); N],
+    ) -> Vec<(&'static str, String)> {
+        let mut query = vec![("limit", self.limit.clamp(1, 500).to_string())];
+        let window = [("since", self.since.clone()), ("until", self.until.clone())];
+        query.extend(
+            window
+                .into_iter()
+                .chain(filters)
+                .filter_map(|(k, v)| Some((k, v?))),
+        );
+        query
+    }
+}
+
 impl DeliveryFilters {
     fn query(&self) -> Vec<(&'static str, String)> {
-        let mut query = vec![("limit", self.limit.clamp(1, 500).to_string())];
-        let fields = [
+        self.window.query([
             ("endpoint", self.endpoint.clone()),
             ("event_type", self.event_type.clone()),
             ("status", self.status.clone()),
             ("response_code", self.response_code.map(|c| c.to_string())),
-            ("since", self.since.clone()),
-            ("until", self.until.clone()),
-        ];
-        query.extend(fields.into_iter().filter_map(|(k, v)| Some((k, v?))));
-        query
+        ])
     }
 }
 
@@ -119,15 +140,9 @@ pub struct MessageFilters {
     /// Only in this status: pending, dropped, failed or routed.
     #[arg(long)]
     pub status: Option<String>,
-    /// Received at or after: RFC 3339, Unix ms, or a time ago.
-    #[arg(long, value_parser = time)]
-    pub since: Option<String>,
-    /// Received before: RFC 3339, Unix ms, or a time ago.
-    #[arg(long, value_parser = time)]
-    pub until: Option<String>,
-    /// How many rows at most.
-    #[arg(long, default_value_t = 50)]
-    pub limit: usize,
+    /// The time range and page size.
+    #[command(flatten)]
+    pub window: Window,
 }
 
 /// `hookgate deliveries`.
@@ -151,7 +166,7 @@ pub(super) async fn deliveries(command: DeliveriesCommand) -> anyhow::Result<()>
 async fn tail(filters: &DeliveryFilters, remote: &Remote) -> anyhow::Result<()> {
     let mut seen: HashMap<String, (u64, String)> = HashMap::new();
     let mut query = filters.query();
-    if filters.since.is_none() {
+    if filters.window.since.is_none() {
         // From now on: what is already in the log is not news.
         let now = crate::clock::system_millis();
         query.push(("since", now.saturating_sub(60_000).to_string()));
@@ -174,7 +189,7 @@ async fn tail(filters: &DeliveryFilters, remote: &Remote) -> anyhow::Result<()> 
             seen.insert(id, now);
             // The first look only learns what is there, unless asked for
             // a window of its own.
-            if changed && (!first || filters.since.is_some()) {
+            if changed && (!first || filters.window.since.is_some()) {
                 if remote.json {
                     println!("{d}");
                 } else {
@@ -219,15 +234,11 @@ pub(super) async fn dead_letter(command: DeadLetterCommand) -> anyhow::Result<()
 
 /// `hookgate messages list`.
 pub(super) async fn list_messages(filters: MessageFilters, remote: Remote) -> anyhow::Result<()> {
-    let mut query = vec![("limit", filters.limit.clamp(1, 500).to_string())];
-    let fields = [
+    let query = filters.window.query([
         ("source", filters.source),
         ("event_type", filters.event_type),
         ("status", filters.status),
-        ("since", filters.since),
-        ("until", filters.until),
-    ];
-    query.extend(fields.into_iter().filter_map(|(k, v)| Some((k, v?))));
+    ]);
     let page = get(&remote, "/v1/messages", &query).await?;
     if remote.json {
         print_json(&page["items"]);
