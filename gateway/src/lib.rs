@@ -11,6 +11,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod delivery;
+pub mod exchange;
 pub mod handover;
 pub mod health;
 pub mod http_error;

@@ -56,7 +56,7 @@ pub use error::Error;
 pub use event::Event;
 pub use log::{Level, log};
 pub use matching::event_type_matches;
-pub use outcome::{Outcome, Target};
+pub use outcome::{Outcome, Response, Target};
 
 /// A hookgate plugin: one function from an event to what should happen to it.
 ///

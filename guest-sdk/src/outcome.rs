@@ -1,4 +1,5 @@
-//! What a plugin decides: drop the event, pass it on, or deliver it.
+//! What a plugin decides: drop the event, pass it on, deliver it, or answer
+//! the caller of a synchronous source.
 
 use serde::Serialize;
 
@@ -17,6 +18,10 @@ pub enum Outcome {
     Continue(Event),
     /// Deliver to exactly these endpoints.
     Deliver(Vec<Target>),
+    /// Answer the caller with this response and deliver nothing. On a
+    /// source with `mode = "sync"` it is the caller's answer; elsewhere it is
+    /// recorded with the event.
+    Respond(Response),
 }
 
 impl Outcome {
@@ -35,6 +40,49 @@ impl Outcome {
     /// Delivers to exactly these endpoints.
     pub fn deliver(targets: impl IntoIterator<Item = Target>) -> Self {
         Self::Deliver(targets.into_iter().collect())
+    }
+
+    /// Answers the caller with `status`, these headers and this body.
+    pub fn respond(
+        status: u16,
+        headers: impl IntoIterator<Item = (String, String)>,
+        body: impl Into<Vec<u8>>,
+    ) -> Self {
+        Self::Respond(Response {
+            status,
+            headers: headers.into_iter().collect(),
+            body: body.into(),
+        })
+    }
+
+    /// Answers the caller with `status` and `value` as a JSON body.
+    pub fn respond_json<T: Serialize + ?Sized>(status: u16, value: &T) -> Result<Self, Error> {
+        let body = serde_json::to_vec(value)
+            .map_err(|e| Error::failed(format!("cannot serialise the response as JSON: {e}")))?;
+        Ok(Self::respond(
+            status,
+            [("content-type".to_owned(), "application/json".to_owned())],
+            body,
+        ))
+    }
+}
+
+/// A plugin's answer to the caller of a synchronous source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The HTTP status, 200 to 599; anything else fails the event.
+    pub status: u16,
+    /// Response headers. The gateway passes them all to the caller and adds
+    /// `content-type: application/json` when none is given.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The body as JSON, for tests.
+    pub fn json(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::from_slice(&self.body)
     }
 }
 

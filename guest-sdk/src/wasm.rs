@@ -10,7 +10,7 @@ pub use wit_bindgen;
 #[allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "../wit/plugin.wit",
         world: "plugin",
         pub_export_macro: true,
         export_macro_name: "export_plugin_world",
@@ -85,6 +85,11 @@ fn into_action(outcome: Outcome) -> types::Action {
                 })
                 .collect(),
         ),
+        Outcome::Respond(response) => types::Action::Respond(types::Response {
+            status: response.status,
+            headers: wit_headers(response.headers),
+            body: response.body,
+        }),
     }
 }
 

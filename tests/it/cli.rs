@@ -29,10 +29,10 @@ fn plugin_check_prints_imports_and_exports() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(
-        stdout.contains("ok, a hookgate:plugin@0.1.0 component"),
+        stdout.contains("ok, a hookgate:plugin@0.2.0 component"),
         "{stdout}"
     );
-    assert!(stdout.contains("hookgate:plugin/log@0.1.0"), "{stdout}");
+    assert!(stdout.contains("hookgate:plugin/log@0.2.0"), "{stdout}");
     assert!(stdout.contains("exports\n    handle"), "{stdout}");
 }
 

@@ -28,5 +28,6 @@ mod protection;
 mod reprocess;
 mod sandbox_serving;
 mod schedules;
+mod sync_hooks;
 mod test_events;
 mod tls;

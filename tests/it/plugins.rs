@@ -266,3 +266,38 @@ async fn a_failing_plugin_ends_the_chain_with_its_name_and_error() {
     assert_eq!(failure.plugin, "second");
     assert_eq!(failure.error.kind(), "panic");
 }
+
+#[test]
+fn a_component_of_the_0_1_0_contract_runs_unchanged_beside_0_2_0_ones() {
+    let host = default_host();
+    let old = load(host, "contract-v0-1");
+    assert_eq!(old.contract_version(), "0.1.0");
+    assert!(
+        old.interface()
+            .imports
+            .iter()
+            .any(|name| name == "hookgate:plugin/endpoints@0.1.0"),
+        "{:?}",
+        old.interface().imports
+    );
+    assert_eq!(load(host, "noop").contract_version(), "0.2.0");
+
+    let kept = event("call.completed", "{}");
+    let ctx = context("old", &[], &[endpoint("crm", &["*"], &[])]);
+    let invocation = host.invoke_blocking(&old, &ctx, &kept);
+    match invocation.result.expect("runs") {
+        Outcome::Continue(rewrite) => {
+            let headers = rewrite.headers.expect("rewrites the headers");
+            assert!(headers.contains(&("x-contract".into(), "0.1.0".into())));
+        }
+        other => panic!("expected continue, got {other:?}"),
+    }
+    assert_eq!(invocation.logs.lines[0].message, "endpoints: crm");
+    let dropped = run(host, &old, &event("drop.me", "{}"));
+    assert_eq!(
+        dropped.result.expect("runs"),
+        Outcome::Drop {
+            reason: "a 0.1.0 plugin dropped it".into()
+        }
+    );
+}

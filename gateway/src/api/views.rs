@@ -166,6 +166,29 @@ pub(crate) enum OutcomeView {
         #[schema(value_type = Option<Object>)]
         payload: Option<Value>,
     },
+    /// A synchronous source answered its caller.
+    Answered {
+        /// The event type after the plugins.
+        event_type: String,
+        /// The plugin that answered itself, if one did.
+        plugin: Option<String>,
+        /// The endpoint whose answer was relayed, if one was called.
+        endpoint: Option<String>,
+        /// The response the caller got: status, headers and body.
+        response: ResponseView,
+    },
+}
+
+/// An answer a synchronous source gave its caller.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ResponseView {
+    /// The HTTP status.
+    pub status: u16,
+    /// Its headers.
+    pub headers: Vec<HeaderView>,
+    /// Its body (JSON, or text).
+    #[schema(value_type = Object)]
+    pub body: Value,
 }
 
 /// A body as JSON when it is JSON, else as text.
@@ -226,6 +249,26 @@ impl MessageView {
                 event_type,
                 deliveries,
                 payload: body.as_deref().map(payload),
+            },
+            MessageStatus::Answered {
+                event_type,
+                plugin,
+                endpoint,
+                status,
+                headers,
+                body,
+            } => OutcomeView::Answered {
+                event_type,
+                plugin,
+                endpoint,
+                response: ResponseView {
+                    status,
+                    headers: headers
+                        .into_iter()
+                        .map(|(name, value)| HeaderView { name, value })
+                        .collect(),
+                    body: payload(&body),
+                },
             },
         };
         let received = message.received;

@@ -292,6 +292,7 @@ fn message_row(m: &Value) -> Vec<String> {
     let summary = match outcome["status"].as_str() {
         Some("routed") => format!("routed to {}", outcome["deliveries"]),
         Some("dropped") => format!("dropped by {}", text(&outcome["plugin"])),
+        Some("answered") => format!("answered {}", outcome["response"]["status"]),
         Some("failed") => format!(
             "failed in {} ({})",
             text(&outcome["plugin"]),

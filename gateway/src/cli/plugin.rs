@@ -118,12 +118,17 @@ fn check(file: &std::path::Path, as_json: bool) -> anyhow::Result<ExitCode> {
             "ok": true,
             "sha256": plugin.hash(),
             "size": plugin.size(),
+            "contract": format!("hookgate:plugin@{}", plugin.contract_version()),
             "imports": interface.imports,
             "exports": interface.exports,
         });
         println!("{report:#}");
     } else {
-        println!("{}: ok, a hookgate:plugin@0.1.0 component", file.display());
+        println!(
+            "{}: ok, a hookgate:plugin@{} component",
+            file.display(),
+            plugin.contract_version()
+        );
         println!("  sha256  {}", plugin.hash());
         println!("  size    {} bytes", plugin.size());
         println!("  imports");
@@ -197,6 +202,14 @@ fn report(event: &Event, invocation: Invocation) -> Value {
                 "headers": headers_json(&t.headers),
                 "body": body_json(t.body.as_deref().unwrap_or(&event.body)),
             })).collect::<Vec<_>>(),
+        }),
+        Ok(Outcome::Respond(response)) => json!({
+            "outcome": "respond",
+            "response": {
+                "status": response.status,
+                "headers": headers_json(&response.headers),
+                "body": body_json(&response.body),
+            },
         }),
         Err(error) => json!({
             "outcome": "error",

@@ -496,6 +496,18 @@ pub(super) async fn messages(command: MessagesCommand) -> anyhow::Result<()> {
             "outcome     routed as {} to {} endpoint(s)",
             outcome["event_type"], outcome["deliveries"]
         ),
+        Some("answered") => {
+            let by = match (outcome["plugin"].as_str(), outcome["endpoint"].as_str()) {
+                (Some(plugin), _) => format!("plugin {plugin}"),
+                (None, Some(endpoint)) => format!("endpoint {endpoint}"),
+                (None, None) => "the gateway".to_owned(),
+            };
+            let response = &outcome["response"];
+            println!(
+                "outcome     answered {} by {by}: {}",
+                response["status"], response["body"]
+            );
+        }
         _ => println!("outcome     pending"),
     }
     println!("payload     {}", message["payload"]);

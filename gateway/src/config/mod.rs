@@ -19,7 +19,7 @@ pub use secret::Secret;
 pub use types::{
     AdminConfig, BreakerConfig, Config, EndpointConfig, EndpointSigning, Extract, FailureAlert,
     HumanDuration, LogFormat, PluginConfig, PluginHostConfig, PreviousSecret, RetentionConfig,
-    RetiringSecret, RetryConfig, RouteConfig, ServerConfig, SourceAuth, SourceConfig,
+    RetiringSecret, RetryConfig, RouteConfig, ServerConfig, SourceAuth, SourceConfig, SourceMode,
     StorageConfig, TlsConfig,
 };
 

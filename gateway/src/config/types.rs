@@ -275,6 +275,38 @@ pub struct SourceConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(exclusive_minimum = 0.0, example = 100.0)]
     pub rate_limit: Option<f64>,
+    /// `async` (the default): the caller gets `202` once the event is
+    /// stored, and deliveries follow in the background, retried. `sync`: a
+    /// request/response hook: the caller waits while the plugin chain runs
+    /// and the one endpoint it routes to is called (or a plugin answers
+    /// itself), and gets that answer. A sync call is never retried.
+    #[serde(default)]
+    pub mode: SourceMode,
+    /// For `mode = "sync"`: how long the caller waits for its answer, from
+    /// when its request arrived; past it, `504 hook_timeout`.
+    #[serde(default = "default_response_timeout", with = "humantime_serde")]
+    #[schema(value_type = String, pattern = r"^([1-9][0-9]{0,5}(ns|us|ms|s|m|h|d|w|nsec|usec|msec|sec|secs|second|seconds|min|mins|minute|minutes|hr|hrs|hour|hours|day|days|week|weeks))+$", example = "5s")]
+    pub response_timeout: Duration,
+    /// For `mode = "sync"`: the endpoint's response headers passed on to the
+    /// caller, besides `content-type` (always passed).
+    #[serde(default)]
+    #[schema(example = json!(["x-voicekit-action"]))]
+    pub response_headers: Vec<String>,
+}
+
+/// How a source answers its caller.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceMode {
+    /// `202` once stored; delivered in the background.
+    #[default]
+    Async,
+    /// The caller gets the hook's answer.
+    Sync,
+}
+
+fn default_response_timeout() -> Duration {
+    Duration::from_secs(5)
 }
 
 /// Where a value is taken from: a JSON pointer into the body, or a header.

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 
 use super::{
     Config, EndpointConfig, EndpointSigning, Error, RetryConfig, SourceAuth, SourceConfig,
+    SourceMode,
 };
 use crate::signing::SigningSecret;
 use crate::targets::TargetPolicy;
@@ -189,6 +190,26 @@ pub fn source(source: &SourceConfig) -> Result<(), Invalid> {
         return Err(bad(
             "rate_limit",
             "must be a number of requests per second above 0",
+        ));
+    }
+    if source.response_timeout.is_zero() || source.response_timeout > MAX_TIMEOUT {
+        return Err(bad(
+            "response_timeout",
+            "must be longer than zero and at most 1h",
+        ));
+    }
+    for (i, header) in source.response_headers.iter().enumerate() {
+        if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+            return Err(bad(
+                format!("response_headers[{i}]"),
+                format!("{header:?} is not an HTTP header name"),
+            ));
+        }
+    }
+    if source.mode == SourceMode::Sync && source.target_url.is_some() {
+        return Err(bad(
+            "target_url",
+            "a sync source answers with the endpoint its plugins or subscriptions choose; per-message target URLs are for async sources",
         ));
     }
     check_auth(&source.auth)

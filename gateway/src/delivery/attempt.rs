@@ -145,6 +145,87 @@ async fn exchange(client: &Client, request: http::Request<Full<Bytes>>, now: u64
     }
 }
 
+/// What a hook call got: a whole answer to relay, or why there is none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Answer {
+    /// A response, read whole.
+    Status {
+        /// Its status code.
+        code: u16,
+        /// Its headers, in order.
+        headers: Vec<(String, String)>,
+        /// Its body.
+        body: Vec<u8>,
+    },
+    /// A response whose body is longer than the limit.
+    TooLarge {
+        /// Its status code.
+        code: u16,
+    },
+    /// No response within the time allowed.
+    TimedOut(String),
+    /// No response: refused connection, TLS failure.
+    Failed(String),
+}
+
+/// Sends one request and reads the whole answer, its body up to `limit`
+/// bytes, all within `timeout`: a hook call, whose answer goes back to a
+/// waiting caller.
+pub(super) async fn call(
+    client: &Client,
+    url: &url::Url,
+    headers: &[(String, String)],
+    body: Vec<u8>,
+    timeout: Duration,
+    limit: usize,
+) -> (Answer, Duration) {
+    let started = Instant::now();
+    let answer = match request(url, headers, body) {
+        Ok(request) => tokio::time::timeout(timeout, read_whole(client, request, limit))
+            .await
+            .unwrap_or_else(|_| Answer::TimedOut(format!("timed out after {timeout:?}"))),
+        Err(why) => Answer::Failed(why),
+    };
+    (answer, started.elapsed())
+}
+
+async fn read_whole(client: &Client, request: http::Request<Full<Bytes>>, limit: usize) -> Answer {
+    let response = match client.0.request(request).await {
+        Ok(response) => response,
+        Err(error) => {
+            let why = root_cause(&error);
+            return Answer::Failed(if error.is_connect() {
+                format!("cannot connect: {why}")
+            } else {
+                why
+            });
+        }
+    };
+    let code = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    match http_body_util::Limited::new(response.into_body(), limit)
+        .collect()
+        .await
+    {
+        Ok(body) => Answer::Status {
+            code,
+            headers,
+            body: body.to_bytes().to_vec(),
+        },
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Answer::TooLarge { code },
+        Err(error) => Answer::Failed(format!("the answer was cut off: {error}")),
+    }
+}
+
 /// The start of a response body: up to [`RESPONSE_BODY_LIMIT`] bytes; the
 /// rest is not read.
 async fn read_limited(mut body: hyper::body::Incoming) -> String {

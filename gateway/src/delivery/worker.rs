@@ -91,7 +91,7 @@ pub struct Deliverer {
     /// Attempts running in this process, per endpoint.
     in_flight: InFlight,
     /// Attempt counts and latency.
-    metrics: Arc<Metrics>,
+    pub(super) metrics: Arc<Metrics>,
     /// Claimed deliveries handed over by the pipeline, with their message.
     dispatched: mpsc::UnboundedSender<Dispatch>,
     /// The run loop's end of `dispatched`, until it starts.
@@ -298,7 +298,7 @@ impl Deliverer {
     }
 
     /// This node's claim from `now`, for one lease.
-    fn holder(&self, now: u64) -> Holder {
+    pub(super) fn holder(&self, now: u64) -> Holder {
         Holder {
             node: self.claims.node.clone(),
             until: now.saturating_add(millis(self.lease())),

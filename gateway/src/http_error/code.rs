@@ -21,6 +21,15 @@ pub enum Code {
     EndpointDisabled,
     /// The endpoint is inactive; activate it first.
     EndpointInactive,
+    /// A sync source's plugin failed, or its endpoint gave no answer that
+    /// can be relayed (refused, unreachable, too large).
+    HookFailed,
+    /// A sync source's endpoint is disabled or paused by its breaker.
+    HookUnavailable,
+    /// A sync source's request was routed to no endpoint, or to several.
+    HookUnrouted,
+    /// A sync source's answer did not come within its `response_timeout`.
+    HookTimeout,
     /// The object is referenced by another.
     InUse,
     /// The gateway failed; the detail is in its log.
@@ -67,13 +76,17 @@ pub enum Code {
 
 impl Code {
     /// Every code.
-    pub const ALL: [Self; 27] = [
+    pub const ALL: [Self; 31] = [
         Self::AdminApiDisabled,
         Self::AlreadyExists,
         Self::BodyTimeout,
         Self::Conflict,
         Self::EndpointDisabled,
         Self::EndpointInactive,
+        Self::HookFailed,
+        Self::HookUnavailable,
+        Self::HookUnrouted,
+        Self::HookTimeout,
         Self::InUse,
         Self::Internal,
         Self::InvalidField,
@@ -106,6 +119,10 @@ impl Code {
             Self::Conflict => "conflict",
             Self::EndpointDisabled => "endpoint_disabled",
             Self::EndpointInactive => "endpoint_inactive",
+            Self::HookFailed => "hook_failed",
+            Self::HookUnavailable => "hook_unavailable",
+            Self::HookUnrouted => "hook_unrouted",
+            Self::HookTimeout => "hook_timeout",
             Self::InUse => "in_use",
             Self::Internal => "internal",
             Self::InvalidField => "invalid_field",
@@ -139,6 +156,10 @@ impl Code {
             Self::Conflict => StatusCode::CONFLICT,
             Self::EndpointDisabled => StatusCode::CONFLICT,
             Self::EndpointInactive => StatusCode::CONFLICT,
+            Self::HookFailed => StatusCode::BAD_GATEWAY,
+            Self::HookUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::HookUnrouted => StatusCode::BAD_GATEWAY,
+            Self::HookTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::InUse => StatusCode::CONFLICT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::InvalidField => StatusCode::BAD_REQUEST,

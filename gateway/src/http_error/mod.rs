@@ -84,6 +84,17 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// Its body, `{"code": ..., "message": ...}`, as bytes.
+    pub fn body_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&Body {
+            code: self.code.as_str(),
+            message: &self.message,
+        })
+        .unwrap_or_default()
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Json(Body {

@@ -5,7 +5,9 @@
 //! authentication (401), the source's rate limit (429), JSON (400),
 //! per-message target URL (422). Then the
 //! event type and idempotency key are extracted, the message is stored and
-//! fsync'd, and only then is `202 {"id": ...}` sent.
+//! fsync'd, and only then is `202 {"id": ...}` sent. A source with
+//! `mode = "sync"` answers instead with what its hook decided
+//! ([`crate::exchange`]).
 //!
 //! **Invariant:** ingest answers 2xx only after the event is on disk.
 
@@ -25,14 +27,16 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
-use crate::config::SourceConfig;
+use crate::config::{SourceConfig, SourceMode};
+use crate::exchange::{Exchange, MESSAGE_ID_HEADER, Reply};
 use crate::handover::Inbox;
 use crate::health::StoreHealth;
 use crate::http_error::{ApiError, BodyTimeout, Code};
 use crate::metrics::Metrics;
-use crate::registry::{Derived, Registry, Snapshot};
+use crate::registry::{Derived, Snapshot};
 use crate::store::{Ingested, NewMessage, Store};
 use crate::targets;
 use crate::targets::TargetPolicy;
@@ -87,6 +91,8 @@ pub struct IngestState {
     health: Arc<StoreHealth>,
     /// Proxies whose forwarding headers name the client.
     trusted_proxies: Arc<[ipnet::IpNet]>,
+    /// Answers requests to sync sources.
+    exchange: Arc<Exchange>,
 }
 
 impl std::fmt::Debug for IngestState {
@@ -96,10 +102,10 @@ impl std::fmt::Debug for IngestState {
 }
 
 impl IngestState {
-    /// Ingest over the registry's sources.
+    /// Ingest over the registry's sources; `exchange` (which answers sync
+    /// sources) holds the store and the registry ingest uses too.
     pub fn new(
-        store: Arc<dyn Store>,
-        registry: Arc<Registry>,
+        exchange: Arc<Exchange>,
         targets: TargetPolicy,
         inbox: Inbox,
         metrics: Arc<Metrics>,
@@ -107,13 +113,14 @@ impl IngestState {
         trusted_proxies: Vec<ipnet::IpNet>,
     ) -> Self {
         Self {
-            store,
-            sources: Arc::new(Derived::new(registry, build_sources)),
+            store: exchange.store.clone(),
+            sources: Arc::new(Derived::new(exchange.registry.clone(), build_sources)),
             targets,
             inbox,
             metrics,
             health,
             trusted_proxies: trusted_proxies.into(),
+            exchange,
         }
     }
 }
@@ -153,7 +160,8 @@ async fn ingest(
     State(state): State<IngestState>,
     Path(source_name): Path<String>,
     request: Request<Body>,
-) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+) -> Result<Response, ApiError> {
+    let arrived = tokio::time::Instant::now();
     let source = state.sources.current().get(&source_name).cloned();
     let result = accept(&state, &source_name, source.as_deref(), request).await;
     let label = if source.is_some() {
@@ -161,12 +169,44 @@ async fn ingest(
     } else {
         UNKNOWN_SOURCE
     };
-    match &result {
+    let message = match result {
+        Ok(message) => message,
+        Err(error) => {
+            state.metrics.rejected(label, error.code.as_str());
+            return Err(error);
+        }
+    };
+    let Some(source) = source else {
+        return Err(ApiError::internal(&"a checked request has no source"));
+    };
+    if source.config.mode == SourceMode::Sync {
+        let now = message.received_at;
+        return match state
+            .exchange
+            .answer(&source.config, message, arrived)
+            .await
+        {
+            Ok(reply) => {
+                state.health.ok();
+                state.metrics.ingested(label);
+                Ok(sync_response(reply))
+            }
+            Err(error) => {
+                state.health.failed(now, &error);
+                state
+                    .metrics
+                    .rejected(label, Code::StorageUnavailable.as_str());
+                Err(ApiError::storage_unavailable())
+            }
+        };
+    }
+    let ingested = store(&state, &source, message).await;
+    match &ingested {
         Ok(Ingested::New(_)) => state.metrics.ingested(label),
         Ok(Ingested::Duplicate(_)) => {}
         Err(error) => state.metrics.rejected(label, error.code.as_str()),
     }
-    let ingested = result?;
+    let ingested = ingested?;
     let duplicate = matches!(ingested, Ingested::Duplicate(_));
     Ok((
         StatusCode::ACCEPTED,
@@ -174,7 +214,40 @@ async fn ingest(
             id: ingested.id().to_owned(),
             duplicate,
         }),
-    ))
+    )
+        .into_response())
+}
+
+/// A sync source's reply as HTTP; every one names its message.
+fn sync_response(reply: Reply) -> Response {
+    let (mut response, id) = match reply {
+        Reply::Relay {
+            status,
+            headers,
+            body,
+            message_id,
+        } => {
+            let mut response = Response::new(Body::from(body));
+            *response.status_mut() =
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let map = response.headers_mut();
+            for (name, value) in headers {
+                if let (Ok(name), Ok(value)) = (
+                    header::HeaderName::from_bytes(name.as_bytes()),
+                    header::HeaderValue::from_str(&value),
+                ) {
+                    map.append(name, value);
+                }
+            }
+            (response, message_id)
+        }
+        Reply::Dropped { message_id } => (StatusCode::NO_CONTENT.into_response(), message_id),
+        Reply::Error { error, message_id } => (error.into_response(), message_id),
+    };
+    if let Ok(id) = header::HeaderValue::from_str(&id) {
+        response.headers_mut().insert(MESSAGE_ID_HEADER, id);
+    }
+    response
 }
 
 /// The answer to an accepted event.
@@ -186,13 +259,13 @@ pub struct Accepted {
     duplicate: bool,
 }
 
-/// Checks, stores and fsyncs one request; what [`ingest`] answers with.
+/// Checks one request and makes the message it carries.
 async fn accept(
     state: &IngestState,
     source_name: &str,
     source: Option<&Source>,
     request: Request<Body>,
-) -> Result<Ingested, ApiError> {
+) -> Result<NewMessage, ApiError> {
     let source = source.ok_or_else(|| {
         ApiError::new(
             Code::UnknownSource,
@@ -292,6 +365,18 @@ async fn accept(
         idempotency_key: pick(&source.config.idempotency_key),
         target_url,
     };
+    Ok(message)
+}
+
+/// Stores and fsyncs a message and hands it to the pipeline; only then
+/// does ingest answer.
+async fn store(
+    state: &IngestState,
+    source: &Source,
+    message: NewMessage,
+) -> Result<Ingested, ApiError> {
+    let now = message.received_at;
+    let name = message.source.clone();
     let ingested = match state
         .inbox
         .ingest(state.store.as_ref(), message, source.config.dedup_window)
@@ -306,7 +391,7 @@ async fn accept(
             return Err(ApiError::storage_unavailable());
         }
     };
-    tracing::debug!(source = %source_name, id = ingested.id(), "ingested");
+    tracing::debug!(source = %name, id = ingested.id(), "ingested");
     Ok(ingested)
 }
 

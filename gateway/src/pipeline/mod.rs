@@ -56,6 +56,7 @@ use crate::store::{Holder, Message, Store};
 
 use backoff::Backoff;
 use process::{Processed, Worker};
+pub use process::{UNANSWERED, subscribers};
 
 /// Messages being processed at once at most. Most of a message's time in
 /// the pipeline is spent waiting (for a plugin slot, for its outcome's write

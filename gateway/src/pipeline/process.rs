@@ -6,11 +6,15 @@ use std::sync::Arc;
 
 use super::OPERATOR_SOURCE;
 use crate::clock::Clock;
+use crate::config::SourceMode;
 use crate::delivery::{Deliverer, TEST_ENDPOINT_HEADER, TEST_HEADER, TEST_SOURCE};
 use crate::metrics::Metrics;
 use crate::plugin::{self, ChainOutcome, PluginHost};
-use crate::registry::Registry;
+use crate::registry::{Registry, Snapshot};
 use crate::store::{Completion, Message, MessageStatus, NewDelivery, Store};
+
+/// The failure kind of a sync exchange that never answered.
+pub const UNANSWERED: &str = "unanswered";
 
 /// How processing a message ended.
 #[derive(Debug)]
@@ -66,6 +70,23 @@ impl Worker {
             self.complete(message, token, status, deliveries).await?;
             return Ok(Processed::Completed);
         }
+        if snapshot
+            .sources
+            .get(&message.received.source)
+            .is_some_and(|s| s.mode == SourceMode::Sync)
+        {
+            // A sync exchange runs in its request and completes its own
+            // message; one left on the queue is one whose node stopped
+            // before it answered. Its caller got no answer, and a sync call
+            // is not retried.
+            let status = MessageStatus::Failed {
+                plugin: String::new(),
+                kind: UNANSWERED.to_owned(),
+                error: "the node serving this synchronous call stopped before it answered; sync calls are not retried".to_owned(),
+            };
+            self.complete(message, token, status, Vec::new()).await?;
+            return Ok(Processed::Completed);
+        }
         let steps = snapshot
             .chains
             .get(&message.received.source)
@@ -81,29 +102,8 @@ impl Worker {
             body,
             headers,
         };
-        // The endpoints subscribed to an event type whose filter (if any)
-        // the payload passes, when no plugin chose. The payload is parsed
-        // once, and only for a filter; one that is not JSON passes none.
         let subscribers = |event_type: &str, body: &[u8]| -> Vec<NewDelivery> {
-            let mut payload: Option<Option<serde_json::Value>> = None;
-            let mut names: Vec<&String> = snapshot
-                .endpoints
-                .iter()
-                // A disabled endpoint still gets its deliveries, dead-lettered
-                // at once, so they can be recovered once it is enabled.
-                .filter(|(_, e)| e.active && e.subscribed(event_type))
-                .filter(|(_, e)| {
-                    e.filter.as_ref().is_none_or(|filter| {
-                        payload
-                            .get_or_insert_with(|| serde_json::from_slice(body).ok())
-                            .as_ref()
-                            .is_some_and(|value| filter.matches(value))
-                    })
-                })
-                .map(|(name, _)| name)
-                .collect();
-            names.sort();
-            names
+            subscribers(&snapshot, event_type, body)
                 .into_iter()
                 .map(|name| plan(name, event_type, None, Vec::new()))
                 .collect()
@@ -151,6 +151,23 @@ impl Worker {
                 let deliveries = subscribers(&event.event_type, &event.body);
                 routed(event, &message.received.body, deliveries)
             }
+            Ok(ChainOutcome::Responded {
+                plugin,
+                event,
+                response,
+            }) => (
+                // An async source's caller was answered when the event was
+                // stored: the response is recorded and goes nowhere.
+                MessageStatus::Answered {
+                    event_type: event.event_type,
+                    plugin: Some(plugin),
+                    endpoint: None,
+                    status: response.status,
+                    headers: response.headers,
+                    body: response.body,
+                },
+                Vec::new(),
+            ),
             Ok(ChainOutcome::Deliver { event, targets, .. }) => {
                 let deliveries = targets
                     .into_iter()
@@ -216,6 +233,32 @@ impl Worker {
         self.deliverer.dispatch(created, Arc::new(message), claim);
         Ok(())
     }
+}
+
+/// The endpoints subscribed to `event_type` whose filter (if any) the
+/// payload passes, by name: where an event goes when no plugin chose. The
+/// payload is parsed once, and only for a filter; one that is not JSON
+/// passes none.
+pub fn subscribers<'a>(snapshot: &'a Snapshot, event_type: &str, body: &[u8]) -> Vec<&'a str> {
+    let mut payload: Option<Option<serde_json::Value>> = None;
+    let mut names: Vec<&str> = snapshot
+        .endpoints
+        .iter()
+        // A disabled endpoint still gets its deliveries, dead-lettered
+        // at once, so they can be recovered once it is enabled.
+        .filter(|(_, e)| e.active && e.subscribed(event_type))
+        .filter(|(_, e)| {
+            e.filter.as_ref().is_none_or(|filter| {
+                payload
+                    .get_or_insert_with(|| serde_json::from_slice(body).ok())
+                    .as_ref()
+                    .is_some_and(|value| filter.matches(value))
+            })
+        })
+        .map(|(name, _)| name.as_str())
+        .collect();
+    names.sort_unstable();
+    names
 }
 
 /// A message the gateway made (an operator event, a test event) goes to

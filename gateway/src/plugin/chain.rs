@@ -1,6 +1,6 @@
 //! Pipelines: a chain of plugins run in order on one event.
 //!
-//! The first `drop` or `deliver` ends the chain; `continue` applies the
+//! The first `drop`, `deliver` or `respond` ends the chain; `continue` applies the
 //! plugin's rewrite and passes the event on. A chain whose every plugin
 //! continued ends in [`ChainOutcome::Continued`], and the caller routes the
 //! final event by subscription.
@@ -8,7 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Error, Event, LoadedPlugin, Logs, Outcome, PluginContext, PluginHost, Target};
+use super::{
+    Error, Event, LoadedPlugin, Logs, Outcome, PluginContext, PluginHost, Response, Target,
+};
 
 /// One plugin of a chain with its context.
 #[derive(Debug, Clone)]
@@ -40,6 +42,15 @@ pub enum ChainOutcome {
         event: Event,
         /// The chosen deliveries.
         targets: Vec<Target>,
+    },
+    /// A plugin answered the caller itself.
+    Responded {
+        /// The plugin that answered.
+        plugin: String,
+        /// The event as it was when the plugin answered.
+        event: Event,
+        /// Its answer.
+        response: Response,
     },
 }
 
@@ -104,6 +115,11 @@ pub async fn run_chain(host: &PluginHost, steps: &[Step], event: Event) -> Chain
                 plugin,
                 event: Arc::unwrap_or_clone(event),
                 targets,
+            },
+            Outcome::Respond(response) => ChainOutcome::Responded {
+                plugin,
+                event: Arc::unwrap_or_clone(event),
+                response,
             },
             Outcome::Continue(rewrite) => {
                 rewrite.apply(Arc::make_mut(&mut event));

@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker};
 
-use super::bindings::{Plugin, PluginPre};
+use super::bindings::{current, v0_1};
 use super::engine::{self, EpochTicker};
 use super::imports::{self, Interface};
 use super::state::HostState;
@@ -114,7 +114,7 @@ pub struct LoadedPlugin {
     /// What it imports and exports.
     interface: Interface,
     /// Pre-instantiated with the host's linker: instantiating is cheap.
-    pub(super) pre: PluginPre<HostState>,
+    pub(super) pre: Pre,
     /// A moving average of its calls' CPU time in nanoseconds, which decides
     /// whether they run inline or on the plugin runtime (`invoke.rs`).
     pub(super) cpu_average: AtomicU64,
@@ -123,6 +123,43 @@ pub struct LoadedPlugin {
     pub(super) strikes: AtomicU32,
     /// While throttled, its calls run one at a time, each holding this.
     pub(super) throttle: Arc<Semaphore>,
+}
+
+/// A pre-instantiated component, by the contract version it was built
+/// against.
+pub(super) enum Pre {
+    /// `hookgate:plugin@0.2.0`.
+    Current(current::PluginPre<HostState>),
+    /// `hookgate:plugin@0.1.0`.
+    V0_1(v0_1::PluginPre<HostState>),
+}
+
+impl Pre {
+    /// Type-checks a component's exports against the version its imports
+    /// name (0.2.0 when they name none).
+    fn new(
+        instance_pre: wasmtime::component::InstancePre<HostState>,
+        interface: &Interface,
+    ) -> Result<Self, Error> {
+        let wrong = |e: wasmtime::Error| Error::WrongWorld(format!("{e:#}"));
+        if imports::contract_version(interface) == Some(imports::ContractVersion::V0_1) {
+            v0_1::PluginPre::new(instance_pre)
+                .map(Self::V0_1)
+                .map_err(wrong)
+        } else {
+            current::PluginPre::new(instance_pre)
+                .map(Self::Current)
+                .map_err(wrong)
+        }
+    }
+
+    /// The contract version, as `plugin check` shows it.
+    pub(super) fn version(&self) -> &'static str {
+        match self {
+            Self::Current(_) => "0.2.0",
+            Self::V0_1(_) => "0.1.0",
+        }
+    }
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -150,6 +187,11 @@ impl LoadedPlugin {
         &self.interface
     }
 
+    /// The version of `hookgate:plugin` it was built against.
+    pub fn contract_version(&self) -> &'static str {
+        self.pre.version()
+    }
+
     /// Whether it keeps hitting its limits, so that its calls run one at a
     /// time (see `invoke.rs`).
     pub fn throttled(&self) -> bool {
@@ -165,8 +207,11 @@ impl PluginHost {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| Error::Engine(format!("cannot link WASI: {e:#}")))?;
-        Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
-            .map_err(|e| Error::Engine(format!("cannot link the plugin imports: {e:#}")))?;
+        let link =
+            |e: wasmtime::Error| Error::Engine(format!("cannot link the plugin imports: {e:#}"));
+        current::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
+            .map_err(link)?;
+        v0_1::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(link)?;
         let ticker = EpochTicker::start(engine.clone())?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -283,7 +328,7 @@ impl PluginHost {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| Error::WrongWorld(format!("{e:#}")))?;
-        let pre = PluginPre::new(instance_pre).map_err(|e| Error::WrongWorld(format!("{e:#}")))?;
+        let pre = Pre::new(instance_pre, &interface)?;
         Ok(LoadedPlugin {
             hash,
             size: bytes.len(),

@@ -2,7 +2,7 @@
 //!
 //! The allow-list is by interface: WASI's cli, clocks, io, random and
 //! filesystem (useless without preopens, but Rust's std links it), plus
-//! `hookgate:plugin@0.1`. Sockets, HTTP and anything else are refused at load
+//! `hookgate:plugin@0.1` and `@0.2`. Sockets, HTTP and anything else are refused at load
 //! time, every offending import listed.
 
 use wasmtime::Engine;
@@ -22,7 +22,32 @@ const ALLOWED_PACKAGES: &[&str] = &[
 
 /// Our own package, at a version this host implements.
 const OWN_PACKAGE: &str = "hookgate:plugin/";
-const OWN_VERSION_PREFIX: &str = "0.1.";
+const OWN_VERSION_PREFIXES: &[&str] = &["0.1.", "0.2."];
+
+/// The versions of `hookgate:plugin` the host runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ContractVersion {
+    /// 0.1.x: no `respond`.
+    V0_1,
+    /// 0.2.x, the current contract.
+    V0_2,
+}
+
+/// The contract version a component's imports of our package name, if
+/// they name one (the first such import decides).
+pub(crate) fn contract_version(interface: &Interface) -> Option<ContractVersion> {
+    interface.imports.iter().find_map(|name| {
+        let (interface, version) = name.split_once('@')?;
+        interface.strip_prefix(OWN_PACKAGE)?;
+        if version.starts_with("0.1.") {
+            Some(ContractVersion::V0_1)
+        } else if version.starts_with("0.2.") {
+            Some(ContractVersion::V0_2)
+        } else {
+            None
+        }
+    })
+}
 
 /// A component's interface, as `hookgate plugin check` prints it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -66,7 +91,7 @@ pub(crate) fn check(interface: &Interface) -> Result<(), Error> {
 fn allowed(import: &str) -> bool {
     let (interface, version) = import.split_once('@').unwrap_or((import, ""));
     if let Some(rest) = interface.strip_prefix(OWN_PACKAGE) {
-        return !rest.is_empty() && version.starts_with(OWN_VERSION_PREFIX);
+        return !rest.is_empty() && OWN_VERSION_PREFIXES.iter().any(|p| version.starts_with(p));
     }
     ALLOWED_PACKAGES.iter().any(|p| {
         interface
@@ -95,6 +120,7 @@ mod tests {
             "wasi:random/random@0.2.6",
             "wasi:filesystem/preopens@0.2.6",
             "hookgate:plugin/log@0.1.0",
+            "hookgate:plugin/config@0.2.0",
         ]);
         assert!(check(&ok).is_ok());
     }
@@ -105,7 +131,7 @@ mod tests {
             "wasi:io/streams@0.2.6",
             "wasi:sockets/tcp@0.2.6",
             "wasi:http/outgoing-handler@0.2.6",
-            "hookgate:plugin/log@0.2.0",
+            "hookgate:plugin/log@0.3.0",
             "acme:evil/thing",
         ]);
         match check(&bad) {
@@ -114,12 +140,24 @@ mod tests {
                 [
                     "wasi:sockets/tcp@0.2.6",
                     "wasi:http/outgoing-handler@0.2.6",
-                    "hookgate:plugin/log@0.2.0",
+                    "hookgate:plugin/log@0.3.0",
                     "acme:evil/thing"
                 ]
             ),
             other => panic!("expected forbidden imports, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_contract_version_is_the_one_our_imports_name() {
+        let old = interface(&["wasi:io/streams@0.2.6", "hookgate:plugin/log@0.1.0"]);
+        assert_eq!(contract_version(&old), Some(ContractVersion::V0_1));
+        let new = interface(&["wasi:io/streams@0.2.6", "hookgate:plugin/types@0.2.0"]);
+        assert_eq!(contract_version(&new), Some(ContractVersion::V0_2));
+        assert_eq!(
+            contract_version(&interface(&["wasi:io/streams@0.2.6"])),
+            None
+        );
     }
 
     #[test]

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use wasmtime::{Store, Trap, WasmBacktrace};
 
 use super::bindings::wit;
-use super::host::{LoadedPlugin, PluginHost};
+use super::host::{LoadedPlugin, PluginHost, Pre};
 use super::logs::Logs;
 use super::meter::{Meter, Metered};
 use super::outcome::{self, Event, Outcome};
@@ -223,14 +223,21 @@ impl PluginHost {
         store.epoch_deadline_callback(move |_| Ok(ticks.tick()));
 
         let call = async {
-            let instance = match plugin.pre.instantiate_async(&mut store).await {
-                Ok(instance) => instance,
-                Err(error) => return Err(instantiate_error(error, store.data(), &meter)),
+            let event = wit::Event::from(event);
+            let called = match &plugin.pre {
+                Pre::Current(pre) => match pre.instantiate_async(&mut store).await {
+                    Ok(instance) => instance.call_handle(&mut store, &event).await,
+                    Err(error) => return Err(instantiate_error(error, store.data(), &meter)),
+                },
+                Pre::V0_1(pre) => match pre.instantiate_async(&mut store).await {
+                    Ok(instance) => instance
+                        .call_handle(&mut store, &(&event).into())
+                        .await
+                        .map(|r| r.map(wit::Action::from).map_err(wit::PluginError::from)),
+                    Err(error) => return Err(instantiate_error(error, store.data(), &meter)),
+                },
             };
-            match instance
-                .call_handle(&mut store, &wit::Event::from(event))
-                .await
-            {
+            match called {
                 Ok(Ok(action)) => outcome::validate(
                     action,
                     |name| context.has_endpoint(name),

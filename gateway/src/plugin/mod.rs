@@ -39,4 +39,4 @@ pub use imports::Interface;
 pub use invoke::Invocation;
 pub use limits::Limits;
 pub use logs::{Level, LogLine, Logs, Stream};
-pub use outcome::{Event, Header, Outcome, Rewrite, Target};
+pub use outcome::{Event, Header, Outcome, Response, Rewrite, Target};

@@ -36,6 +36,19 @@ pub enum Outcome {
     Continue(Rewrite),
     /// Deliver to exactly these endpoints.
     Deliver(Vec<Target>),
+    /// Answer the caller with this and deliver nothing (0.2.0 components).
+    Respond(Response),
+}
+
+/// A plugin's answer to the caller of a synchronous source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The HTTP status, 200 to 599.
+    pub status: u16,
+    /// Response headers, valid HTTP.
+    pub headers: Vec<Header>,
+    /// The body.
+    pub body: Vec<u8>,
 }
 
 /// Changes a plugin made to an event; `None` keeps the current value.
@@ -141,6 +154,19 @@ pub(crate) fn validate(
                 })
                 .collect::<Result<_, _>>()?,
         ),
+        wit::Action::Respond(response) => {
+            if !(200..=599).contains(&response.status) {
+                return Err(Error::InvalidResult(format!(
+                    "respond status {} is not a final HTTP status (200 to 599)",
+                    response.status
+                )));
+            }
+            Outcome::Respond(Response {
+                status: response.status,
+                headers: headers(response.headers)?,
+                body: response.body,
+            })
+        }
     };
     let size = output_size(&outcome);
     if size > output_limit {
@@ -172,6 +198,7 @@ fn check_shape(action: &wit::Action) -> Result<(), Error> {
             }
             (None, targets.iter().map(|t| header_bytes(&t.headers)).sum())
         }
+        wit::Action::Respond(response) => (None, header_bytes(&response.headers)),
     };
     if let Some(event_type) = event_type
         && event_type.len() > bounds::MAX_EVENT_TYPE
@@ -192,6 +219,7 @@ fn output_size(outcome: &Outcome) -> usize {
             .iter()
             .map(|t| t.body.as_ref().map_or(0, Vec::len))
             .sum(),
+        Outcome::Respond(response) => response.body.len(),
     }
 }
 
@@ -275,6 +303,42 @@ mod tests {
         assert!(matches!(
             validate(action, known, 100),
             Err(Error::InvalidResult(_))
+        ));
+    }
+
+    #[test]
+    fn a_response_needs_a_final_status_and_counts_its_body() {
+        let respond = |status, body: Vec<u8>| {
+            wit::Action::Respond(wit::Response {
+                status,
+                headers: vec![wit::Header {
+                    name: "x-hook".into(),
+                    value: "1".into(),
+                }],
+                body,
+            })
+        };
+        assert_eq!(
+            validate(respond(200, b"{}".to_vec()), known, 100).expect("valid"),
+            Outcome::Respond(Response {
+                status: 200,
+                headers: vec![("x-hook".into(), "1".into())],
+                body: b"{}".to_vec(),
+            })
+        );
+        for status in [0, 101, 600] {
+            assert!(
+                matches!(validate(respond(status, Vec::new()), known, 100), Err(Error::InvalidResult(ref m)) if m.contains(&status.to_string())),
+                "{status}"
+            );
+        }
+        assert!(matches!(
+            validate(respond(200, vec![0; 101]), known, 100),
+            Err(Error::OutputTooLarge {
+                what: "bodies",
+                size: 101,
+                limit: 100
+            })
         ));
     }
 

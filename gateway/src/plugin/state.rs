@@ -1,5 +1,5 @@
 //! The per-invocation store data and the host side of the plugin's imports
-//! (log, config, endpoints).
+//! (log, config, endpoints), for every contract version the host runs.
 //!
 //! **Invariant:** a `HostState` lives for exactly one invocation; nothing in
 //! it is shared with another event except the read-only [`PluginContext`].
@@ -9,7 +9,6 @@ use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::hookgate::plugin::{config, endpoints, log, types};
 use super::context::PluginContext;
 use super::limits::MemoryLimiter;
 use super::logs::{Level, LogSink, Stream};
@@ -60,50 +59,66 @@ impl WasiView for HostState {
     }
 }
 
-impl types::Host for HostState {}
+/// The plugin's imports, implemented once for each contract version the
+/// host runs (their generated traits and types differ only by version).
+macro_rules! plugin_imports {
+    ($version:ident) => {
+        mod $version {
+            use super::super::bindings::$version::hookgate::plugin::{
+                config, endpoints, log, types,
+            };
+            use super::{HostState, Level, Stream};
 
-impl log::Host for HostState {
-    fn log(&mut self, level: log::Level, message: String) {
-        let level = match level {
-            log::Level::Trace => Level::Trace,
-            log::Level::Debug => Level::Debug,
-            log::Level::Info => Level::Info,
-            log::Level::Warn => Level::Warn,
-            log::Level::Error => Level::Error,
-        };
-        self.logs.push(level, Stream::Log, &message);
-    }
+            impl types::Host for HostState {}
 
-    fn report_panic(&mut self, message: String) {
-        self.panic
-            .get_or_insert_with(|| super::bounds::text(message));
-    }
+            impl log::Host for HostState {
+                fn log(&mut self, level: log::Level, message: String) {
+                    let level = match level {
+                        log::Level::Trace => Level::Trace,
+                        log::Level::Debug => Level::Debug,
+                        log::Level::Info => Level::Info,
+                        log::Level::Warn => Level::Warn,
+                        log::Level::Error => Level::Error,
+                    };
+                    self.logs.push(level, Stream::Log, &message);
+                }
+
+                fn report_panic(&mut self, message: String) {
+                    self.panic
+                        .get_or_insert_with(|| super::super::bounds::text(message));
+                }
+            }
+
+            impl config::Host for HostState {
+                fn get(&mut self, key: String) -> Option<String> {
+                    self.context.config().get(&key).cloned()
+                }
+
+                fn entries(&mut self) -> Vec<(String, String)> {
+                    self.context
+                        .config()
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
+                }
+            }
+
+            impl endpoints::Host for HostState {
+                fn all(&mut self) -> Vec<endpoints::Endpoint> {
+                    self.context
+                        .endpoints()
+                        .iter()
+                        .map(|e| endpoints::Endpoint {
+                            name: e.name.clone(),
+                            event_types: e.event_types.clone(),
+                            tags: e.tags.clone(),
+                        })
+                        .collect()
+                }
+            }
+        }
+    };
 }
 
-impl config::Host for HostState {
-    fn get(&mut self, key: String) -> Option<String> {
-        self.context.config().get(&key).cloned()
-    }
-
-    fn entries(&mut self) -> Vec<(String, String)> {
-        self.context
-            .config()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    }
-}
-
-impl endpoints::Host for HostState {
-    fn all(&mut self) -> Vec<endpoints::Endpoint> {
-        self.context
-            .endpoints()
-            .iter()
-            .map(|e| endpoints::Endpoint {
-                name: e.name.clone(),
-                event_types: e.event_types.clone(),
-                tags: e.tags.clone(),
-            })
-            .collect()
-    }
-}
+plugin_imports!(current);
+plugin_imports!(v0_1);

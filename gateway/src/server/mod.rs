@@ -175,6 +175,13 @@ impl Gateway {
             .await
             .map_err(Error::Delivery)?,
         );
+        let exchange = Arc::new(crate::exchange::Exchange {
+            store: dyn_store.clone(),
+            host: host.clone(),
+            registry: registry.clone(),
+            deliverer: deliverer.clone(),
+            clock,
+        });
         let pipeline = Pipeline {
             store: dyn_store.clone(),
             host,
@@ -186,8 +193,7 @@ impl Gateway {
         };
         let health = Arc::new(crate::health::StoreHealth::default());
         let ingest = IngestState::new(
-            dyn_store.clone(),
-            registry.clone(),
+            exchange,
             config.server.targets,
             inbox,
             metrics.clone(),

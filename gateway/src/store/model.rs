@@ -84,6 +84,25 @@ pub enum MessageStatus {
         /// How many deliveries were created (zero: no endpoint matched).
         deliveries: u32,
     },
+    /// A synchronous exchange ended (`mode = "sync"`): the caller got this
+    /// answer. Last of the variants, so records written before it existed
+    /// decode as they did.
+    Answered {
+        /// The event type after the plugins.
+        event_type: String,
+        /// The plugin that answered the caller itself, if one did.
+        plugin: Option<String>,
+        /// The endpoint whose answer was relayed, if one was called (its
+        /// delivery holds the attempt).
+        endpoint: Option<String>,
+        /// The status the caller got.
+        status: u16,
+        /// The headers the caller got.
+        headers: Vec<(String, String)>,
+        /// The body the caller got.
+        #[serde(with = "serde_bytes")]
+        body: Vec<u8>,
+    },
 }
 
 /// What the pipeline decided for a message: its new status and its

@@ -113,6 +113,7 @@ pub(super) fn kind_name(kind: MessageStatusKind) -> &'static str {
         MessageStatusKind::Dropped => "dropped",
         MessageStatusKind::Failed => "failed",
         MessageStatusKind::Routed => "routed",
+        MessageStatusKind::Answered => "answered",
     }
 }
 

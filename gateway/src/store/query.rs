@@ -22,6 +22,8 @@ pub enum MessageStatusKind {
     Failed,
     /// Deliveries were created.
     Routed,
+    /// A synchronous exchange answered its caller.
+    Answered,
 }
 
 impl MessageStatusKind {
@@ -32,6 +34,7 @@ impl MessageStatusKind {
             MessageStatus::Dropped { .. } => Self::Dropped,
             MessageStatus::Failed { .. } => Self::Failed,
             MessageStatus::Routed { .. } => Self::Routed,
+            MessageStatus::Answered { .. } => Self::Answered,
         }
     }
 }

@@ -7,7 +7,11 @@
 //!   `x-endpoints` to the endpoint names it sees;
 //! - `stamp=TEXT`: appends TEXT to the body's JSON array `stamps` (created
 //!   if missing), so a receiver can tell which versions of which plugins an
-//!   event went through.
+//!   event went through;
+//! - `respond=STATUS`: answers the caller itself with that status and a
+//!   JSON body `{"answered_by": "scripted", "received": <the event's body>,
+//!   "headers": <the names of the event's headers>}`, with header
+//!   `x-scripted: yes`.
 //!
 //! Otherwise it passes the event on.
 
@@ -55,6 +59,25 @@ impl Plugin for Scripted {
                 list.push(serde_json::Value::String(text));
             }
             event.set_json(&body)?;
+        }
+        if let Some(status) = config::parse::<u16>("respond")? {
+            let received: serde_json::Value = event.json()?;
+            let headers: Vec<&str> = event.headers().iter().map(|(n, _)| n.as_str()).collect();
+            let body = serde_json::json!({
+                "answered_by": "scripted",
+                "received": received,
+                "headers": headers,
+            });
+            let body = serde_json::to_vec(&body)
+                .map_err(|e| Error::failed(format!("cannot serialise the answer: {e}")))?;
+            return Ok(Outcome::respond(
+                status,
+                [
+                    ("content-type".to_owned(), "application/json".to_owned()),
+                    ("x-scripted".to_owned(), "yes".to_owned()),
+                ],
+                body,
+            ));
         }
         let targets = config::list("deliver_to");
         if !targets.is_empty() {
