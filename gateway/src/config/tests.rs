@@ -205,9 +205,9 @@ fn the_example_config_in_the_repository_is_valid() {
     let text = include_str!("../../../examples/hookgate.toml");
     let config = Config::from_toml("examples/hookgate.toml", text, Path::new("examples"))
         .expect("the example is valid");
-    assert_eq!(config.sources.len(), 4);
-    assert_eq!(config.routes.len(), 4);
-    assert_eq!(config.endpoints.len(), 4);
+    assert_eq!(config.sources.len(), 5);
+    assert_eq!(config.routes.len(), 5);
+    assert_eq!(config.endpoints.len(), 5);
     assert!(
         config
             .plugins
