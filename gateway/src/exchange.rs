@@ -153,6 +153,7 @@ impl Exchange {
     ) -> Ended {
         let snapshot = self.registry.snapshot();
         let original_body = message.body.clone();
+        let target_url = message.target_url;
         let event = plugin::Event {
             id: id.to_owned(),
             source: message.source,
@@ -245,7 +246,7 @@ impl Exchange {
                         .map(|endpoint| NewDelivery {
                             endpoint: endpoint.to_owned(),
                             event_type: event.event_type.clone(),
-                            url: None,
+                            url: target_url.clone(),
                             body: changed.then(|| event.body.clone()),
                             headers: Vec::new(),
                         })
@@ -259,7 +260,7 @@ impl Exchange {
                     .map(|t| NewDelivery {
                         endpoint: t.endpoint,
                         event_type: event.event_type.clone(),
-                        url: None,
+                        url: target_url.clone(),
                         body: t.body.or_else(|| changed.then(|| event.body.clone())),
                         headers: t.headers,
                     })
@@ -292,6 +293,7 @@ impl Exchange {
             .deliverer
             .call_hook(
                 &plan.endpoint,
+                plan.url.as_deref(),
                 id,
                 body,
                 &plan.headers,

@@ -331,10 +331,17 @@ name = "hooks"
 mode = "sync"
 event_type = {{ pointer = "/event" }}
 
+[[source]]
+name = "hooks-to"
+mode = "sync"
+event_type = {{ pointer = "/event" }}
+target_url = {{ pointer = "/hook_url" }}
+
 [[endpoint]]
 name = "a"
 url = "{}"
 event_types = ["call_started", "call_ended"]
+headers = {{ x-api-key = "for-a-only" }}
 
 [[endpoint]]
 name = "b"
@@ -362,6 +369,21 @@ event_types = ["call_ended"]
     assert_eq!(one.status(), 200);
     assert_eq!(one.text().await.expect("text"), "ok", "endpoint a's answer");
     assert!(b.received().is_empty());
+    assert_eq!(a.received()[0].headers["x-api-key"], "for-a-only");
+
+    // A per-message target: the URL the request names is the hook, with
+    // a's settings but not a's static headers.
+    let named = format!(r#"{{"event":"call_started","hook_url":"{}"}}"#, b.url);
+    let answer = call(&gateway, "hooks-to", named.as_bytes()).await;
+    assert_eq!(answer.status(), 200);
+    let got = b.received();
+    assert_eq!(got.len(), 1, "the named URL was called");
+    assert!(
+        got[0].headers.get("x-api-key").is_none(),
+        "{:?}",
+        got[0].headers
+    );
+    assert_eq!(a.received().len(), 1);
 }
 
 #[tokio::test]

@@ -9,7 +9,6 @@ use std::collections::HashSet;
 
 use super::{
     Config, EndpointConfig, EndpointSigning, Error, RetryConfig, SourceAuth, SourceConfig,
-    SourceMode,
 };
 use crate::signing::SigningSecret;
 use crate::targets::TargetPolicy;
@@ -205,12 +204,6 @@ pub fn source(source: &SourceConfig) -> Result<(), Invalid> {
                 format!("{header:?} is not an HTTP header name"),
             ));
         }
-    }
-    if source.mode == SourceMode::Sync && source.target_url.is_some() {
-        return Err(bad(
-            "target_url",
-            "a sync source answers with the endpoint its plugins or subscriptions choose; per-message target URLs are for async sources",
-        ));
     }
     check_auth(&source.auth)
 }

@@ -48,11 +48,19 @@ pub struct HookCall {
 impl Deliverer {
     /// Calls `endpoint` with `body` for message `message_id`, signed as its
     /// deliveries are, and waits for its whole answer until `deadline` (or
-    /// the endpoint's own timeout, if that comes first). Errors: the
-    /// endpoint does not exist, takes no deliveries, or its URL is refused.
+    /// the endpoint's own timeout, if that comes first). With `target_url`
+    /// (the message's own), that URL is called instead, with the endpoint's
+    /// settings but not its static headers, as deliveries to message
+    /// targets are. Errors: the endpoint does not exist, takes no
+    /// deliveries, or the URL is refused.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one call's parts, each used once"
+    )]
     pub async fn call_hook(
         &self,
         endpoint: &str,
+        target_url: Option<&str>,
         message_id: &str,
         body: Vec<u8>,
         extra: &[(String, String)],
@@ -61,9 +69,17 @@ impl Deliverer {
     ) -> Result<HookCall, Error> {
         self.takes_deliveries(endpoint)?;
         let endpoint = self.live(endpoint)?;
-        targets::resolve(&endpoint.url, self.targets)
+        let refused = |e: targets::TargetError| Error::TargetRefused(e.to_string());
+        let (url, recipient) = match target_url {
+            Some(raw) => (
+                targets::check_url(raw, self.targets).map_err(refused)?,
+                Recipient::MessageTarget,
+            ),
+            None => (endpoint.url.clone(), Recipient::Endpoint),
+        };
+        targets::resolve(&url, self.targets)
             .await
-            .map_err(|e| Error::TargetRefused(e.to_string()))?;
+            .map_err(refused)?;
         let started = self.clock.now_millis();
         let slot = tokio::time::timeout_at(deadline, endpoint.state.slots.clone().acquire_owned());
         let Ok(Ok(_slot)) = slot.await else {
@@ -78,19 +94,13 @@ impl Deliverer {
         };
         let now = self.clock.now_millis();
         let timestamp = i64::try_from(now / 1000).unwrap_or(i64::MAX);
-        let headers = endpoint.request_headers(
-            Recipient::Endpoint,
-            message_id,
-            timestamp,
-            &body,
-            extra,
-            content_type,
-        );
+        let headers =
+            endpoint.request_headers(recipient, message_id, timestamp, &body, extra, content_type);
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let timeout = endpoint.timeout.min(left);
         let (answer, latency) = attempt::call(
             &self.client,
-            &endpoint.url,
+            &url,
             &headers,
             body,
             timeout,
