@@ -163,3 +163,90 @@ async fn deliveries_tail_prints_each_attempt_as_it_lands() {
     );
     tail.kill().await.expect("stops");
 }
+
+#[tokio::test]
+async fn several_dead_letter_entries_are_replayed_at_once_and_each_one_reports_its_outcome() {
+    let receiver = TestReceiver::start().await;
+    receiver.answer(500);
+    let rest = format!(
+        r#"
+[[source]]
+name = "flaky"
+
+[[plugin]]
+name = "bad"
+file = "{scripted}"
+config = {{ deliver_to = "nope" }}
+
+[[route]]
+source = "flaky"
+plugins = ["bad"]
+
+[[endpoint]]
+name = "crm"
+url = "{url}"
+event_types = ["call.*"]
+retry = {{ max_attempts = 1 }}
+"#,
+        scripted = crate::harness::wasm("scripted").display(),
+        url = receiver.url
+    );
+    let gateway = TestGateway::start(&admin_config("", &rest)).await;
+    for _ in 0..2 {
+        gateway
+            .post("calls", r#"{"type":"call.completed"}"#, &[])
+            .await;
+    }
+    let (_, failed) = gateway.post("flaky", "{}", &[]).await;
+    let failed = failed["id"].as_str().expect("id").to_owned();
+    let dead: Vec<String> = eventually("both deliveries are dead", || async {
+        let d = gateway.deliveries("status=dead").await;
+        (d.len() == 2).then(|| {
+            d.iter()
+                .map(|d| d["id"].as_str().unwrap_or("").to_owned())
+                .collect()
+        })
+    })
+    .await;
+    eventually("the plugin fails on the flaky event", || async {
+        let (_, m) = gateway
+            .admin("GET", &format!("/v1/messages/{failed}"), None)
+            .await;
+        (m["status"] == "failed").then_some(())
+    })
+    .await;
+
+    receiver.answer(200);
+    let mut args = vec!["dead-letter", "replay"];
+    args.extend(dead.iter().map(String::as_str));
+    args.push(&failed);
+    args.push("dlv_unknown");
+    let (ok, out, err) = run(&gateway, &args).await;
+    assert!(!ok, "one id was not replayed, so the command fails: {out}");
+    assert!(err.contains("1 of 4 not replayed"), "{err}");
+    for id in &dead {
+        assert!(out.contains(&format!("{id}  replayed")), "{out}");
+    }
+    assert!(out.contains(&format!("{failed}  replayed")), "{out}");
+    assert!(
+        out.contains("dlv_unknown  not replayed (not_found)"),
+        "{out}"
+    );
+    receiver.wait_for(4).await;
+    eventually("both replays are delivered", || async {
+        let d = gateway.deliveries("status=delivered").await;
+        (d.len() == 2).then_some(())
+    })
+    .await;
+
+    // The API itself refuses an empty selection by name.
+    let (status, body) = gateway
+        .admin(
+            "POST",
+            "/v1/dead-letter/replay",
+            Some(serde_json::json!({"ids": []})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "invalid_field", "{body}");
+}

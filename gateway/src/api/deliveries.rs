@@ -2,11 +2,12 @@
 //! with filters, one delivery with its attempts, and replay.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -22,6 +23,92 @@ pub(super) fn routes() -> OpenApiRouter<AdminState> {
         .routes(routes!(dead_letter))
         .routes(routes!(get_delivery))
         .routes(routes!(replay_delivery))
+        .routes(routes!(replay_selected))
+}
+
+/// The most ids one bulk replay takes.
+const MAX_SELECTED: usize = 500;
+
+/// What to replay from the dead letter.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Selection {
+    /// Delivery ids (`dlv_...`) to send again, and ids of messages a plugin
+    /// failed on (`msg_...`) to run through their chain again; 1 to 500.
+    #[schema(min_items = 1, max_items = 500, example = json!(["dlv_01J00000000000000000000000"]))]
+    ids: Vec<String>,
+}
+
+/// What became of one selected id.
+#[derive(Debug, Serialize, ToSchema)]
+struct Replayed {
+    /// The id, as given.
+    id: String,
+    /// Whether it was queued again.
+    replayed: bool,
+    /// Why not, as the single replay would answer: `not_found`,
+    /// `conflict`, `endpoint_disabled`, ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<String>,
+    /// Why not, for a person.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
+
+/// The outcome of a bulk replay, one entry per id, in order.
+#[derive(Debug, Serialize, ToSchema)]
+struct ReplayResults {
+    /// How many were queued again.
+    replayed: usize,
+    /// Each id's outcome.
+    results: Vec<Replayed>,
+}
+
+/// Replays several dead-letter entries at once: each delivery id is sent
+/// again now (as `POST /v1/deliveries/{id}/replay`), each plugin-failed
+/// message id runs again (as `POST /v1/messages/{id}/reprocess`). One that
+/// cannot be replayed is reported with its code and does not stop the rest.
+#[utoipa::path(post, path = "/v1/dead-letter/replay", tag = "deliveries",
+    request_body = Selection,
+    responses((status = 200, body = ReplayResults), (status = 400, body = ErrorBody)))]
+async fn replay_selected(
+    State(state): State<AdminState>,
+    body: Bytes,
+) -> Result<Json<ReplayResults>, ApiError> {
+    let selection: Selection = body::typed(&body)?;
+    if selection.ids.is_empty() || selection.ids.len() > MAX_SELECTED {
+        return Err(ApiError::new(
+            Code::InvalidField,
+            format!("`ids`: name 1 to {MAX_SELECTED} delivery or message ids"),
+        ));
+    }
+    let mut results = Vec::with_capacity(selection.ids.len());
+    for id in selection.ids {
+        let outcome = if id.starts_with("msg_") {
+            state.deliverer.reprocess(&id).await
+        } else {
+            state.deliverer.replay(&id).await.map(|_| ())
+        };
+        results.push(match outcome.map_err(ApiError::from) {
+            Ok(()) => Replayed {
+                id,
+                replayed: true,
+                code: None,
+                message: None,
+            },
+            Err(error) if error.code == Code::Internal => return Err(error),
+            Err(error) => Replayed {
+                id,
+                replayed: false,
+                code: Some(error.code.as_str().to_owned()),
+                message: Some(error.message),
+            },
+        });
+    }
+    Ok(Json(ReplayResults {
+        replayed: results.iter().filter(|r| r.replayed).count(),
+        results,
+    }))
 }
 
 /// Delivery log filters.

@@ -126,6 +126,16 @@ pub enum DeadLetterCommand {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Replays several entries at once: delivery ids are sent again,
+    /// plugin-failed message ids run through their chain again.
+    Replay {
+        /// `dlv_...` and `msg_...` ids, 1 to 500.
+        #[arg(required = true, num_args = 1..=500)]
+        ids: Vec<String>,
+        /// The gateway.
+        #[command(flatten)]
+        remote: Remote,
+    },
 }
 
 /// The message log's filters, as the API takes them.
@@ -205,13 +215,16 @@ async fn tail(filters: &DeliveryFilters, remote: &Remote) -> anyhow::Result<()> 
     }
 }
 
-/// `hookgate dead-letter list`.
+/// `hookgate dead-letter list|replay`.
 pub(super) async fn dead_letter(command: DeadLetterCommand) -> anyhow::Result<()> {
-    let DeadLetterCommand::List {
-        endpoint,
-        limit,
-        remote,
-    } = command;
+    let (endpoint, limit, remote) = match command {
+        DeadLetterCommand::List {
+            endpoint,
+            limit,
+            remote,
+        } => (endpoint, limit, remote),
+        DeadLetterCommand::Replay { ids, remote } => return replay(ids, &remote).await,
+    };
     let mut query = vec![("limit", limit.clamp(1, 500).to_string())];
     query.extend(endpoint.map(|e| ("endpoint", e)));
     let dead = get(&remote, "/v1/dead-letter", &query).await?;
@@ -224,11 +237,46 @@ pub(super) async fn dead_letter(command: DeadLetterCommand) -> anyhow::Result<()
         print_json(&json!({"deliveries": dead["items"], "plugin_failed": failed["items"]}));
         return Ok(());
     }
-    println!("dead deliveries (replay: hookgate replay DLV_ID)");
+    println!("dead deliveries (replay: hookgate dead-letter replay DLV_ID...)");
     print_rows(DELIVERY_HEADER, page_rows(&dead, delivery_row));
     println!();
-    println!("messages a plugin failed on (POST /v1/messages/ID/reprocess)");
+    println!("messages a plugin failed on (run again: hookgate dead-letter replay MSG_ID...)");
     print_rows(MESSAGE_HEADER, page_rows(&failed, message_row));
+    Ok(())
+}
+
+/// `hookgate dead-letter replay`: one line per id; fails if any was not
+/// replayed.
+async fn replay(ids: Vec<String>, remote: &Remote) -> anyhow::Result<()> {
+    let body = json!({ "ids": ids }).to_string();
+    let answer = call(
+        remote,
+        reqwest::Method::POST,
+        "/v1/dead-letter/replay",
+        Some(body.into()),
+        &[],
+    )
+    .await?;
+    if remote.json {
+        print_json(&answer);
+    } else {
+        for result in answer["results"].as_array().cloned().unwrap_or_default() {
+            match result["replayed"].as_bool() {
+                Some(true) => println!("{}  replayed", text(&result["id"])),
+                _ => println!(
+                    "{}  not replayed ({}): {}",
+                    text(&result["id"]),
+                    text(&result["code"]),
+                    text(&result["message"])
+                ),
+            }
+        }
+    }
+    let results = answer["results"].as_array().map_or(0, Vec::len);
+    let replayed = answer["replayed"].as_u64().unwrap_or(0);
+    if replayed < results as u64 {
+        anyhow::bail!("{} of {results} not replayed", results as u64 - replayed);
+    }
     Ok(())
 }
 
