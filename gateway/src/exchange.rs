@@ -127,7 +127,8 @@ impl Exchange {
             {
                 Ok(ended) => ended,
                 Err(_) => {
-                    let error = timed_out(source, "the plugin chain did not finish");
+                    let error =
+                        timed_out(source, "the plugin chain or the hook's call did not finish");
                     Ended {
                         status: gateway_answer(&error, String::new(), None),
                         call: None,

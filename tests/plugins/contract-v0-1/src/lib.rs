@@ -5,7 +5,12 @@
 //! or drops an event whose type is `drop.me`.
 
 #[cfg(target_arch = "wasm32")]
-#[allow(unsafe_code, reason = "wit-bindgen's generated exports")]
+#[allow(
+    unsafe_code,
+    unreachable_pub,
+    clippy::too_many_arguments,
+    reason = "wit-bindgen's generated bindings and exports"
+)]
 mod component {
     wit_bindgen::generate!({
         path: "../../../wit/v0.1/plugin.wit",
