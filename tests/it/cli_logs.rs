@@ -1,7 +1,8 @@
 //! The `hookgate` commands people run against a gateway: endpoints created,
 //! disabled, enabled and shown; the delivery and message logs listed with
 //! the API's filters and relative times; the dead letter; `deliveries
-//! tail` following attempts as they land; and a missing token named.
+//! tail` following attempts as they land, of old deliveries too; and a
+//! missing token named.
 
 use std::process::Stdio;
 
@@ -147,20 +148,79 @@ async fn deliveries_tail_prints_each_attempt_as_it_lands() {
     gateway
         .post("calls", r#"{"type":"call.completed"}"#, &[])
         .await;
-    let line = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+    // Created (pending) and then attempted (retrying): each change is a
+    // line, the attempt's with its answer.
+    let line = next_line_of(&mut lines, "dlv_", "retrying").await;
+    assert!(line.contains("HTTP 500"), "{line}");
+    tail.kill().await.expect("stops");
+}
+
+/// The next line of `lines` starting with `id` and containing `status`.
+async fn next_line_of(
+    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    id: &str,
+    status: &str,
+) -> String {
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
         loop {
             let line = lines.next_line().await.expect("reads").expect("a line");
-            if line.starts_with("dlv_") {
+            if line.starts_with(id) && line.contains(status) {
                 return line;
             }
         }
     })
     .await
-    .expect("an attempt is printed");
-    assert!(
-        line.contains("retrying") && line.contains("HTTP 500"),
-        "{line}"
+    .unwrap_or_else(|_| panic!("no line for {id} {status} is printed"))
+}
+
+#[tokio::test]
+async fn deliveries_tail_follows_the_retries_of_deliveries_made_before_it_started() {
+    let receiver = TestReceiver::start().await;
+    receiver.answer(500);
+    let endpoint = format!(
+        "[[endpoint]]\nname = \"crm\"\nurl = \"{}\"\nretry = {{ schedule = [\"1h\"] }}\n",
+        receiver.url
     );
+    let gateway = TestGateway::start(&admin_config("", &endpoint)).await;
+    // Two deliveries retrying before the tail starts; the older is not
+    // among the newest the tail starts from.
+    let mut ids = Vec::new();
+    for n in 0..2 {
+        let (status, _) = gateway
+            .post(
+                "calls",
+                format!(r#"{{"type":"call.completed","n":{n}}}"#),
+                &[],
+            )
+            .await;
+        assert_eq!(status, 202);
+        let retrying = eventually("the delivery is retrying", || async {
+            let items = gateway.deliveries("status=retrying").await;
+            (items.len() == n + 1).then(|| items[0]["id"].as_str().map(str::to_owned))
+        })
+        .await;
+        ids.push(retrying.expect("an id"));
+    }
+    let older = &ids[0];
+    let mut tail = command(&gateway, &["deliveries", "tail"], true)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut lines = BufReader::new(tail.stdout.take().expect("stdout")).lines();
+    let mut notes = BufReader::new(tail.stderr.take().expect("stderr")).lines();
+    let note = notes.next_line().await.expect("reads").expect("a note");
+    assert!(note.starts_with("following"), "{note}");
+
+    // Its retry, due in an hour, is made now and succeeds: news, though
+    // the delivery is older than anything the tail has seen arrive.
+    receiver.answer(200);
+    let (status, body) = gateway
+        .admin("POST", &format!("/v1/deliveries/{older}/replay"), None)
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let line = next_line_of(&mut lines, older, "delivered").await;
+    assert!(line.contains("HTTP 200"), "{line}");
     tail.kill().await.expect("stops");
 }
 

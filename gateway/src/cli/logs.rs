@@ -1,5 +1,5 @@
 //! The commands that read a running gateway's logs: `deliveries list`,
-//! `deliveries tail` (follows attempts as they land), `dead-letter list`
+//! `deliveries tail` (in `tail.rs`), `dead-letter list`
 //! and `messages list`. Times are shown as UTC and taken as RFC 3339, Unix
 //! milliseconds or a time ago (`--since 1h`); rows are cut to the
 //! terminal's width when the output is a terminal.
@@ -10,18 +10,13 @@
     reason = "printing the answer is what these commands do"
 )]
 
-use std::collections::HashMap;
 use std::io::IsTerminal as _;
-use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use super::args::{readable_time, time};
 use super::remote::{Remote, call, print_json};
-
-/// How often `deliveries tail` asks for new attempts.
-const TAIL_EVERY: Duration = Duration::from_millis(500);
 
 /// The delivery log's filters, as the API takes them.
 #[derive(Debug, Clone, Args)]
@@ -32,7 +27,7 @@ pub struct DeliveryFilters {
     /// Only of this event type.
     #[arg(long)]
     pub event_type: Option<String>,
-    /// Only in this status: pending, retrying, delivered or dead.
+    /// Only in this status: pending, retrying, delivered, dead or skipped.
     #[arg(long)]
     pub status: Option<String>,
     /// Only those whose last attempt got this HTTP status.
@@ -167,51 +162,7 @@ pub(super) async fn deliveries(command: DeliveriesCommand) -> anyhow::Result<()>
             print_rows(DELIVERY_HEADER, page_rows(&page, delivery_row));
             Ok(())
         }
-        DeliveriesCommand::Tail { filters, remote } => tail(&filters, &remote).await,
-    }
-}
-
-/// Follows the log: every delivery whose attempts or status changed since
-/// the last look, oldest change first.
-async fn tail(filters: &DeliveryFilters, remote: &Remote) -> anyhow::Result<()> {
-    let mut seen: HashMap<String, (u64, String)> = HashMap::new();
-    let mut query = filters.query();
-    if filters.window.since.is_none() {
-        // From now on: what is already in the log is not news.
-        let now = crate::clock::system_millis();
-        query.push(("since", now.saturating_sub(60_000).to_string()));
-    }
-    let mut first = true;
-    if !remote.json {
-        print_rows(DELIVERY_HEADER, Vec::new());
-    }
-    loop {
-        let page = get(remote, "/v1/deliveries", &query).await?;
-        let mut items = page["items"].as_array().cloned().unwrap_or_default();
-        items.reverse();
-        for d in items {
-            let id = d["id"].as_str().unwrap_or("?").to_owned();
-            let now = (
-                d["attempt_count"].as_u64().unwrap_or(0),
-                d["status"].as_str().unwrap_or("?").to_owned(),
-            );
-            let changed = seen.get(&id) != Some(&now);
-            seen.insert(id, now);
-            // The first look only learns what is there, unless asked for
-            // a window of its own.
-            if changed && (!first || filters.window.since.is_some()) {
-                if remote.json {
-                    println!("{d}");
-                } else {
-                    print_rows_only(vec![delivery_row(&d)]);
-                }
-            }
-        }
-        if first {
-            eprintln!("following the delivery log; Ctrl-C to stop");
-        }
-        first = false;
-        tokio::time::sleep(TAIL_EVERY).await;
+        DeliveriesCommand::Tail { filters, remote } => super::tail::tail(&filters, &remote).await,
     }
 }
 
@@ -296,11 +247,15 @@ pub(super) async fn list_messages(filters: MessageFilters, remote: Remote) -> an
     Ok(())
 }
 
-async fn get(remote: &Remote, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
+pub(super) async fn get(
+    remote: &Remote,
+    path: &str,
+    query: &[(&str, String)],
+) -> anyhow::Result<Value> {
     call(remote, reqwest::Method::GET, path, None, query).await
 }
 
-const DELIVERY_HEADER: [&str; 7] = [
+pub(super) const DELIVERY_HEADER: [&str; 7] = [
     "DELIVERY",
     "CREATED",
     "ENDPOINT",
@@ -310,11 +265,14 @@ const DELIVERY_HEADER: [&str; 7] = [
     "LAST",
 ];
 
-fn delivery_row(d: &Value) -> Vec<String> {
+pub(super) fn delivery_row(d: &Value) -> Vec<String> {
     let last = match (d["last_status"].as_u64(), d["dead_reason"].as_str()) {
         (_, Some(reason)) => reason.to_owned(),
         (Some(code), None) => format!("HTTP {code}"),
-        (None, None) => "-".to_owned(),
+        (None, None) => match d["skipped"]["plugin"].as_str() {
+            Some(plugin) => format!("dropped by {plugin}: {}", text(&d["skipped"]["reason"])),
+            None => "-".to_owned(),
+        },
     };
     let status = d["status"].as_str().unwrap_or("?");
     let status = if d["test"] == true {
@@ -366,10 +324,15 @@ fn text(value: &Value) -> String {
 
 /// When an id (`dlv_` + a ULID) was made, from its ULID's time.
 fn created(id: &Value) -> String {
+    created_millis(id).map_or_else(|| "?".into(), readable_time)
+}
+
+/// When an id (`dlv_` + a ULID) was made, in Unix ms.
+pub(super) fn created_millis(id: &Value) -> Option<u64> {
     id.as_str()
         .and_then(|id| id.split_once('_'))
         .and_then(|(_, ulid)| ulid::Ulid::from_string(ulid).ok())
-        .map_or_else(|| "?".into(), |ulid| readable_time(ulid.timestamp_ms()))
+        .map(|ulid| ulid.timestamp_ms())
 }
 
 fn page_rows(page: &Value, row: fn(&Value) -> Vec<String>) -> Vec<Vec<String>> {
@@ -395,14 +358,14 @@ fn terminal_width() -> Option<usize> {
     terminal_size::terminal_size().map(|(width, _)| usize::from(width.0))
 }
 
-fn print_rows(header: impl IntoIterator<Item = &'static str>, rows: Vec<Vec<String>>) {
+pub(super) fn print_rows(header: impl IntoIterator<Item = &'static str>, rows: Vec<Vec<String>>) {
     let header: Vec<String> = header.into_iter().map(str::to_owned).collect();
     let mut all = vec![header];
     all.extend(rows);
     print_rows_only(all);
 }
 
-fn print_rows_only(rows: Vec<Vec<String>>) {
+pub(super) fn print_rows_only(rows: Vec<Vec<String>>) {
     let widths = widths(&rows);
     for row in &rows {
         let mut line = String::new();

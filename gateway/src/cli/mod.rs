@@ -12,6 +12,7 @@ mod logs;
 mod plugin;
 mod remote;
 mod serve;
+mod tail;
 
 use clap::{Parser, Subcommand};
 
