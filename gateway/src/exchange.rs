@@ -24,9 +24,10 @@ use crate::clock::Clock;
 use crate::config::SourceConfig;
 use crate::delivery::{Deliverer, HookAnswer, HookCall};
 use crate::http_error::{ApiError, Code};
-use crate::pipeline::subscribers;
+use crate::metrics::Metrics;
+use crate::pipeline::{per_endpoint, subscribers};
 use crate::plugin::{self, ChainOutcome, ChainRun, PluginHost};
-use crate::registry::Registry;
+use crate::registry::{Registry, Snapshot};
 use crate::store::{
     Completion, Holder, Ingested, Lease, MessageStatus, NewDelivery, NewMessage, Store,
 };
@@ -80,6 +81,8 @@ pub struct Exchange {
     pub deliverer: Arc<Deliverer>,
     /// Wall time.
     pub clock: Clock,
+    /// Plugin counts.
+    pub metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Exchange {
@@ -175,11 +178,7 @@ impl Exchange {
         } else {
             plugin::run_chain(&self.host, steps, event).await
         };
-        for step in &run.steps {
-            for line in &step.logs.lines {
-                tracing::info!(plugin = %step.plugin, message_id = %id, level = ?line.level, "{}", line.message);
-            }
-        }
+        per_endpoint::report(&self.metrics, &run, id);
         let message_id = id.to_owned();
         let (event, plans) = match run.result {
             Err(failure) => {
@@ -284,6 +283,23 @@ impl Exchange {
                 };
             }
         };
+        let plan = match self.endpoint_chain(&snapshot, &event, plan).await {
+            Ok(plan) => plan,
+            Err(status) => {
+                let reply = match &status {
+                    MessageStatus::Dropped { .. } => Reply::Dropped { message_id },
+                    _ => Reply::Error {
+                        error: ApiError::new(Code::HookFailed, failure_message(&status)),
+                        message_id,
+                    },
+                };
+                return Ended {
+                    status,
+                    call: None,
+                    reply,
+                };
+            }
+        };
         let body = plan.body.clone().unwrap_or_else(|| event.body.clone());
         let content_type = event
             .headers
@@ -377,6 +393,59 @@ impl Exchange {
         }
     }
 
+    /// Runs the hook endpoint's own chain on its one delivery: the plan to
+    /// call, or the message's status when the chain dropped it (the caller
+    /// gets 204) or failed.
+    async fn endpoint_chain(
+        &self,
+        snapshot: &Snapshot,
+        event: &plugin::Event,
+        plan: NewDelivery,
+    ) -> Result<NewDelivery, MessageStatus> {
+        if !per_endpoint::needed(snapshot, std::slice::from_ref(&plan)) {
+            return Ok(plan);
+        }
+        let origin = per_endpoint::Origin {
+            id: &event.id,
+            source: &event.source,
+            received_at: event.received_at,
+            headers: &event.headers,
+            routed_body: &event.body,
+        };
+        let shaped =
+            per_endpoint::shape(&self.host, &self.metrics, snapshot, origin, vec![plan]).await;
+        match shaped {
+            per_endpoint::Shaped::Planned {
+                mut deliveries,
+                skipped,
+            } => {
+                if let Some(plan) = deliveries.pop() {
+                    return Ok(plan);
+                }
+                Err(match skipped.into_iter().next() {
+                    Some(skip) => MessageStatus::Dropped {
+                        plugin: skip.plugin,
+                        reason: format!(
+                            "endpoint {}'s chain dropped it: {}",
+                            skip.plan.endpoint, skip.reason
+                        ),
+                    },
+                    None => MessageStatus::Failed {
+                        plugin: String::new(),
+                        kind: Code::HookFailed.as_str().to_owned(),
+                        error: "the hook endpoint's chain left nothing to call".to_owned(),
+                    },
+                })
+            }
+            per_endpoint::Shaped::Failed(status) => Err(status),
+            per_endpoint::Shaped::Deferred(why) => Err(MessageStatus::Failed {
+                plugin: String::new(),
+                kind: Code::HookFailed.as_str().to_owned(),
+                error: format!("the hook endpoint's plugin could not run: {why}"),
+            }),
+        }
+    }
+
     /// Completes the message with what its caller got, and records the
     /// endpoint's call. A failure here is logged: the caller still gets
     /// its answer, and the message, left on the queue under this node's
@@ -397,6 +466,7 @@ impl Exchange {
             status,
             claim: (!deliveries.is_empty()).then(|| self.deliverer.hook_holder(now)),
             deliveries,
+            skipped: Vec::new(),
             now,
         };
         let created = match self.store.complete_pipeline(id, token, completion).await {
@@ -515,4 +585,25 @@ fn gateway_answer(error: &ApiError, event_type: String, endpoint: Option<String>
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// What a caller is told of a failed status.
+fn failure_message(status: &MessageStatus) -> String {
+    match status {
+        MessageStatus::Failed {
+            plugin,
+            kind,
+            error,
+        } if plugin.is_empty() => {
+            format!("{error} ({kind})")
+        }
+        MessageStatus::Failed {
+            plugin,
+            kind,
+            error,
+        } => {
+            format!("plugin {plugin} failed ({kind}): {error}")
+        }
+        _ => "the hook's chain failed".to_owned(),
+    }
 }

@@ -18,6 +18,7 @@ mod crash;
 mod database_down;
 mod delivery;
 mod disk_full;
+mod endpoint_chains;
 mod harness;
 mod hostile;
 mod ingest;

@@ -35,7 +35,7 @@ impl From<crate::delivery::Error> for ApiError {
             E::NoEndpoint(_) | E::NoDelivery(_) | E::NoMessage(_) => {
                 Self::new(Code::NotFound, message)
             }
-            E::NotFailed(_) => Self::new(Code::Conflict, message),
+            E::NotFailed(_) | E::Skipped { .. } => Self::new(Code::Conflict, message),
             E::Unavailable {
                 why: Unavailable::Disabled(_),
                 ..

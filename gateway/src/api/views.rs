@@ -322,6 +322,15 @@ impl From<Attempt> for AttemptView {
     }
 }
 
+/// Why a delivery was not sent.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SkipView {
+    /// The plugin of the endpoint's chain that dropped it.
+    pub plugin: String,
+    /// Its reason.
+    pub reason: String,
+}
+
 /// A delivery of a message to an endpoint.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct DeliveryView {
@@ -339,7 +348,7 @@ pub(crate) struct DeliveryView {
     pub status: DeliveryStatusKind,
     /// When the next attempt is due (Unix milliseconds), while scheduled.
     pub next_attempt_at: Option<u64>,
-    /// When it was delivered or dead-lettered (Unix milliseconds).
+    /// When it was delivered, dead-lettered or skipped (Unix milliseconds).
     pub finished_at: Option<u64>,
     /// Why it was dead-lettered.
     pub dead_reason: Option<String>,
@@ -349,6 +358,14 @@ pub(crate) struct DeliveryView {
     pub last_status: Option<u16>,
     /// A test event's delivery (`POST /v1/endpoints/{name}/test`).
     pub test: bool,
+    /// Why it was not sent, when the endpoint's own chain dropped it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<SkipView>,
+    /// The body this delivery sends, when it has one of its own (a routing
+    /// plugin or the endpoint's chain shaped it; otherwise it sends the
+    /// message's), in single-delivery answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
     /// Every attempt, oldest first (in single-delivery answers).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempts: Option<Vec<AttemptView>>,
@@ -363,11 +380,21 @@ impl DeliveryView {
             .headers
             .iter()
             .any(|(name, _)| name.eq_ignore_ascii_case(crate::delivery::TEST_HEADER));
+        let mut skipped = None;
         let (next, finished, reason) = match delivery.state {
             DeliveryState::Scheduled { at } => (Some(at), None, None),
             DeliveryState::Delivered { at } => (None, Some(at), None),
             DeliveryState::Dead { at, reason } => (None, Some(at), Some(reason)),
+            DeliveryState::Skipped { at, plugin, reason } => {
+                skipped = Some(SkipView { plugin, reason });
+                (None, Some(at), None)
+            }
         };
+        let body = delivery
+            .plan
+            .body
+            .filter(|_| with_attempts)
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
         Self {
             id: delivery.id,
             message_id: delivery.message_id,
@@ -381,6 +408,8 @@ impl DeliveryView {
             attempt_count: delivery.attempts.len(),
             last_status: delivery.attempts.last().and_then(|a| a.status),
             test,
+            skipped,
+            body,
             attempts: with_attempts.then(|| {
                 delivery
                     .attempts

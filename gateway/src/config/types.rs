@@ -443,6 +443,13 @@ pub struct EndpointConfig {
     /// Free-form operator data, returned as given.
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+    /// Plugins run, in order, on each event routed to this endpoint, after
+    /// the source's chain and the routing: they shape what this endpoint
+    /// alone receives. A `drop` skips only this endpoint's delivery
+    /// (recorded as `skipped`); a failure dead-letters the message, as one
+    /// in the source's chain does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plugins: Vec<String>,
 }
 
 impl EndpointConfig {

@@ -96,6 +96,14 @@ pub(super) fn check(config: &Config) -> Result<(), Error> {
     }
     for (i, e) in config.endpoints.iter().enumerate() {
         endpoint(e, config.server.targets).map_err(|e| under(&format!("endpoint[{i}]"), e))?;
+        for (j, plugin) in e.plugins.iter().enumerate() {
+            if !plugins.contains(plugin.as_str()) {
+                return Err(invalid(
+                    format!("endpoint[{i}].plugins[{j}]"),
+                    format!("no plugin is named {plugin:?}"),
+                ));
+            }
+        }
     }
     if let Some(operator) = &config.admin.operator_endpoint
         && !endpoints.contains(operator.as_str())

@@ -213,12 +213,18 @@ impl Deliverer {
         }
     }
 
-    /// Sends a delivery again now, whatever its state, keeping its attempt
-    /// history; durable before it returns. Its endpoint must take
+    /// Sends a delivery again now, whatever its state (but skipped),
+    /// keeping its attempt history; durable before it returns. Its endpoint must take
     /// deliveries.
     pub async fn replay(&self, id: &str) -> Result<Delivery, Error> {
         let no_delivery = || Error::NoDelivery(id.to_owned());
         let found = self.store.delivery(id).await?.ok_or_else(no_delivery)?;
+        if let crate::store::DeliveryState::Skipped { plugin, .. } = found.state {
+            return Err(Error::Skipped {
+                id: id.to_owned(),
+                plugin,
+            });
+        }
         self.takes_deliveries(&found.plan.endpoint)?;
         let now = self.clock.now_millis();
         let delivery = self

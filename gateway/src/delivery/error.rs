@@ -42,6 +42,17 @@ pub enum Error {
         "message {0:?} did not fail in a plugin: only plugin-failed messages are reprocessed (replay a delivery instead)"
     )]
     NotFailed(String),
+    /// The delivery was skipped by its endpoint's own chain: sending it
+    /// would bypass the plugin that dropped it.
+    #[error(
+        "delivery {id:?} was skipped by plugin {plugin:?} of its endpoint's chain; it is not sent by a replay"
+    )]
+    Skipped {
+        /// The delivery.
+        id: String,
+        /// The plugin that dropped it.
+        plugin: String,
+    },
     /// The endpoint's URL is refused by the target rules.
     #[error("the endpoint's URL is refused: {0}")]
     TargetRefused(String),

@@ -34,6 +34,7 @@
 //! versions current when it started.
 
 mod backoff;
+pub mod per_endpoint;
 mod process;
 #[cfg(test)]
 mod tests;

@@ -5,13 +5,14 @@
 use std::sync::Arc;
 
 use super::OPERATOR_SOURCE;
+use super::per_endpoint;
 use crate::clock::Clock;
 use crate::config::SourceMode;
 use crate::delivery::{Deliverer, TEST_ENDPOINT_HEADER, TEST_HEADER, TEST_SOURCE};
 use crate::metrics::Metrics;
 use crate::plugin::{self, ChainOutcome, PluginHost};
 use crate::registry::{Registry, Snapshot};
-use crate::store::{Completion, Message, MessageStatus, NewDelivery, Store};
+use crate::store::{Completion, Message, MessageStatus, NewDelivery, Skip, Store};
 
 /// The failure kind of a sync exchange that never answered.
 pub const UNANSWERED: &str = "unanswered";
@@ -50,7 +51,8 @@ impl Worker {
         if message.received.source == OPERATOR_SOURCE {
             let endpoints = snapshot.operator_endpoint.iter().cloned().collect();
             let (status, deliveries) = direct(&message, endpoints, Vec::new());
-            self.complete(message, token, status, deliveries).await?;
+            self.complete(message, token, status, deliveries, Vec::new())
+                .await?;
             return Ok(Processed::Completed);
         }
         if message.received.source == TEST_SOURCE {
@@ -67,7 +69,8 @@ impl Worker {
                 .collect();
             let marked = vec![(TEST_HEADER.to_owned(), "true".to_owned())];
             let (status, deliveries) = direct(&message, endpoints, marked);
-            self.complete(message, token, status, deliveries).await?;
+            self.complete(message, token, status, deliveries, Vec::new())
+                .await?;
             return Ok(Processed::Completed);
         }
         if snapshot
@@ -84,7 +87,8 @@ impl Worker {
                 kind: UNANSWERED.to_owned(),
                 error: "the node serving this synchronous call stopped before it answered; sync calls are not retried".to_owned(),
             };
-            self.complete(message, token, status, Vec::new()).await?;
+            self.complete(message, token, status, Vec::new(), Vec::new())
+                .await?;
             return Ok(Processed::Completed);
         }
         let steps = snapshot
@@ -116,8 +120,9 @@ impl Worker {
                 body: None,
                 deliveries: u32::try_from(deliveries.len()).unwrap_or(u32::MAX),
             };
-            self.complete(message, token, status, deliveries).await?;
-            return Ok(Processed::Completed);
+            return self
+                .route(&snapshot, message, token, status, deliveries)
+                .await;
         }
         let event = plugin::Event {
             id: message.id.clone(),
@@ -128,21 +133,7 @@ impl Worker {
             body: message.received.body.clone(),
         };
         let run = plugin::run_chain(&self.host, steps, event).await;
-        let failed_plugin = run
-            .result
-            .as_ref()
-            .err()
-            .map(|f| (f.plugin.as_str(), f.error.kind()));
-        for step in &run.steps {
-            let outcome = match failed_plugin {
-                Some((plugin, kind)) if plugin == step.plugin => kind,
-                _ => "ok",
-            };
-            self.metrics.plugin(&step.plugin, outcome, step.elapsed);
-            for line in &step.logs.lines {
-                tracing::info!(plugin = %step.plugin, message_id = %message.id, level = ?line.level, "{}", line.message);
-            }
-        }
+        per_endpoint::report(&self.metrics, &run, &message.id);
         let (status, deliveries) = match run.result {
             Ok(ChainOutcome::Dropped { plugin, reason }) => {
                 (MessageStatus::Dropped { plugin, reason }, Vec::new())
@@ -191,7 +182,61 @@ impl Worker {
                 )
             }
         };
-        self.complete(message, token, status, deliveries).await?;
+        self.route(&snapshot, message, token, status, deliveries)
+            .await
+    }
+
+    /// Runs the endpoints' own chains on the deliveries of a routed
+    /// message, then records the outcome.
+    async fn route(
+        &self,
+        snapshot: &Snapshot,
+        message: Message,
+        token: u64,
+        status: MessageStatus,
+        deliveries: Vec<NewDelivery>,
+    ) -> Result<Processed, crate::store::Error> {
+        let MessageStatus::Routed {
+            event_type, body, ..
+        } = &status
+        else {
+            self.complete(message, token, status, deliveries, Vec::new())
+                .await?;
+            return Ok(Processed::Completed);
+        };
+        if !per_endpoint::needed(snapshot, &deliveries) {
+            self.complete(message, token, status, deliveries, Vec::new())
+                .await?;
+            return Ok(Processed::Completed);
+        }
+        let origin = per_endpoint::Origin {
+            id: &message.id,
+            source: &message.received.source,
+            received_at: message.received.received_at,
+            headers: &message.received.headers,
+            routed_body: body.as_deref().unwrap_or(&message.received.body),
+        };
+        let shaped =
+            per_endpoint::shape(&self.host, &self.metrics, snapshot, origin, deliveries).await;
+        match shaped {
+            per_endpoint::Shaped::Planned {
+                deliveries,
+                skipped,
+            } => {
+                let status = MessageStatus::Routed {
+                    event_type: event_type.clone(),
+                    body: body.clone(),
+                    deliveries: u32::try_from(deliveries.len() + skipped.len()).unwrap_or(u32::MAX),
+                };
+                self.complete(message, token, status, deliveries, skipped)
+                    .await?;
+            }
+            per_endpoint::Shaped::Failed(failed) => {
+                self.complete(message, token, failed, Vec::new(), Vec::new())
+                    .await?;
+            }
+            per_endpoint::Shaped::Deferred(why) => return Ok(Processed::Deferred(why)),
+        }
         Ok(Processed::Completed)
     }
 
@@ -205,6 +250,7 @@ impl Worker {
         token: u64,
         status: MessageStatus,
         deliveries: Vec<NewDelivery>,
+        skipped: Vec<Skip>,
     ) -> Result<(), crate::store::Error> {
         let now = self.clock.now_millis();
         let claim = if deliveries.is_empty() {
@@ -215,6 +261,7 @@ impl Worker {
         let completion = Completion {
             status: status.clone(),
             deliveries,
+            skipped,
             now,
             claim: claim.as_ref().map(|c| c.holder.clone()),
         };

@@ -107,6 +107,7 @@ impl Model {
         }
         for entry in self.endpoints.values() {
             validate::endpoint(&entry.spec, targets).map_err(RegistryError::Invalid)?;
+            self.plugins_exist(&entry.spec.plugins)?;
         }
         for entry in self.routes.values() {
             let route = &entry.spec;
@@ -116,13 +117,19 @@ impl Model {
                     format!("no source is named {:?}", route.source),
                 ));
             }
-            for (j, plugin) in route.plugins.iter().enumerate() {
-                if !self.plugins.contains_key(plugin) {
-                    return Err(invalid(
-                        format!("plugins[{j}]"),
-                        format!("no plugin is named {plugin:?}"),
-                    ));
-                }
+            self.plugins_exist(&route.plugins)?;
+        }
+        Ok(())
+    }
+
+    /// Every plugin a chain names exists.
+    fn plugins_exist(&self, chain: &[String]) -> Result<(), RegistryError> {
+        for (j, plugin) in chain.iter().enumerate() {
+            if !self.plugins.contains_key(plugin) {
+                return Err(invalid(
+                    format!("plugins[{j}]"),
+                    format!("no plugin is named {plugin:?}"),
+                ));
             }
         }
         Ok(())
@@ -167,6 +174,15 @@ impl Model {
         keep(&mut self.sources, &previous.sources);
         keep(&mut self.endpoints, &previous.endpoints);
         keep(&mut self.routes, &previous.routes);
+    }
+
+    /// The endpoints whose own chain uses a plugin.
+    pub(crate) fn endpoints_using(&self, plugin: &str) -> BTreeSet<String> {
+        self.endpoints
+            .values()
+            .filter(|e| e.spec.plugins.iter().any(|p| p == plugin))
+            .map(|e| e.spec.name.clone())
+            .collect()
     }
 
     /// The routes whose chain uses a plugin.

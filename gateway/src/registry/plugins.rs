@@ -43,6 +43,8 @@ pub struct PluginView {
     pub errors: u64,
     /// Sources whose route uses it.
     pub used_by: Vec<String>,
+    /// Endpoints whose own chain uses it.
+    pub used_by_endpoints: Vec<String>,
     /// Every version, oldest first.
     pub versions: Vec<PluginVersion>,
 }
@@ -141,6 +143,7 @@ impl Registry {
             invocations,
             errors,
             used_by: model.routes_using(name).into_iter().collect(),
+            used_by_endpoints: model.endpoints_using(name).into_iter().collect(),
             versions: entry.record.versions.clone(),
         }
     }
@@ -292,7 +295,7 @@ impl Registry {
         self.plugin(name).await
     }
 
-    /// Deletes a plugin no route uses.
+    /// Deletes a plugin no route or endpoint uses.
     pub async fn delete_plugin(&self, name: &str) -> Result<(), RegistryError> {
         self.mutate(|model| {
             if !model.plugins.contains_key(name) {
@@ -309,6 +312,15 @@ impl Registry {
                     kind: KIND,
                     name: name.to_owned(),
                     by: format!("the routes of sources {list:?}; change those routes first"),
+                });
+            }
+            let endpoints = model.endpoints_using(name);
+            if !endpoints.is_empty() {
+                let list: Vec<String> = endpoints.into_iter().collect();
+                return Err(RegistryError::InUse {
+                    kind: KIND,
+                    name: name.to_owned(),
+                    by: format!("the chains of endpoints {list:?}; change those endpoints first"),
                 });
             }
             model.plugins.remove(name);

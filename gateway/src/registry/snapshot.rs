@@ -28,6 +28,9 @@ pub struct Snapshot {
     pub endpoint_ids: HashMap<String, u64>,
     /// Each routed source's plugin chain, on the current plugin versions.
     pub chains: HashMap<String, Vec<Step>>,
+    /// Each endpoint's own chain (run per delivery after routing), for
+    /// the endpoints that have one.
+    pub endpoint_chains: HashMap<String, Vec<Step>>,
     /// The endpoint that receives operator events.
     pub operator_endpoint: Option<String>,
     /// The longest attempt timeout of any endpoint (zero without any).
@@ -79,18 +82,22 @@ impl Snapshot {
                 ))
             })
             .collect();
+        let chain = |plugins: &[String]| -> Vec<Step> {
+            plugins
+                .iter()
+                .filter_map(|p| steps.get(p.as_str()).cloned())
+                .collect()
+        };
         let chains = model
             .routes
             .values()
-            .map(|route| {
-                let chain = route
-                    .spec
-                    .plugins
-                    .iter()
-                    .filter_map(|p| steps.get(p.as_str()).cloned())
-                    .collect();
-                (route.spec.source.clone(), chain)
-            })
+            .map(|route| (route.spec.source.clone(), chain(&route.spec.plugins)))
+            .collect();
+        let endpoint_chains = model
+            .endpoints
+            .iter()
+            .filter(|(_, entry)| !entry.spec.plugins.is_empty())
+            .map(|(name, entry)| (name.clone(), chain(&entry.spec.plugins)))
             .collect();
         let slowest_timeout = endpoints
             .values()
@@ -108,6 +115,7 @@ impl Snapshot {
             endpoints,
             endpoint_ids,
             chains,
+            endpoint_chains,
             operator_endpoint: model.operator_endpoint.clone(),
             slowest_timeout,
         }

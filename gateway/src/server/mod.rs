@@ -181,6 +181,7 @@ impl Gateway {
             registry: registry.clone(),
             deliverer: deliverer.clone(),
             clock,
+            metrics: metrics.clone(),
         });
         let pipeline = Pipeline {
             store: dyn_store.clone(),

@@ -198,12 +198,14 @@ impl Store for FjallStore {
         let Completion {
             status,
             deliveries,
+            skipped,
             now,
             claim,
         } = completion;
         let lease = claim.as_ref().map(keys::lease);
         let due = lease.as_ref().map_or(now, |l| l.until);
         let records = keys::new_deliveries(&self.ids, message_id, deliveries, now, due)?;
+        let skipped = keys::skipped_deliveries(&self.ids, message_id, skipped, now)?;
         let status = encode("message status", &status)?;
         let claim_record = lease.as_ref().map(|l| encode("claim", l)).transpose()?;
         let claim_token = lease.map(|l| l.token);
@@ -232,6 +234,13 @@ impl Store for FjallStore {
                     }
                     change.batch.insert(&t.deliveries, id, record);
                     created.push(delivery);
+                }
+                for (delivery, record) in skipped {
+                    let link = keys::by_message_key(&message_id, &delivery.id);
+                    change.batch.insert(&t.by_message, link, []);
+                    change
+                        .batch
+                        .insert(&t.deliveries, delivery.id.as_bytes(), record);
                 }
                 change.commit()?;
                 Ok(Some(Created {

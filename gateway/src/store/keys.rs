@@ -11,7 +11,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
     Delivery, DeliveryState, DisabledEndpoint, Error, Holder, Lease, NewDelivery, NewMessage,
-    NextStep,
+    NextStep, Skip,
 };
 
 /// Tree names; the `v1` is the record format's version.
@@ -175,6 +175,34 @@ pub(super) fn new_deliveries(
                 message_id: message_id.to_owned(),
                 plan,
                 state: DeliveryState::Scheduled { at: due },
+                attempts: Vec::new(),
+            };
+            let record = encode("delivery", &delivery)?;
+            Ok((delivery, record))
+        })
+        .collect()
+}
+
+/// The deliveries of `message_id` an endpoint's chain dropped, created at
+/// `now` as skipped: records and their encodings.
+pub(super) fn skipped_deliveries(
+    ids: &Ids,
+    message_id: &str,
+    skipped: Vec<Skip>,
+    now: u64,
+) -> Result<Vec<(Delivery, Vec<u8>)>, Error> {
+    skipped
+        .into_iter()
+        .map(|skip| {
+            let delivery = Delivery {
+                id: ids.next("dlv", now),
+                message_id: message_id.to_owned(),
+                plan: skip.plan,
+                state: DeliveryState::Skipped {
+                    at: now,
+                    plugin: skip.plugin,
+                    reason: skip.reason,
+                },
                 attempts: Vec::new(),
             };
             let record = encode("delivery", &delivery)?;

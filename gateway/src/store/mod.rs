@@ -66,7 +66,7 @@ pub(crate) use model::Selected;
 pub use model::{
     Attempt, Claimed, Claims, Completion, Created, Delivery, DeliveryState, DisabledEndpoint,
     Holder, Ingested, Lease, Leased, Message, MessageStatus, NewDelivery, NewMessage, NextStep,
-    ObjectWrite, Pruned, Room,
+    ObjectWrite, Pruned, Room, Skip,
 };
 pub use pace::{Pace, Pacer};
 pub use postgres_schema::{PostgresOptions, SCHEMA_VERSION};

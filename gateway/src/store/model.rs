@@ -113,12 +113,26 @@ pub struct Completion {
     pub status: MessageStatus,
     /// The deliveries to create.
     pub deliveries: Vec<NewDelivery>,
+    /// Deliveries an endpoint's own chain dropped: created as
+    /// [`DeliveryState::Skipped`], never scheduled.
+    pub skipped: Vec<Skip>,
     /// When the pipeline finished: the deliveries are due then, unless...
     pub now: u64,
     /// ...this is set: then they are created claimed for this holder (as
     /// [`super::Store::claim_due`] would claim them), for a worker that
     /// attempts them at once, with no claim of its own.
     pub claim: Option<Holder>,
+}
+
+/// A delivery an endpoint's own plugin chain dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skip {
+    /// What would have been sent.
+    pub plan: NewDelivery,
+    /// The plugin that dropped it.
+    pub plugin: String,
+    /// Its reason.
+    pub reason: String,
 }
 
 /// Who asks for a claim: a node, by its stable id, and until when (Unix ms)
@@ -318,6 +332,17 @@ pub enum DeliveryState {
         /// When.
         at: u64,
         /// Why (exhausted retries, endpoint gone, ...).
+        reason: String,
+    },
+    /// Not sent: a plugin of the endpoint's own chain dropped it. Last of
+    /// the variants, so records written before it existed decode as they
+    /// did.
+    Skipped {
+        /// When.
+        at: u64,
+        /// The plugin.
+        plugin: String,
+        /// Its reason.
         reason: String,
     },
 }

@@ -3,8 +3,9 @@
 //! deliveries.
 
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
-use super::keys::decode;
+use super::keys::{decode, encode};
 use super::{Delivery, DeliveryState, Engine, Error, Message, MessageStatus, MessageStatusKind};
 
 /// The driver's or the pool's error as the store's.
@@ -84,13 +85,16 @@ fn token_out(token: i64) -> u64 {
 pub(super) const SCHEDULED: i16 = 0;
 const DELIVERED: i16 = 1;
 const DEAD: i16 = 2;
+pub(super) const SKIPPED: i16 = 3;
 
-/// A delivery state's columns: `state`, `at`, `reason`.
+/// A delivery state's columns: `state`, `at`, `reason`. (A skipped one's
+/// plugin goes in `skipped_by`, written only where skipped ones are made.)
 pub(super) fn state_columns(state: &DeliveryState) -> (i16, i64, Option<&str>) {
     match state {
         DeliveryState::Scheduled { at } => (SCHEDULED, int(*at), None),
         DeliveryState::Delivered { at } => (DELIVERED, int(*at), None),
         DeliveryState::Dead { at, reason } => (DEAD, int(*at), Some(reason)),
+        DeliveryState::Skipped { at, reason, .. } => (SKIPPED, int(*at), Some(reason)),
     }
 }
 
@@ -103,6 +107,7 @@ pub(super) fn status_filter(kind: super::DeliveryStatusKind) -> (i16, Option<boo
         K::Retrying => (SCHEDULED, Some(true)),
         K::Delivered => (DELIVERED, None),
         K::Dead => (DEAD, None),
+        K::Skipped => (SKIPPED, None),
     }
 }
 
@@ -133,18 +138,76 @@ pub(super) fn message(row: &Row, first: usize) -> Result<Message, Error> {
     })
 }
 
+/// Skipped deliveries' columns, as arrays for `unnest`.
+pub(super) struct SkipColumns<'a> {
+    ids: Vec<&'a str>,
+    endpoints: Vec<&'a str>,
+    types: Vec<&'a str>,
+    plans: Vec<Vec<u8>>,
+    reasons: Vec<&'a str>,
+    plugins: Vec<&'a str>,
+}
+
+impl<'a> SkipColumns<'a> {
+    /// The columns of `skipped` (records as made by `keys`).
+    pub(super) fn of(skipped: &'a [(Delivery, Vec<u8>)]) -> Result<Self, Error> {
+        let mut columns = Self {
+            ids: Vec::with_capacity(skipped.len()),
+            endpoints: Vec::with_capacity(skipped.len()),
+            types: Vec::with_capacity(skipped.len()),
+            plans: Vec::with_capacity(skipped.len()),
+            reasons: Vec::with_capacity(skipped.len()),
+            plugins: Vec::with_capacity(skipped.len()),
+        };
+        for (delivery, _) in skipped {
+            let DeliveryState::Skipped { plugin, reason, .. } = &delivery.state else {
+                continue;
+            };
+            columns.ids.push(&delivery.id);
+            columns.endpoints.push(&delivery.plan.endpoint);
+            columns.types.push(&delivery.plan.event_type);
+            columns.plans.push(encode("delivery plan", &delivery.plan)?);
+            columns.reasons.push(reason);
+            columns.plugins.push(plugin);
+        }
+        Ok(columns)
+    }
+
+    /// The statement's parameters for them, after the time they were made.
+    pub(super) fn params<'b>(&'b self, at: &'b i64) -> [&'b (dyn ToSql + Sync); 7] {
+        [
+            at,
+            &self.ids,
+            &self.endpoints,
+            &self.types,
+            &self.plans,
+            &self.reasons,
+            &self.plugins,
+        ]
+    }
+}
+
 /// The columns [`delivery`] reads, in its order.
-pub(super) const DELIVERY_COLUMNS: &str = "id, message_id, plan, state, at, reason, attempts";
+pub(super) const DELIVERY_COLUMNS: &str =
+    "id, message_id, plan, state, at, reason, attempts, skipped_by";
 
 /// A delivery from a row of [`DELIVERY_COLUMNS`].
 pub(super) fn delivery(row: &Row) -> Result<Delivery, Error> {
     let at = uint(row.try_get(4)?);
+    let reason = || -> Result<String, Error> {
+        Ok(row.try_get::<_, Option<String>>(5)?.unwrap_or_default())
+    };
     let state = match row.try_get::<_, i16>(3)? {
         SCHEDULED => DeliveryState::Scheduled { at },
         DELIVERED => DeliveryState::Delivered { at },
+        SKIPPED => DeliveryState::Skipped {
+            at,
+            plugin: row.try_get::<_, Option<String>>(7)?.unwrap_or_default(),
+            reason: reason()?,
+        },
         _ => DeliveryState::Dead {
             at,
-            reason: row.try_get::<_, Option<String>>(5)?.unwrap_or_default(),
+            reason: reason()?,
         },
     };
     let attempts: Vec<&[u8]> = row.try_get(6)?;

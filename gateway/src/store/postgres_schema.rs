@@ -23,6 +23,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         2,
         include_str!("postgres_migrations/0002_cluster_protection.sql"),
     ),
+    (
+        3,
+        include_str!("postgres_migrations/0003_skipped_deliveries.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -185,12 +185,14 @@ impl Store for PostgresStore {
         let Completion {
             status,
             deliveries,
+            skipped,
             now,
             claim,
         } = completion;
         let lease = claim.as_ref().map(Lease::mint);
         let due = lease.as_ref().map_or(now, |l| l.until);
         let created = keys::new_deliveries(&self.ids, message_id, deliveries, now, due)?;
+        let skipped = keys::skipped_deliveries(&self.ids, message_id, skipped, now)?;
         let ids: Vec<&str> = created.iter().map(|(d, _)| d.id.as_str()).collect();
         let endpoints: Vec<&str> = created
             .iter()
@@ -206,9 +208,24 @@ impl Store for PostgresStore {
             .collect::<Result<Vec<_>, _>>()?;
         let kind = rows::kind_name(MessageStatusKind::of(&status));
         let status = encode("message status", &status)?;
+        let skips = rows::SkipColumns::of(&skipped)?;
         let client = self.client().await?;
+        // Skipped deliveries (an endpoint's chain dropped them) are rare: the
+        // statement that also writes them is used only when there are some.
+        let skip_rows = if skipped.is_empty() {
+            ""
+        } else {
+            ", skips AS ( \
+                 INSERT INTO deliveries (id, message_id, endpoint, event_type, plan, state, \
+                     at, reason, skipped_by) \
+                 SELECT d.id, $1, d.endpoint, d.event_type, d.plan, 3, $13, d.reason, d.plugin \
+                 FROM unnest($14::text[], $15::text[], $16::text[], $17::bytea[], \
+                     $18::text[], $19::text[]) \
+                     AS d(id, endpoint, event_type, plan, reason, plugin) \
+                 WHERE EXISTS (SELECT 1 FROM done))"
+        };
         let statement = client
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "WITH done AS ( \
                      DELETE FROM pipeline WHERE message_id = $1 AND lease_token = $2 \
                      RETURNING message_id), \
@@ -221,30 +238,34 @@ impl Store for PostgresStore {
                      SELECT d.id, $1, d.endpoint, d.event_type, d.plan, 0, $9, $10, $11, $12 \
                      FROM unnest($5::text[], $6::text[], $7::text[], $8::bytea[]) \
                          AS d(id, endpoint, event_type, plan) \
-                     WHERE EXISTS (SELECT 1 FROM done)) \
+                     WHERE EXISTS (SELECT 1 FROM done)){skip_rows} \
                  SELECT count(*) FROM done",
-            )
+            ))
             .await?;
-        let done: i64 = client
-            .query_one(
-                &statement,
-                &[
-                    &message_id,
-                    &token_in(token),
-                    &status,
-                    &kind,
-                    &ids,
-                    &endpoints,
-                    &types,
-                    &plans,
-                    &int(due),
-                    &lease.as_ref().map(|l| l.node.as_str()),
-                    &lease.as_ref().map(|l| token_in(l.token)),
-                    &lease.as_ref().map(|l| int(l.until)),
-                ],
-            )
-            .await?
-            .get(0);
+        let node = lease.as_ref().map(|l| l.node.as_str());
+        let lease_token = lease.as_ref().map(|l| token_in(l.token));
+        let until = lease.as_ref().map(|l| int(l.until));
+        let due = int(due);
+        let at = int(now);
+        let token = token_in(token);
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![
+            &message_id,
+            &token,
+            &status,
+            &kind,
+            &ids,
+            &endpoints,
+            &types,
+            &plans,
+            &due,
+            &node,
+            &lease_token,
+            &until,
+        ];
+        if !skipped.is_empty() {
+            params.extend(skips.params(&at));
+        }
+        let done: i64 = client.query_one(&statement, &params).await?.get(0);
         if done == 1 && lease.is_none() && !ids.is_empty() {
             // No room here: the deliveries are due for whichever node has.
             announce(&client, &self.work_channel).await?;
@@ -475,7 +496,7 @@ impl Store for PostgresStore {
             .prepare_cached(&format!(
                 "WITH moved AS ( \
                      UPDATE deliveries SET state = {SCHEDULED}, at = $2, reason = NULL, \
-                         claim_node = NULL, claim_token = NULL, claim_until = NULL \
+                         skipped_by = NULL, claim_node = NULL, claim_token = NULL, claim_until = NULL \
                      WHERE id = $1 AND ($3::bigint IS NULL OR claim_token = $3) \
                      RETURNING {DELIVERY_COLUMNS}) \
                  SELECT moved.*, pg_notify($4, '') FROM moved"

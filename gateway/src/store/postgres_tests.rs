@@ -135,6 +135,7 @@ async fn work_stored_on_one_node_for_anyone_wakes_the_other() {
             body: None,
             headers: Vec::new(),
         }],
+        skipped: Vec::new(),
         now: 1_000,
         claim: None,
     };

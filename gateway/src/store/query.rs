@@ -51,6 +51,8 @@ pub enum DeliveryStatusKind {
     Delivered,
     /// Given up on: in the dead letter.
     Dead,
+    /// Not sent: the endpoint's own chain dropped it.
+    Skipped,
 }
 
 impl DeliveryStatusKind {
@@ -61,6 +63,7 @@ impl DeliveryStatusKind {
             DeliveryState::Scheduled { .. } => Self::Retrying,
             DeliveryState::Delivered { .. } => Self::Delivered,
             DeliveryState::Dead { .. } => Self::Dead,
+            DeliveryState::Skipped { .. } => Self::Skipped,
         }
     }
 }

@@ -276,6 +276,7 @@ impl Store for SledStore {
         let Completion {
             status,
             deliveries,
+            skipped,
             now,
             claim,
         } = completion;
@@ -283,6 +284,7 @@ impl Store for SledStore {
         let due = lease.as_ref().map_or(now, |l| l.until);
         let claim_record = lease.as_ref().map(|l| encode("claim", l)).transpose()?;
         let records = keys::new_deliveries(&self.ids, message_id, deliveries, now, due)?;
+        let skipped = keys::skipped_deliveries(&self.ids, message_id, skipped, now)?;
         let trees = (
             &self.messages,
             &self.pipeline,
@@ -317,6 +319,11 @@ impl Store for SledStore {
                         if let Some(claim) = &claim_record {
                             claims.insert(id.as_bytes(), claim.as_slice())?;
                         }
+                    }
+                    for (delivery, record) in &skipped {
+                        let id = &delivery.id;
+                        deliveries.insert(id.as_bytes(), record.as_slice())?;
+                        by_message.insert(keys::by_message_key(message_id, id), &[])?;
                     }
                     Ok(true)
                 },

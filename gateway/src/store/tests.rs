@@ -31,6 +31,7 @@ for_each_engine!(
     a_huge_idempotency_key_is_deduplicated_by_its_hash,
     claims_take_each_endpoint_up_to_its_room_past_a_backlog,
     a_message_a_plugin_failed_on_is_queued_again_once_and_survives_a_reopen,
+    a_skipped_delivery_is_stored_with_its_message_and_never_falls_due,
 );
 
 /// The pipeline's routed outcome with these deliveries, due at `now`.
@@ -38,6 +39,7 @@ fn completion(deliveries: Vec<NewDelivery>, now: u64) -> Completion {
     Completion {
         status: routed(),
         deliveries,
+        skipped: Vec::new(),
         now,
         claim: None,
     }
@@ -1371,6 +1373,7 @@ async fn a_message_a_plugin_failed_on_is_queued_again_once_and_survives_a_reopen
                 error: "boom".into(),
             },
             deliveries: Vec::new(),
+            skipped: Vec::new(),
             now: 2_000,
             claim: None,
         };
@@ -1413,4 +1416,65 @@ async fn a_message_a_plugin_failed_on_is_queued_again_once_and_survives_a_reopen
         store.deliveries_of(&routed_id).await.expect("reads").len(),
         1
     );
+}
+
+async fn a_skipped_delivery_is_stored_with_its_message_and_never_falls_due(engine: Engine) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let id = {
+        let store = open(engine, dir.path()).await;
+        let id = store
+            .ingest(&message("s", None, 1_000), HOUR, Some(&test_lease()))
+            .await
+            .expect("ingests");
+        let created = store
+            .complete_pipeline(
+                id.id(),
+                TOKEN,
+                Completion {
+                    skipped: vec![Skip {
+                        plan: plan("b"),
+                        plugin: "inbound-only".into(),
+                        reason: "an outbound call".into(),
+                    }],
+                    ..completion(vec![plan("a")], 2_000)
+                },
+            )
+            .await
+            .expect("completes");
+        assert_eq!(created_ids(created).len(), 1, "only the one to send");
+        id
+    };
+    let store = open(engine, dir.path()).await;
+    let deliveries = store.deliveries_of(id.id()).await.expect("reads");
+    assert_eq!(deliveries.len(), 2);
+    let skipped = deliveries
+        .iter()
+        .find(|d| d.plan.endpoint == "b")
+        .expect("the skipped one is stored");
+    assert_eq!(
+        skipped.state,
+        DeliveryState::Skipped {
+            at: 2_000,
+            plugin: "inbound-only".into(),
+            reason: "an outbound call".into(),
+        }
+    );
+    assert!(skipped.attempts.is_empty());
+    let claimed = store
+        .claim_due(99_000, &holder("a", 99_000, HOUR), &Room::any(10))
+        .await
+        .expect("claims")
+        .claimed;
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].delivery.plan.endpoint, "a");
+    let listed = store
+        .list_deliveries(&DeliveryQuery {
+            status: Some(DeliveryStatusKind::Skipped),
+            limit: 10,
+            ..DeliveryQuery::default()
+        })
+        .await
+        .expect("lists");
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.items[0].id, skipped.id);
 }
