@@ -7,6 +7,7 @@ mod admin_plugins;
 mod alerts;
 mod attempts;
 mod backlog;
+mod batching;
 mod claims;
 mod cli;
 mod cli_logs;

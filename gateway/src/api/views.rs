@@ -308,6 +308,21 @@ pub(crate) struct AttemptView {
     pub response_body: String,
     /// What went wrong without a response.
     pub error: Option<String>,
+    /// The batched request it went in, for an endpoint that batches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<BatchPartView>,
+}
+
+/// An attempt's part in a batched request.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct BatchPartView {
+    /// The request's id (`bat_` + a ULID), sent as its `webhook-id`.
+    #[schema(example = "bat_01KBJ3Z5R8M4Q7T2V9W6X0Y1A3")]
+    pub id: String,
+    /// How many events the request carried.
+    pub size: u32,
+    /// This delivery's index in the request's array, from 0.
+    pub position: u32,
 }
 
 impl From<Attempt> for AttemptView {
@@ -318,6 +333,11 @@ impl From<Attempt> for AttemptView {
             latency_ms: a.latency_ms,
             response_body: a.response_body,
             error: a.error,
+            batch: a.batch.map(|b| BatchPartView {
+                id: b.id,
+                size: b.size,
+                position: b.position,
+            }),
         }
     }
 }

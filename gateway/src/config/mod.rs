@@ -17,10 +17,10 @@ use std::path::{Path, PathBuf};
 pub use filter::Filter;
 pub use secret::Secret;
 pub use types::{
-    AdminConfig, BreakerConfig, Config, EndpointConfig, EndpointSigning, Extract, FailureAlert,
-    HumanDuration, LogFormat, PluginConfig, PluginHostConfig, PreviousSecret, RetentionConfig,
-    RetiringSecret, RetryConfig, RouteConfig, ServerConfig, SourceAuth, SourceConfig, SourceMode,
-    StorageConfig, TlsConfig,
+    AdminConfig, BatchConfig, BreakerConfig, Config, EndpointConfig, EndpointSigning, Extract,
+    FailureAlert, HumanDuration, LogFormat, PluginConfig, PluginHostConfig, PreviousSecret,
+    RetentionConfig, RetiringSecret, RetryConfig, RouteConfig, ServerConfig, SourceAuth,
+    SourceConfig, SourceMode, StorageConfig, TlsConfig,
 };
 
 /// The built-in defaults, commented.

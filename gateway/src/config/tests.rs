@@ -209,6 +209,7 @@ fn the_example_config_in_the_repository_is_valid() {
     assert_eq!(config.routes.len(), 5);
     assert_eq!(config.endpoints.len(), 5);
     assert!(config.endpoints.iter().any(|e| !e.plugins.is_empty()));
+    assert!(config.endpoints.iter().any(|e| e.batch.is_some()));
     assert!(
         config
             .plugins

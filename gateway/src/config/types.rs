@@ -450,6 +450,31 @@ pub struct EndpointConfig {
     /// in the source's chain does.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plugins: Vec<String>,
+    /// Send deliveries in batches: one signed request whose body is a JSON
+    /// array of events, each keeping its message id. Unset: one event per
+    /// request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<BatchConfig>,
+}
+
+/// `[endpoint.batch]`: up to `max_events` deliveries in one request; a
+/// batch goes when it is full or `max_wait` after its first event joined,
+/// whichever comes first (later if the endpoint has no free slot, while it
+/// keeps filling).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchConfig {
+    /// Events per request at most, 1 to 1000.
+    #[schema(minimum = 1, maximum = 1000, example = 100)]
+    pub max_events: usize,
+    /// How long a batch waits for more events, at most 1h.
+    #[serde(default = "default_batch_wait", with = "humantime_serde")]
+    #[schema(value_type = String, pattern = r"^([0-9]{1,6}(ns|us|ms|s|m|h|nsec|usec|msec|sec|secs|second|seconds|min|mins|minute|minutes|hr|hrs|hour|hours))+$", example = "1s")]
+    pub max_wait: Duration,
+}
+
+fn default_batch_wait() -> Duration {
+    Duration::from_secs(1)
 }
 
 impl EndpointConfig {

@@ -15,6 +15,8 @@ use crate::targets::TargetPolicy;
 
 /// The most attempts to one endpoint in flight at once.
 const MAX_IN_FLIGHT: usize = 10_000;
+/// Events in one batched request at most.
+const MAX_BATCH: usize = 1000;
 /// The longest per-attempt timeout.
 const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 
@@ -280,6 +282,17 @@ pub fn endpoint(endpoint: &EndpointConfig, targets: TargetPolicy) -> Result<(), 
                 "failure_alert.min_attempts",
                 "must be between 1 and 1000000",
             ));
+        }
+    }
+    if let Some(batch) = &endpoint.batch {
+        if !(1..=MAX_BATCH).contains(&batch.max_events) {
+            return Err(bad(
+                "batch.max_events",
+                format!("must be between 1 and {MAX_BATCH}"),
+            ));
+        }
+        if batch.max_wait > MAX_TIMEOUT {
+            return Err(bad("batch.max_wait", "must be at most 1h"));
         }
     }
     check_retry(&endpoint.retry)?;

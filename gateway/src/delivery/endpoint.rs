@@ -7,7 +7,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use super::policy::RetryPolicy;
 use super::protection::EndpointState;
-use crate::config::{BreakerConfig, EndpointConfig, EndpointSigning};
+use crate::config::{BatchConfig, BreakerConfig, EndpointConfig, EndpointSigning};
 use crate::signing::{SigningSecret, hmac_header, standard};
 
 /// How requests to an endpoint are signed.
@@ -83,6 +83,8 @@ pub struct Endpoint {
     pub breaker: BreakerConfig,
     /// When the operator hears of its failure rate.
     pub failure_alert: Option<crate::config::FailureAlert>,
+    /// Whether, and how, its deliveries are sent in batches.
+    pub batch: Option<BatchConfig>,
     /// Concurrency limit, pacer, breaker and disabled flag; shared across
     /// configuration changes.
     pub state: Arc<EndpointState>,
@@ -149,6 +151,7 @@ impl Endpoint {
             rate_limit: config.rate_limit,
             breaker: config.circuit_breaker.clone(),
             failure_alert: config.failure_alert.clone(),
+            batch: config.batch.clone(),
             state,
         })
     }
@@ -288,6 +291,7 @@ mod tests {
             rate_limit: None,
             breaker: BreakerConfig::default(),
             failure_alert: None,
+            batch: None,
             state: Arc::new(EndpointState::new(1)),
         }
     }

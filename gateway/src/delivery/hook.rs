@@ -122,6 +122,7 @@ impl Deliverer {
                     latency_ms,
                     response_body: kept(&body),
                     error: None,
+                    batch: None,
                 },
                 answer: HookAnswer::Answered {
                     status: code,
@@ -140,6 +141,7 @@ impl Deliverer {
                         latency_ms,
                         response_body: String::new(),
                         error: Some(why.clone()),
+                        batch: None,
                     },
                     answer: HookAnswer::Failed(why),
                 }
@@ -202,6 +204,7 @@ fn failed_attempt(at: u64, latency_ms: u64, why: &str) -> Attempt {
         latency_ms,
         response_body: String::new(),
         error: Some(why.to_owned()),
+        batch: None,
     }
 }
 

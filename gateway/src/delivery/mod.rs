@@ -10,12 +10,14 @@
 
 mod alerts;
 mod attempt;
+mod batch;
 mod control;
 mod endpoint;
 mod error;
 mod hook;
 mod in_flight;
 mod live;
+mod outcome;
 pub mod policy;
 pub mod protection;
 mod test_event;

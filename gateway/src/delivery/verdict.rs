@@ -24,6 +24,31 @@ pub(crate) enum Next {
     Exhausted(String),
 }
 
+/// A request's answer as each delivery it carried records it: the
+/// attempt, the answer's `Retry-After`, the jitter draw its retry uses
+/// (one per request, so a batch's members are retried together) and how
+/// long it took.
+#[derive(Debug, Clone)]
+pub(crate) struct Judged {
+    /// The attempt as recorded.
+    pub(crate) record: Attempt,
+    /// The answer's `Retry-After`.
+    pub(crate) retry_after: Option<Duration>,
+    /// In `-1.0..=1.0`; 0 without jitter.
+    pub(crate) jitter: f64,
+    /// How long the request took.
+    pub(crate) latency: Duration,
+}
+
+impl Judged {
+    /// Whether the answer was a 2xx.
+    pub(crate) fn success(&self) -> bool {
+        self.record
+            .status
+            .is_some_and(|code| (200..300).contains(&code))
+    }
+}
+
 /// The record of an attempt made at `now` that took `latency`.
 pub(crate) fn record(
     response: Response,
@@ -43,6 +68,7 @@ pub(crate) fn record(
                 latency_ms,
                 response_body: body,
                 error: None,
+                batch: None,
             },
             retry_after,
         ),
@@ -53,6 +79,7 @@ pub(crate) fn record(
                 latency_ms,
                 response_body: String::new(),
                 error: Some(error),
+                batch: None,
             },
             None,
         ),

@@ -29,20 +29,19 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::alerts::Alert;
-use super::attempt::{self, Response};
+use super::attempt;
+use super::batch::Batches;
 use super::in_flight::{InFlight, Reservation};
 use super::live::Live;
 use super::policy::RetryPolicy;
-use super::verdict::{self, Next};
 use super::{Endpoint, Gate, Recipient, Unavailable};
 use crate::clock::Clock;
 use crate::handover::Inbox;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::store::{
-    Attempt, Claimed, Created, Delivery, Holder, Message, MessageStatus, NewDelivery, NextStep,
-    Pace, Pacer, Room, Store,
+    Claimed, Created, Delivery, Holder, Message, MessageStatus, NewDelivery, Pace, Pacer, Room,
+    Store,
 };
 use crate::targets;
 use crate::targets::TargetPolicy;
@@ -59,9 +58,15 @@ const OTHERS: usize = 16;
 /// and a read per delivery; a backlog past it waits in the store.
 const WAITING: usize = 256;
 
-/// How many of an endpoint's deliveries this node holds claimed at most.
-fn claimable(max_in_flight: usize) -> usize {
-    max_in_flight.saturating_add(WAITING)
+/// How many of an endpoint's deliveries this node holds claimed at most:
+/// a batch's worth per slot when it batches.
+fn claimable(endpoint: &Endpoint) -> usize {
+    let per_slot = endpoint.batch.as_ref().map_or(1, |b| b.max_events);
+    endpoint
+        .state
+        .max_in_flight
+        .saturating_mul(per_slot)
+        .saturating_add(WAITING)
 }
 
 /// Delivers messages to endpoints.
@@ -89,7 +94,9 @@ pub struct Deliverer {
     /// when the attempt in flight ends so the delivery is due at once.
     superseded: Mutex<HashMap<String, u64>>,
     /// Attempts running in this process, per endpoint.
-    in_flight: InFlight,
+    pub(super) in_flight: InFlight,
+    /// Batches being filled, for endpoints that batch.
+    pub(super) batches: Batches,
     /// Attempt counts and latency.
     pub(super) metrics: Arc<Metrics>,
     /// Claimed deliveries handed over by the pipeline, with their message.
@@ -195,6 +202,7 @@ impl Deliverer {
             claims,
             superseded: Mutex::new(HashMap::new()),
             in_flight: InFlight::default(),
+            batches: Batches::default(),
             metrics,
             dispatched,
             dispatch_queue: Mutex::new(Some(dispatch_queue)),
@@ -215,9 +223,7 @@ impl Deliverer {
         let endpoints: Vec<(String, usize)> = deliveries
             .iter()
             .map(|d| {
-                let capacity = live
-                    .get(&d.endpoint)
-                    .map_or(OTHERS, |e| claimable(e.state.max_in_flight));
+                let capacity = live.get(&d.endpoint).map_or(OTHERS, |e| claimable(e));
                 (d.endpoint.clone(), capacity)
             })
             .collect();
@@ -257,8 +263,7 @@ impl Deliverer {
     fn room(&self) -> Room {
         let live = self.live.current();
         self.in_flight.room(
-            live.iter()
-                .map(|(name, e)| (name.as_str(), claimable(e.state.max_in_flight))),
+            live.iter().map(|(name, e)| (name.as_str(), claimable(e))),
             OTHERS,
             BATCH,
         )
@@ -267,7 +272,11 @@ impl Deliverer {
     /// Whether an attempt to `endpoint` may start at `now`: its breaker,
     /// then its rate limit, paced by the store when the store is shared
     /// (so the rate holds for the cluster) and in memory when not.
-    async fn gate(&self, endpoint: &Endpoint, now: u64) -> Result<Gate, crate::store::Error> {
+    pub(super) async fn gate(
+        &self,
+        endpoint: &Endpoint,
+        now: u64,
+    ) -> Result<Gate, crate::store::Error> {
         // A fixed schedule is a promise of when attempts go: the breaker
         // holds it back only when configured to.
         let fixed = matches!(endpoint.policy, RetryPolicy::Schedule(_));
@@ -451,7 +460,7 @@ impl Deliverer {
     /// commits, a claim must not find it still marked, or it would be
     /// skipped and wait out a whole lease. Wakes the loop if the endpoint
     /// has due deliveries waiting for the slot this frees.
-    fn finish(&self, id: &str) {
+    pub(super) fn finish(&self, id: &str) {
         if self.in_flight.finish(id) {
             self.wake.notify_one();
         }
@@ -498,7 +507,7 @@ impl Deliverer {
     /// takes writes (rather than when its claim lapses); tried again with
     /// backoff while the store is out of reach (a database that went
     /// away), until it goes through or the claim would have lapsed anyway.
-    async fn hand_back(&self, id: &str, token: u64) {
+    pub(super) async fn hand_back(&self, id: &str, token: u64) {
         let lapses = self.clock.now_millis().saturating_add(millis(self.lease()));
         let mut pause = Duration::from_millis(250);
         loop {
@@ -598,9 +607,19 @@ impl Deliverer {
                     .await;
             }
         };
+        if let Some(batch) = endpoint
+            .batch
+            .as_ref()
+            .filter(|_| recipient == Recipient::Endpoint && delivery.plan.headers.is_empty())
+        {
+            return self
+                .batched(&endpoint, batch, &delivery, token, &message, now)
+                .await;
+        }
+        let body = body_of(&delivery, &message);
         // The slot first, then the rate limit and the breaker: an admitted
         // attempt goes out at once, so the limit holds when a slow endpoint
-        // speeds up, and an admitted probe always ends in `record` below.
+        // speeds up, and an admitted probe always ends in `judge` below.
         let _slot = endpoint.state.slots.clone().acquire_owned().await;
         // The attempt's time is taken once it may go: waiting for the slot
         // can take as long as the endpoint's slowest answers, and the
@@ -609,30 +628,8 @@ impl Deliverer {
         let now = now.max(self.clock.now_millis());
         if let Gate::HoldUntil(at) = self.gate(&endpoint, now).await? {
             self.metrics.held_back(&endpoint.name);
-            if endpoint.state.breaker().open_until.is_some() {
-                endpoint.state.held_by_breaker(&delivery.id);
-            }
-            self.finish(&delivery.id);
-            if self
-                .store
-                .reschedule(&delivery.id, at, Some(token))
-                .await?
-                .is_none()
-            {
-                self.stale(&delivery, &endpoint.name);
-            }
-            return Ok(Some(at));
+            return self.hold(&endpoint, &delivery, token, at).await;
         }
-        let body = match (&delivery.plan.body, &message.status) {
-            (Some(body), _) => body.clone(),
-            (
-                None,
-                MessageStatus::Routed {
-                    body: Some(body), ..
-                },
-            ) => body.clone(),
-            _ => message.received.body.clone(),
-        };
         let content_type = message
             .received
             .headers
@@ -650,207 +647,32 @@ impl Deliverer {
         );
         let (response, latency) =
             attempt::send(&self.client, &url, &headers, body, endpoint.timeout, now).await;
-        let attempts_made = u32::try_from(delivery.attempts.len() + 1).unwrap_or(u32::MAX);
-        // The breaker learns the outcome before anything below can fail, so
-        // an admitted probe is always accounted for. Not from a per-message
-        // target: the message's sender chose that URL, and its answers must
-        // not open the endpoint's circuit or disable it.
-        let success =
-            matches!(&response, Response::Status { code, .. } if (200..300).contains(code));
-        let verdict = match recipient {
-            Recipient::Endpoint => endpoint.state.record(now, success, &endpoint.breaker),
-            Recipient::MessageTarget => endpoint.state.record_unjudged(),
-        };
-        let (record, retry_after) = verdict::record(response, now, latency);
-        let jitter = if endpoint.jitter {
-            rand::random_range(-1.0..=1.0)
-        } else {
-            0.0
-        };
-        let mut exhausted = false;
-        let next = match verdict::next(
-            &record,
-            attempts_made,
-            &endpoint.policy,
-            jitter,
-            retry_after,
-        ) {
-            Next::Delivered => NextStep::Delivered,
-            Next::RetryAt(at) => NextStep::RetryAt(at),
-            Next::Exhausted(reason) => {
-                exhausted = true;
-                NextStep::Dead(reason)
-            }
-            Next::Gone if recipient == Recipient::MessageTarget => {
-                NextStep::Dead(format!("the message's target {url} answered 410 Gone"))
-            }
-            Next::Gone => {
-                self.disable(&endpoint.name, "answered 410 Gone").await?;
-                NextStep::Dead(format!(
-                    "endpoint {} answered 410 Gone and was disabled",
-                    endpoint.name
-                ))
-            }
-        };
-        if let Some(reason) = &verdict.disable {
-            self.disable(&endpoint.name, reason).await?;
-        }
-        let outcome = match next {
-            NextStep::Delivered => "delivered",
-            NextStep::RetryAt(_) => "retry",
-            NextStep::Dead(_) => "dead",
-        };
-        self.metrics.attempt(&endpoint.name, outcome, latency);
-        tracing::debug!(delivery_id = %delivery.id, endpoint = %endpoint.name, status = ?record.status, ?next, "attempt");
-        let again = match next {
-            NextStep::RetryAt(at) => Some(at),
-            NextStep::Delivered | NextStep::Dead(_) => None,
-        };
-        // Retries ran out: the operator hears of it. A 410 disables the
-        // endpoint instead, and `endpoint.disabled` says so once.
-        let dead = match &next {
-            NextStep::Dead(reason) if exhausted => Some(Alert::DeliveryDead {
-                delivery_id: delivery.id.clone(),
-                message_id: delivery.message_id.clone(),
-                endpoint: endpoint.name.clone(),
-                event_type: delivery.plan.event_type.clone(),
-                attempts: attempts_made,
-                last_status: record.status,
-                reason: reason.clone(),
-            }),
-            NextStep::Delivered | NextStep::RetryAt(_) | NextStep::Dead(_) => None,
-        };
-        self.finish(&delivery.id);
-        let recorded = self
-            .store
-            .record_attempt(&delivery.id, token, record, next)
+        let (judged, recorded) = self
+            .judge(&endpoint, recipient, response, now, latency)
             .await?;
-        if recorded.is_none() {
-            self.stale(&delivery, &endpoint.name);
-            return Ok(None);
-        }
-        if verdict.recovered {
-            self.release_held(&endpoint, now).await?;
-        }
-        self.raise_alerts(&endpoint, recipient, &verdict, success, dead, now)
-            .await;
+        let success = judged.success();
+        let again = self
+            .conclude(&endpoint, &delivery, token, recipient, judged)
+            .await?;
+        self.after(&endpoint, recipient, &recorded, success, now)
+            .await?;
         Ok(again)
     }
+}
 
-    /// The operator alerts a recorded attempt raises: its delivery dead,
-    /// the circuit opened or closed, the failure rate crossed.
-    async fn raise_alerts(
-        &self,
-        endpoint: &Endpoint,
-        recipient: Recipient,
-        verdict: &super::Recorded,
-        success: bool,
-        dead: Option<Alert>,
-        now: u64,
-    ) {
-        if let Some(dead) = dead {
-            self.alert(dead, now).await;
-        }
-        // A per-message target's answers say nothing about the endpoint,
-        // and a disabled endpoint has had its one event (`endpoint.disabled`).
-        if recipient != Recipient::Endpoint || endpoint.state.disabled().is_some() {
-            return;
-        }
-        let name = endpoint.name.clone();
-        if verdict.opened {
-            let breaker = endpoint.state.breaker();
-            let opened = Alert::CircuitOpened {
-                endpoint: name.clone(),
-                failures: breaker.failures,
-                probe_at: breaker.open_until,
-            };
-            self.alert(opened, now).await;
-        }
-        if verdict.recovered {
-            self.alert(
-                Alert::Recovered {
-                    endpoint: name.clone(),
-                },
-                now,
-            )
-            .await;
-        }
-        if let Some(threshold) = &endpoint.failure_alert
-            && let Some(counts) = endpoint.state.count_attempt(now, !success, threshold)
-        {
-            let crossed = Alert::FailureRate {
-                endpoint: name,
-                counts,
-                threshold: threshold.rate,
-            };
-            self.alert(crossed, now).await;
-        }
-    }
-
-    /// A probe closed `endpoint`'s circuit: the deliveries it held back are
-    /// due now rather than at the next probe time.
-    async fn release_held(&self, endpoint: &Endpoint, now: u64) -> Result<(), crate::store::Error> {
-        let mut released = 0;
-        for id in endpoint.state.take_held() {
-            if self.in_flight.contains(&id) {
-                continue;
-            }
-            let waiting = self.store.delivery(&id).await?.is_some_and(
-                |d| matches!(d.state, crate::store::DeliveryState::Scheduled { at } if at > now),
-            );
-            if waiting {
-                // Held back, so unclaimed: no token to match.
-                self.store.reschedule(&id, now, None).await?;
-                released += 1;
-            }
-        }
-        if released > 0 {
-            tracing::info!(endpoint = %endpoint.name, released, "circuit closed; held deliveries are due now");
-            self.wake.notify_one();
-        }
-        Ok(())
-    }
-
-    async fn disable(&self, endpoint: &str, reason: &str) -> Result<(), crate::store::Error> {
-        match self.disable_endpoint(endpoint, reason, true).await {
-            Ok(_) => Ok(()),
-            Err(super::Error::Store(e)) => Err(e),
-            // The endpoint was deleted meanwhile: nothing to disable.
-            Err(_) => Ok(()),
-        }
-    }
-
-    /// An outcome the store refused: the claim lapsed and another node (or
-    /// an operator's replay) took the delivery, whose outcome is theirs.
-    fn stale(&self, delivery: &Delivery, endpoint: &str) {
-        tracing::warn!(delivery_id = %delivery.id, %endpoint, "attempt outcome dropped: its claim was taken over");
-        self.metrics.stale_outcome(endpoint);
-    }
-
-    async fn give_up(
-        &self,
-        delivery: &Delivery,
-        token: u64,
-        now: u64,
-        reason: String,
-    ) -> Result<Option<u64>, crate::store::Error> {
-        tracing::warn!(delivery_id = %delivery.id, %reason, "delivery dead-lettered");
-        let record = Attempt {
-            at: now,
-            status: None,
-            latency_ms: 0,
-            response_body: String::new(),
-            error: Some(reason.clone()),
-        };
-        self.finish(&delivery.id);
-        let recorded = self
-            .store
-            .record_attempt(&delivery.id, token, record, NextStep::Dead(reason))
-            .await?;
-        if recorded.is_none() {
-            self.stale(delivery, &delivery.plan.endpoint);
-        }
-        Ok(None)
+/// What `delivery` sends: its own body (an endpoint's chain or a routing
+/// plugin set one), else the message's body after its source's chain, else
+/// the body as received.
+pub(super) fn body_of(delivery: &Delivery, message: &Message) -> Vec<u8> {
+    match (&delivery.plan.body, &message.status) {
+        (Some(body), _) => body.clone(),
+        (
+            None,
+            MessageStatus::Routed {
+                body: Some(body), ..
+            },
+        ) => body.clone(),
+        _ => message.received.body.clone(),
     }
 }
 

@@ -7,6 +7,7 @@ use fjall::Readable;
 
 use super::fjall_store::FjallStore;
 use super::keys::{self, decode};
+use super::legacy::decode_delivery;
 use super::query::{Page, id_range, page};
 use super::{
     Catalog, Delivery, DeliveryQuery, DeliveryState, Error, Message, MessageQuery, MessageStatus,
@@ -119,7 +120,7 @@ impl Catalog for FjallStore {
         let range = id_range("dlv", query.since, query.until, query.before.as_deref());
         let items = self.tables.deliveries.range(range).rev().map(|entry| {
             let (_, bytes) = entry.into_inner()?;
-            decode("delivery", &bytes)
+            decode_delivery(&bytes)
         });
         page(
             items,

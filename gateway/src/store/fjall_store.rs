@@ -13,7 +13,8 @@ use std::time::Duration;
 use fjall::Readable;
 
 use super::fjall_tables::{Change, Tables};
-use super::keys::{self, decode, encode};
+use super::keys::{self, encode};
+use super::legacy::decode_delivery;
 use super::writer::Writer;
 use super::{
     Attempt, Claimed, Claims, Completion, Created, Delivery, DeliveryState, DisabledEndpoint,
@@ -486,7 +487,7 @@ impl Store for FjallStore {
             let key = entry.key()?;
             let id = &key[prefix.len()..];
             if let Some(bytes) = view.get(&self.tables.deliveries, id)? {
-                found.push(decode("delivery", &bytes)?);
+                found.push(decode_delivery(&bytes)?);
             }
         }
         Ok(found)

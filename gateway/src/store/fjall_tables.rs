@@ -19,6 +19,7 @@ use fjall::{Database, Keyspace, KeyspaceCreateOptions, Readable, Snapshot};
 use super::Error;
 use super::fjall_schedule::Mirror;
 use super::keys::{self, decode};
+use super::legacy::decode_delivery;
 use super::{Message, MessageStatus, NewMessage};
 
 impl From<fjall::Error> for Error {
@@ -191,7 +192,7 @@ impl Tables {
     pub(super) fn delivery(&self, id: &str) -> Result<Option<super::Delivery>, Error> {
         self.deliveries
             .get(id.as_bytes())?
-            .map(|bytes| decode("delivery", &bytes))
+            .map(|bytes| decode_delivery(&bytes))
             .transpose()
     }
 

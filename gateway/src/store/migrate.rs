@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::keys::{decode, encode};
+use super::legacy::AttemptV1;
 use super::{Attempt, Delivery, DeliveryState, Error, Message, MessageStatus, NewDelivery};
 
 const DELIVERIES_V1: &str = "deliveries.v1";
@@ -27,7 +28,7 @@ struct DeliveryV1 {
     message_id: String,
     plan: PlanV1,
     state: DeliveryState,
-    attempts: Vec<Attempt>,
+    attempts: Vec<AttemptV1>,
 }
 
 /// Moves v1 deliveries into the current tree; returns how many.
@@ -69,7 +70,7 @@ pub(super) fn deliveries(
                 headers: v1.plan.headers,
             },
             state: v1.state,
-            attempts: v1.attempts,
+            attempts: v1.attempts.into_iter().map(Attempt::from).collect(),
         };
         current.insert(key, encode("delivery", &delivery)?)?;
         moved += 1;

@@ -37,6 +37,7 @@ mod fjall_schedule;
 mod fjall_store;
 mod fjall_tables;
 mod keys;
+mod legacy;
 mod migrate;
 mod model;
 mod pace;
@@ -64,9 +65,9 @@ mod writer;
 pub use fjall_store::FjallStore;
 pub(crate) use model::Selected;
 pub use model::{
-    Attempt, Claimed, Claims, Completion, Created, Delivery, DeliveryState, DisabledEndpoint,
-    Holder, Ingested, Lease, Leased, Message, MessageStatus, NewDelivery, NewMessage, NextStep,
-    ObjectWrite, Pruned, Room, Skip,
+    Attempt, BatchPart, Claimed, Claims, Completion, Created, Delivery, DeliveryState,
+    DisabledEndpoint, Holder, Ingested, Lease, Leased, Message, MessageStatus, NewDelivery,
+    NewMessage, NextStep, ObjectWrite, Pruned, Room, Skip,
 };
 pub use pace::{Pace, Pacer};
 pub use postgres_schema::{PostgresOptions, SCHEMA_VERSION};

@@ -360,6 +360,19 @@ pub struct Attempt {
     pub response_body: String,
     /// What went wrong without a response (timeout, connection refused).
     pub error: Option<String>,
+    /// The batch it went in, if its endpoint batches.
+    pub batch: Option<BatchPart>,
+}
+
+/// An attempt's part in a batched request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchPart {
+    /// The request's id (`bat_` + a ULID), its `webhook-id`.
+    pub id: String,
+    /// How many events it carried.
+    pub size: u32,
+    /// This delivery's place in its array, from 0.
+    pub position: u32,
 }
 
 /// What follows an attempt.

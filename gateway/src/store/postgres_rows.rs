@@ -6,6 +6,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::keys::{decode, encode};
+use super::legacy::decode_attempt;
 use super::{Delivery, DeliveryState, Engine, Error, Message, MessageStatus, MessageStatusKind};
 
 /// The driver's or the pool's error as the store's.
@@ -218,7 +219,7 @@ pub(super) fn delivery(row: &Row) -> Result<Delivery, Error> {
         state,
         attempts: attempts
             .into_iter()
-            .map(|bytes| decode("attempt", bytes))
+            .map(decode_attempt)
             .collect::<Result<_, _>>()?,
     })
 }

@@ -6,6 +6,7 @@ use std::ops::Bound;
 use sled::Transactional;
 
 use super::keys::{self, decode};
+use super::legacy::decode_delivery;
 use super::query::{id_range, page};
 use super::sled_store::{SledStore, tx, tx_error};
 use super::{
@@ -18,16 +19,13 @@ fn page_of<T>(
     tree: &sled::Tree,
     range: (Bound<Vec<u8>>, Bound<Vec<u8>>),
     limit: usize,
-    what: &'static str,
+    decode: impl Fn(&[u8]) -> Result<T, Error>,
     keep: impl Fn(&T) -> bool,
     id: impl Fn(&T) -> &str,
-) -> Result<Page<T>, Error>
-where
-    T: serde::de::DeserializeOwned,
-{
+) -> Result<Page<T>, Error> {
     let items = tree.range(range).rev().map(|entry| {
         let (_, bytes) = entry?;
-        decode(what, &bytes)
+        decode(&bytes)
     });
     page(items, limit, keep, id)
 }
@@ -71,7 +69,7 @@ impl Catalog for SledStore {
             &self.messages,
             range,
             query.limit,
-            "message",
+            |bytes| decode("message", bytes),
             |m| query.matches(m),
             |m: &Message| &m.id,
         )
@@ -83,7 +81,7 @@ impl Catalog for SledStore {
             &self.deliveries,
             range,
             query.limit,
-            "delivery",
+            decode_delivery,
             |d| query.matches(d),
             |d: &Delivery| &d.id,
         )
@@ -132,7 +130,7 @@ impl Catalog for SledStore {
                 .transaction(|(messages, by_message, deliveries)| {
                     for (_, delivery_id) in &links {
                         if let Some(bytes) = deliveries.get(delivery_id.as_bytes())? {
-                            let delivery: Delivery = tx(decode("delivery", &bytes))?;
+                            let delivery: Delivery = tx(decode_delivery(&bytes))?;
                             if matches!(delivery.state, DeliveryState::Scheduled { .. }) {
                                 return Ok(false);
                             }

@@ -5,7 +5,8 @@
 
 use sled::transaction::{TransactionalTree, UnabortableTransactionError};
 
-use super::keys::{self, decode};
+use super::keys;
+use super::legacy::decode_delivery;
 use super::{Delivery, Error, Room, Selected};
 
 /// The two schedule trees inside a transaction.
@@ -110,7 +111,7 @@ pub(super) fn rebuild(
             continue;
         };
         let endpoint = match deliveries.get(id.as_bytes())? {
-            Some(bytes) => decode::<Delivery>("delivery", &bytes)?.plan.endpoint,
+            Some(bytes) => decode_delivery(&bytes)?.plan.endpoint,
             // Dropped when claimed, as an entry without its delivery.
             None => String::new(),
         };

@@ -8,6 +8,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::commit::GroupCommit;
 use super::keys::{self, decode, encode};
+use super::legacy::decode_delivery;
 use super::migrate;
 use super::sled_schedule::{self, Schedule};
 use super::{
@@ -152,7 +153,7 @@ impl SledStore {
     pub(super) fn load_delivery(&self, id: &str) -> Result<Option<Delivery>, Error> {
         self.deliveries
             .get(id.as_bytes())?
-            .map(|bytes| decode("delivery", &bytes))
+            .map(|bytes| decode_delivery(&bytes))
             .transpose()
     }
 }
@@ -351,7 +352,7 @@ impl Store for SledStore {
                     let Some(bytes) = deliveries.get(id.as_bytes())? else {
                         return Ok(None);
                     };
-                    let mut delivery: Delivery = tx(decode("delivery", &bytes))?;
+                    let mut delivery: Delivery = tx(decode_delivery(&bytes))?;
                     delivery.state = DeliveryState::Scheduled { at: lease.until };
                     let encoded = tx(encode("delivery", &delivery))?;
                     deliveries.insert(id.as_bytes(), encoded)?;
@@ -382,7 +383,7 @@ impl Store for SledStore {
                 let Some(bytes) = deliveries.get(delivery_id.as_bytes())? else {
                     return Ok(false);
                 };
-                let mut delivery: Delivery = tx(decode("delivery", &bytes))?;
+                let mut delivery: Delivery = tx(decode_delivery(&bytes))?;
                 if let DeliveryState::Scheduled { at } = delivery.state {
                     schedule.remove(at, &delivery)?;
                 }
@@ -418,7 +419,7 @@ impl Store for SledStore {
                     let Some(bytes) = deliveries.get(id.as_bytes())? else {
                         return Ok(true);
                     };
-                    let mut delivery: Delivery = tx(decode("delivery", &bytes))?;
+                    let mut delivery: Delivery = tx(decode_delivery(&bytes))?;
                     if let DeliveryState::Scheduled { at } = delivery.state {
                         schedule.remove(at, &delivery)?;
                         delivery.state = DeliveryState::Scheduled { at: now };
@@ -481,7 +482,7 @@ impl Store for SledStore {
                     return Ok(None);
                 }
                 claims.remove(delivery_id.as_bytes())?;
-                let mut delivery: Delivery = tx(decode("delivery", &bytes))?;
+                let mut delivery: Delivery = tx(decode_delivery(&bytes))?;
                 if let DeliveryState::Scheduled { at } = delivery.state {
                     schedule.remove(at, &delivery)?;
                 }
@@ -523,7 +524,7 @@ impl Store for SledStore {
                 let Some(bytes) = deliveries.get(delivery_id.as_bytes())? else {
                     return Ok(None);
                 };
-                let mut delivery: Delivery = tx(decode("delivery", &bytes))?;
+                let mut delivery: Delivery = tx(decode_delivery(&bytes))?;
                 if let DeliveryState::Scheduled { at } = delivery.state {
                     schedule.remove(at, &delivery)?;
                 }

@@ -117,6 +117,7 @@ fn attempt(at: u64, status: u16) -> Attempt {
         latency_ms: 3,
         response_body: String::new(),
         error: None,
+        batch: None,
     }
 }
 
