@@ -30,6 +30,7 @@ mod protection;
 mod reprocess;
 mod sandbox_serving;
 mod schedules;
+mod stats;
 mod sync_hooks;
 mod test_events;
 mod tls;

@@ -13,6 +13,7 @@ mod messages;
 mod objects;
 mod openapi;
 mod plugins;
+mod stats;
 mod views;
 
 use std::sync::Arc;
@@ -133,6 +134,7 @@ pub fn management_routes(state: AdminState, token: Option<Secret>) -> axum::Rout
         .merge(plugins::routes())
         .merge(messages::routes())
         .merge(deliveries::routes())
+        .merge(stats::routes())
         .split_for_parts();
     let api = Arc::new(openapi::finish(&api));
     router
