@@ -5,7 +5,7 @@
 //! Only worker loops read it; the pure cores (signing, retry policy) take
 //! the time as an argument.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A wall clock anchored at creation and advanced by tokio's clock.
 #[derive(Debug, Clone, Copy)]
@@ -47,4 +47,9 @@ impl Default for Clock {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// A duration in whole milliseconds, saturating at `u64::MAX`.
+pub fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

@@ -15,6 +15,7 @@
 //! it. One whose node stopped first is found by a pipeline scan once its
 //! lease lapses and marked failed (`unanswered`), never delivered later.
 
+use crate::clock::millis;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -581,10 +582,6 @@ fn gateway_answer(error: &ApiError, event_type: String, endpoint: Option<String>
         headers: vec![("content-type".into(), "application/json".into())],
         body: error.body_json(),
     }
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// What a caller is told of a failed status.

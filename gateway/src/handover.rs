@@ -5,6 +5,7 @@
 //! Ingest, operator events (delivery) and the pipeline meet here, and it
 //! depends on nothing above the store.
 
+use crate::clock::millis;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -67,16 +68,16 @@ impl Drop for Reservation {
 }
 
 impl Inbox {
-    /// Stores `message` durably and hands it to the pipeline: under this
-    /// node's lease, and then in memory, when the hand-over has room; under
-    /// no lease, for a scan it wakes, when it has not. A duplicate is not
-    /// handed over. Returns what the store answered.
     /// Wakes the pipeline's store scan: a message was queued in the store
     /// without a hand-over (reprocessing).
     pub fn rescan(&self) {
         self.rescan.notify_one();
     }
 
+    /// Stores `message` durably and hands it to the pipeline: under this
+    /// node's lease, and then in memory, when the hand-over has room; under
+    /// no lease, for a scan it wakes, when it has not. A duplicate is not
+    /// handed over. Returns what the store answered.
     pub async fn ingest(
         &self,
         store: &dyn Store,
@@ -194,8 +195,4 @@ pub(crate) fn inbox_holding(
             lease,
         },
     )
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

@@ -6,8 +6,8 @@
 //! `since`/`until` do); their attempts are counted in time buckets by when
 //! they were made. Statuses are the deliveries' current ones.
 
+use crate::clock::millis;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -227,10 +227,6 @@ fn bucket_width(given: Option<&str>, window: u64) -> Result<u64, ApiError> {
         ));
     }
     Ok(width)
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The window counted and its buckets.

@@ -119,17 +119,26 @@ fn request(
     Ok(request)
 }
 
-async fn exchange(client: &Client, request: http::Request<Full<Bytes>>, now: u64) -> Response {
-    let response = match client.0.request(request).await {
-        Ok(response) => response,
-        Err(error) => {
-            let why = root_cause(&error);
-            return Response::Failed(if error.is_connect() {
-                format!("cannot connect: {why}")
-            } else {
-                why
-            });
+/// Sends a request and waits for the answer's head; why not, if it did not
+/// come.
+async fn respond(
+    client: &Client,
+    request: http::Request<Full<Bytes>>,
+) -> Result<http::Response<hyper::body::Incoming>, String> {
+    client.0.request(request).await.map_err(|error| {
+        let why = root_cause(&error);
+        if error.is_connect() {
+            format!("cannot connect: {why}")
+        } else {
+            why
         }
+    })
+}
+
+async fn exchange(client: &Client, request: http::Request<Full<Bytes>>, now: u64) -> Response {
+    let response = match respond(client, request).await {
+        Ok(response) => response,
+        Err(why) => return Response::Failed(why),
     };
     let code = response.status().as_u16();
     let retry_after = response
@@ -190,16 +199,9 @@ pub(super) async fn call(
 }
 
 async fn read_whole(client: &Client, request: http::Request<Full<Bytes>>, limit: usize) -> Answer {
-    let response = match client.0.request(request).await {
+    let response = match respond(client, request).await {
         Ok(response) => response,
-        Err(error) => {
-            let why = root_cause(&error);
-            return Answer::Failed(if error.is_connect() {
-                format!("cannot connect: {why}")
-            } else {
-                why
-            });
-        }
+        Err(why) => return Answer::Failed(why),
     };
     let code = response.status().as_u16();
     let headers = response

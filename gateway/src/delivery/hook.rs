@@ -8,7 +8,7 @@
 //! answer or an error at once), and its outcome does not count towards the
 //! breaker.
 
-use std::time::Duration;
+use crate::clock::millis;
 
 use super::attempt::{self, Answer};
 use super::{Deliverer, Error, RESPONSE_BODY_LIMIT, Recipient};
@@ -212,8 +212,4 @@ fn failed_attempt(at: u64, latency_ms: u64, why: &str) -> Attempt {
 fn kept(body: &[u8]) -> String {
     let end = body.len().min(RESPONSE_BODY_LIMIT);
     String::from_utf8_lossy(&body[..end]).into_owned()
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

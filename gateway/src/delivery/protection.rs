@@ -8,6 +8,7 @@
 //! The state survives configuration changes (the registry keeps one per
 //! endpoint name); the disabled flag is also persisted by the store.
 
+use crate::clock::millis;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -247,10 +248,6 @@ impl EndpointState {
             opened,
         }
     }
-}
-
-fn millis(duration: std::time::Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@
 //! process dies first, the claims are released at the next start, as for
 //! any attempt cut off.
 
+use crate::clock::millis;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -674,8 +675,4 @@ pub(super) fn body_of(delivery: &Delivery, message: &Message) -> Vec<u8> {
         ) => body.clone(),
         _ => message.received.body.clone(),
     }
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

@@ -39,6 +39,7 @@ mod process;
 #[cfg(test)]
 mod tests;
 
+use crate::clock::millis;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,10 +72,6 @@ const MAX_STORE_BACKOFF: Duration = Duration::from_secs(5);
 /// How often the pipeline scans the store's queue for messages whose lease
 /// lapsed.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
 
 /// The pipeline worker's parts.
 pub struct Pipeline {

@@ -5,6 +5,7 @@
 //! key is the due time (big-endian u64) followed by the delivery id, so a
 //! range scan from the start yields the due deliveries in order.
 
+pub(super) use crate::clock::millis;
 use std::time::Duration;
 
 use serde::{Serialize, de::DeserializeOwned};
@@ -115,11 +116,6 @@ pub(super) fn parse_endpoint_schedule_key(key: &[u8]) -> Option<(String, u64, St
     let endpoint = std::str::from_utf8(&key[..nul]).ok()?.to_owned();
     let (at, id) = parse_schedule_key(&key[nul + 1..])?;
     Some((endpoint, at, id))
-}
-
-/// Milliseconds in `d`, saturating.
-pub(super) fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// What ingest checks and records for a message's idempotency key.
