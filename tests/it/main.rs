@@ -15,6 +15,8 @@ mod cluster;
 mod cluster_kill;
 mod cluster_protection;
 mod connections;
+mod console;
+mod console_browser;
 mod crash;
 mod database_down;
 mod delivery;

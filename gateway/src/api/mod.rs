@@ -13,6 +13,7 @@ mod messages;
 mod objects;
 mod openapi;
 mod plugins;
+pub mod session;
 mod stats;
 mod views;
 

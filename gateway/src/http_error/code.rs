@@ -17,6 +17,9 @@ pub enum Code {
     BodyTimeout,
     /// A concurrent change got there first.
     Conflict,
+    /// A change made with the console's session cookie lacks the
+    /// console's header (`x-hookgate-console`).
+    CsrfRequired,
     /// The endpoint is disabled; enable it first.
     EndpointDisabled,
     /// The endpoint is inactive; activate it first.
@@ -76,11 +79,12 @@ pub enum Code {
 
 impl Code {
     /// Every code.
-    pub const ALL: [Self; 31] = [
+    pub const ALL: [Self; 32] = [
         Self::AdminApiDisabled,
         Self::AlreadyExists,
         Self::BodyTimeout,
         Self::Conflict,
+        Self::CsrfRequired,
         Self::EndpointDisabled,
         Self::EndpointInactive,
         Self::HookFailed,
@@ -117,6 +121,7 @@ impl Code {
             Self::AlreadyExists => "already_exists",
             Self::BodyTimeout => "body_timeout",
             Self::Conflict => "conflict",
+            Self::CsrfRequired => "csrf_required",
             Self::EndpointDisabled => "endpoint_disabled",
             Self::EndpointInactive => "endpoint_inactive",
             Self::HookFailed => "hook_failed",
@@ -154,6 +159,7 @@ impl Code {
             Self::AlreadyExists => StatusCode::CONFLICT,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Conflict => StatusCode::CONFLICT,
+            Self::CsrfRequired => StatusCode::FORBIDDEN,
             Self::EndpointDisabled => StatusCode::CONFLICT,
             Self::EndpointInactive => StatusCode::CONFLICT,
             Self::HookFailed => StatusCode::BAD_GATEWAY,

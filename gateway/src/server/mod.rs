@@ -215,6 +215,10 @@ impl Gateway {
             admin,
             config.admin.token.clone(),
         ))
+        .merge(crate::console::routes(
+            config.admin.token.clone(),
+            config.server.tls.is_some(),
+        ))
         .merge(crate::metrics::routes(MetricsState {
             metrics,
             store: dyn_store.clone(),
