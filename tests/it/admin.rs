@@ -167,6 +167,8 @@ async fn endpoints_are_validated_naming_the_field_and_conflicts_get_409() {
             .is_some_and(|m| m.contains("retry.multiplier")),
         "{body}"
     );
+    // The field is named for a form to show the message beside it.
+    assert_eq!(body["field"], "retry.multiplier", "{body}");
     bad["retry"] = json!({});
     bad["colour"] = json!("blue");
     let (status, body) = gateway.admin("POST", "/v1/endpoints", Some(bad)).await;
@@ -487,6 +489,37 @@ async fn messages_and_deliveries_are_listed_filtered_and_paged() {
     assert_eq!(bad_one["attempts"][0]["status"], 503);
 
     assert_eq!(gateway.deliveries("response_code=503").await.len(), 3);
+    assert_eq!(gateway.deliveries("response_code=5xx").await.len(), 3);
+    assert_eq!(gateway.deliveries("response_code=2xx").await.len(), 5);
+    assert!(gateway.deliveries("response_code=4xx").await.is_empty());
+    for bad in ["6xx", "50x", "+503", "99"] {
+        let (status, body) = gateway
+            .admin("GET", &format!("/v1/deliveries?response_code={bad}"), None)
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("invalid_field")),
+            "{bad}: {body}"
+        );
+    }
+    // Event types take the patterns endpoints subscribe with.
+    assert_eq!(gateway.deliveries("event_type=call.s*").await.len(), 2);
+    let (_, wild) = gateway
+        .admin("GET", "/v1/messages?event_type=*.started", None)
+        .await;
+    assert_eq!(wild["items"].as_array().map(Vec::len), Some(2), "{wild}");
+    let (_, every) = gateway
+        .admin("GET", "/v1/messages?event_type=call.*", None)
+        .await;
+    assert_eq!(every["items"].as_array().map(Vec::len), Some(5), "{every}");
+    let (_, literal) = gateway
+        .admin("GET", "/v1/messages?event_type=call_completed", None)
+        .await;
+    assert_eq!(
+        literal["items"].as_array().map(Vec::len),
+        Some(0),
+        "`_` is no wildcard: {literal}"
+    );
     assert_eq!(
         gateway
             .deliveries("endpoint=good&status=delivered")

@@ -80,7 +80,7 @@ async fn signing_in_gives_a_strict_session_cookie_the_api_accepts_and_signing_ou
         .text()
         .await
         .expect("text");
-    assert!(app.contains(r#"src="/console/app.js""#), "{app}");
+    assert!(app.contains(r#"src="/console/assets/js/app.js""#), "{app}");
     let listed = client()
         .get(format!("{}/v1/endpoints", gateway.url))
         .header("cookie", &cookie)
@@ -135,7 +135,7 @@ async fn signing_in_gives_a_strict_session_cookie_the_api_accepts_and_signing_ou
 
     // The script is served from the gateway under the same policy.
     let script = client()
-        .get(format!("{}/console/app.js", gateway.url))
+        .get(format!("{}/console/assets/js/app.js", gateway.url))
         .send()
         .await
         .expect("answers");

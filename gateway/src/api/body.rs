@@ -44,7 +44,7 @@ pub(super) fn typed<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     };
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        ApiError::new(Code::InvalidField, format!("`{path}`: {}", e.into_inner()))
+        ApiError::invalid_field(&path, e.into_inner())
     })
 }
 
@@ -61,9 +61,9 @@ pub(super) fn time(field: &str, text: Option<&str>) -> Result<Option<u64>, ApiEr
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .map(|t| Some(u64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)))
         .map_err(|_| {
-            ApiError::new(
-                Code::InvalidField,
-                format!("`{field}`: {text:?} is neither Unix milliseconds nor an RFC 3339 time"),
+            ApiError::invalid_field(
+                field,
+                format_args!("{text:?} is neither Unix milliseconds nor an RFC 3339 time"),
             )
         })
 }
@@ -102,9 +102,9 @@ impl PageParams {
         match self.limit {
             None => Ok(DEFAULT_LIMIT),
             Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            Some(n) => Err(ApiError::new(
-                Code::InvalidField,
-                format!("`limit`: {n} is not between 1 and {MAX_LIMIT}"),
+            Some(n) => Err(ApiError::invalid_field(
+                "limit",
+                format_args!("{n} is not between 1 and {MAX_LIMIT}"),
             )),
         }
     }

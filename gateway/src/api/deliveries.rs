@@ -77,9 +77,9 @@ async fn replay_selected(
 ) -> Result<Json<ReplayResults>, ApiError> {
     let selection: Selection = body::typed(&body)?;
     if selection.ids.is_empty() || selection.ids.len() > MAX_SELECTED {
-        return Err(ApiError::new(
-            Code::InvalidField,
-            format!("`ids`: name 1 to {MAX_SELECTED} delivery or message ids"),
+        return Err(ApiError::invalid_field(
+            "ids",
+            format_args!("name 1 to {MAX_SELECTED} delivery or message ids"),
         ));
     }
     let mut results = Vec::with_capacity(selection.ids.len());
@@ -121,15 +121,43 @@ struct DeliveryFilters {
     event_type: Option<String>,
     /// Only in this status.
     status: Option<DeliveryStatusKind>,
-    /// Only those whose last attempt got this HTTP status.
-    #[param(minimum = 100, maximum = 599)]
-    response_code: Option<u16>,
+    /// Only those whose last attempt got this HTTP status (`503`) or one of
+    /// this class (`5xx`).
+    #[param(value_type = Option<String>, pattern = r"^([1-5][0-9][0-9]|[1-5]xx)$", example = "5xx")]
+    response_code: Option<String>,
     /// Created at or after (Unix ms or RFC 3339).
     #[param(schema_with = body::time_schema)]
     since: Option<String>,
     /// Created before (Unix ms or RFC 3339).
     #[param(schema_with = body::time_schema)]
     until: Option<String>,
+}
+
+/// The statuses a `response_code` filter keeps: one code (`503`) or a
+/// class (`5xx`).
+fn response_codes(text: &str) -> Result<std::ops::RangeInclusive<u16>, ApiError> {
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let class = text
+        .strip_suffix("xx")
+        .filter(|digit| digit.len() == 1 && digits(digit))
+        .and_then(|digit| digit.parse::<u16>().ok())
+        .filter(|digit| (1..=5).contains(digit));
+    let code = Some(text)
+        .filter(|t| digits(t))
+        .and_then(|t| t.parse::<u16>().ok());
+    let codes = match (class, code) {
+        (Some(digit), _) => digit * 100..=digit * 100 + 99,
+        (None, Some(code)) if (100..=599).contains(&code) => code..=code,
+        _ => {
+            return Err(ApiError::invalid_field(
+                "response_code",
+                format_args!(
+                    "{text:?} is neither an HTTP status (100 to 599) nor a class such as 5xx"
+                ),
+            ));
+        }
+    };
+    Ok(codes)
 }
 
 async fn search(
@@ -143,14 +171,8 @@ async fn search(
         status: filters.status,
         response_code: filters
             .response_code
-            .map(|code| {
-                (100..=599).contains(&code).then_some(code).ok_or_else(|| {
-                    ApiError::new(
-                        Code::InvalidField,
-                        format!("`response_code`: {code} is not an HTTP status (100 to 599)"),
-                    )
-                })
-            })
+            .as_deref()
+            .map(response_codes)
             .transpose()?,
         since: body::time("since", filters.since.as_deref())?,
         until: body::time("until", filters.until.as_deref())?,

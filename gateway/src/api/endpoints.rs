@@ -15,7 +15,6 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::Code;
 use super::body::{self, PageParams};
 use super::views::{AttemptView, EndpointView, ListPage};
 use super::{AdminState, ApiError, ErrorBody};
@@ -216,10 +215,7 @@ async fn rotate_secret(
     let request: RotateRequest = body::typed(&body)?;
     let grace = request.grace.unwrap_or(Duration::from_secs(24 * 3600));
     if grace > MAX_GRACE {
-        return Err(ApiError::new(
-            Code::InvalidField,
-            "`grace`: at most 30 days",
-        ));
+        return Err(ApiError::invalid_field("grace", "at most 30 days"));
     }
     let rotated = state
         .registry
@@ -272,9 +268,9 @@ async fn test_endpoint(
 ) -> Result<(StatusCode, Json<TestResult>), ApiError> {
     let request: TestRequest = body::typed(&body)?;
     if request.event_type.is_empty() {
-        return Err(ApiError::new(
-            Code::InvalidField,
-            "`event_type`: name the event type to send",
+        return Err(ApiError::invalid_field(
+            "event_type",
+            "name the event type to send",
         ));
     }
     let body = match (
@@ -368,9 +364,9 @@ fn time_value(field: &str, value: Option<&Value>) -> Result<Option<u64>, ApiErro
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| {
-            ApiError::new(
-                Code::InvalidField,
-                format!("`{field}`: {n} is not a whole number of Unix milliseconds"),
+            ApiError::invalid_field(
+                field,
+                format_args!("{n} is not a whole number of Unix milliseconds"),
             )
         }),
         Some(Value::String(s)) => body::time(field, Some(s)),

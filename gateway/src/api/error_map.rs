@@ -9,6 +9,9 @@ impl From<crate::registry::RegistryError> for ApiError {
         use crate::registry::RegistryError as E;
         let message = error.to_string();
         match error {
+            E::Invalid(invalid) if !invalid.field.is_empty() => {
+                Self::invalid_field(&invalid.field, invalid.message)
+            }
             E::Invalid(_) => Self::new(Code::InvalidField, message),
             E::Plugin(_) => Self::new(Code::InvalidPlugin, message),
             E::NotFound { .. } => Self::new(Code::NotFound, message),

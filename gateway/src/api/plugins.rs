@@ -97,9 +97,9 @@ async fn deploy_plugin(
         .config
         .map(|text| {
             serde_json::from_str::<BTreeMap<String, String>>(&text).map_err(|e| {
-                ApiError::new(
-                    Code::InvalidField,
-                    format!("`config`: must be a JSON object of strings: {e}"),
+                ApiError::invalid_field(
+                    "config",
+                    format_args!("must be a JSON object of strings: {e}"),
                 )
             })
         })

@@ -17,7 +17,6 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::Code;
 use super::body;
 use super::{AdminState, ApiError, ErrorBody};
 use crate::store::{Delivery, DeliveryQuery, DeliveryStatusKind};
@@ -161,10 +160,7 @@ async fn delivery_stats(
     let since = body::time("since", params.since.as_deref())?
         .unwrap_or_else(|| until.saturating_sub(DEFAULT_WINDOW));
     if since >= until {
-        return Err(ApiError::new(
-            Code::InvalidField,
-            "`since` must be before `until`",
-        ));
+        return Err(ApiError::invalid_field("since", "must be before `until`"));
     }
     let bucket = bucket_width(params.bucket.as_deref(), until - since)?;
     let mut scanned = Vec::new();
@@ -209,9 +205,9 @@ fn bucket_width(given: Option<&str>, window: u64) -> Result<u64, ApiError> {
     let width = match given {
         Some(text) => {
             let width = humantime::parse_duration(text).map_err(|e| {
-                ApiError::new(
-                    Code::InvalidField,
-                    format!("`bucket`: {text:?} is not a duration such as 5m or 1h: {e}"),
+                ApiError::invalid_field(
+                    "bucket",
+                    format_args!("{text:?} is not a duration such as 5m or 1h: {e}"),
                 )
             })?;
             millis(width)
@@ -219,10 +215,10 @@ fn bucket_width(given: Option<&str>, window: u64) -> Result<u64, ApiError> {
         None => (window / 12).max(1000),
     };
     if width == 0 || window.div_ceil(width) > MAX_BUCKETS {
-        return Err(ApiError::new(
-            Code::InvalidField,
-            format!(
-                "`bucket`: the window needs at most {MAX_BUCKETS} buckets and each must be longer than zero"
+        return Err(ApiError::invalid_field(
+            "bucket",
+            format_args!(
+                "the window needs at most {MAX_BUCKETS} buckets and each must be longer than zero"
             ),
         ));
     }

@@ -9,7 +9,7 @@
 //! header holding markup is shown, not run. Sign-in and sign-out refuse a
 //! request whose `Origin` is another site's.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,6 +19,7 @@ use serde::Deserialize;
 use crate::api::session;
 use crate::clock::system_millis;
 use crate::config::Secret;
+use crate::http_error::{ApiError, Code};
 use crate::signing::constant_time_eq;
 
 /// The policy every console page is served with.
@@ -28,8 +29,40 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 
 const SIGN_IN: &str = include_str!("assets/sign_in.html");
 const APP: &str = include_str!("assets/app.html");
-const SCRIPT: &str = include_str!("assets/app.js");
-const STYLE: &str = include_str!("assets/app.css");
+
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// The page's script modules and style, by their path under
+/// `/console/assets/`.
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("assets/app.css"),
+    ),
+    ("js/app.js", JS, include_str!("assets/js/app.js")),
+    ("js/api.js", JS, include_str!("assets/js/api.js")),
+    ("js/forms.js", JS, include_str!("assets/js/forms.js")),
+    ("js/overview.js", JS, include_str!("assets/js/overview.js")),
+    ("js/events.js", JS, include_str!("assets/js/events.js")),
+    (
+        "js/deliveries.js",
+        JS,
+        include_str!("assets/js/deliveries.js"),
+    ),
+    (
+        "js/dead_letter.js",
+        JS,
+        include_str!("assets/js/dead_letter.js"),
+    ),
+    (
+        "js/endpoints.js",
+        JS,
+        include_str!("assets/js/endpoints.js"),
+    ),
+    ("js/plugins.js", JS, include_str!("assets/js/plugins.js")),
+    ("js/sources.js", JS, include_str!("assets/js/sources.js")),
+];
 
 /// What the console's handlers need.
 #[derive(Clone)]
@@ -44,8 +77,7 @@ struct ConsoleState {
 pub fn routes(token: Option<Secret>, secure: bool) -> Router {
     Router::new()
         .route("/console", get(page))
-        .route("/console/app.js", get(script))
-        .route("/console/app.css", get(style))
+        .route("/console/assets/{*path}", get(asset))
         .route("/console/session", post(sign_in))
         .route("/console/session/end", post(sign_out))
         .with_state(ConsoleState { token, secure })
@@ -108,16 +140,13 @@ async fn page(State(state): State<ConsoleState>, headers: HeaderMap) -> Response
     }
 }
 
-async fn script() -> Response {
-    guarded(
-        StatusCode::OK,
-        "text/javascript; charset=utf-8",
-        SCRIPT.to_owned(),
-    )
-}
-
-async fn style() -> Response {
-    guarded(StatusCode::OK, "text/css; charset=utf-8", STYLE.to_owned())
+/// A script or the style: public, as they hold no data.
+async fn asset(Path(path): Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, _, _)| *name == path) {
+        Some((_, content_type, body)) => guarded(StatusCode::OK, content_type, (*body).to_owned()),
+        None => ApiError::new(Code::NoRoute, format!("the console has no asset {path:?}"))
+            .into_response(),
+    }
 }
 
 /// The sign-in form.

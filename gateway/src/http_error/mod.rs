@@ -30,12 +30,17 @@ pub struct ApiError {
     pub message: String,
     /// Seconds to send as `Retry-After`, for a refusal that passes.
     pub retry_after: Option<u64>,
+    /// The request field an `invalid_field` error is about, as a path
+    /// (`url`, `retry.multiplier`), when it names one.
+    pub field: Option<String>,
 }
 
 #[derive(Serialize)]
 struct Body<'a> {
     code: &'a str,
     message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
 }
 
 /// Every error's body, as the OpenAPI document describes it.
@@ -45,6 +50,11 @@ pub struct ErrorBody {
     pub code: String,
     /// What went wrong, for a person.
     pub message: String,
+    /// The request field it is about (`url`, `retry.multiplier`), for an
+    /// `invalid_field` error that names one: a form shows the message
+    /// beside that field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 impl ApiError {
@@ -55,6 +65,16 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            field: None,
+        }
+    }
+
+    /// 400 `invalid_field` about `field` (a path such as `retry.multiplier`):
+    /// the message is `` `field`: problem ``.
+    pub fn invalid_field(field: &str, problem: impl std::fmt::Display) -> Self {
+        Self {
+            field: (!field.is_empty() && field != ".").then(|| field.to_owned()),
+            ..Self::new(Code::InvalidField, format!("`{field}`: {problem}"))
         }
     }
 
@@ -90,6 +110,7 @@ impl ApiError {
         serde_json::to_vec(&Body {
             code: self.code.as_str(),
             message: &self.message,
+            field: self.field.as_deref(),
         })
         .unwrap_or_default()
     }
@@ -100,6 +121,7 @@ impl IntoResponse for ApiError {
         let body = Json(Body {
             code: self.code.as_str(),
             message: &self.message,
+            field: self.field.as_deref(),
         });
         let mut response = (self.status, body).into_response();
         if let Some(secs) = self.retry_after {

@@ -11,7 +11,7 @@ use super::keys;
 use super::postgres_listen::objects_channel;
 use super::postgres_rows::{self as rows, DELIVERY_COLUMNS, MESSAGE_COLUMNS, int, uint};
 use super::postgres_store::PostgresStore;
-use super::query::Page;
+use super::query::{Page, like_pattern};
 use super::{
     Catalog, Delivery, DeliveryQuery, Error, Message, MessageQuery, ObjectWrite, ObjectsLock,
     Pruned,
@@ -191,7 +191,7 @@ impl Catalog for PostgresStore {
                 "SELECT {MESSAGE_COLUMNS} FROM messages \
                  WHERE ($1::text IS NULL OR id >= $1) AND ($2::text IS NULL OR id < $2) \
                    AND ($3::text IS NULL OR source = $3) \
-                   AND ($4::text IS NULL OR event_type = $4) \
+                   AND ($4::text IS NULL OR event_type LIKE $4) \
                    AND ($5::text IS NULL OR status_kind = $5) \
                  ORDER BY id DESC LIMIT $6"
             ))
@@ -203,7 +203,7 @@ impl Catalog for PostgresStore {
                     &lower,
                     &upper,
                     &query.source,
-                    &query.event_type,
+                    &query.event_type.as_deref().map(like_pattern),
                     &query.status.map(rows::kind_name),
                     &int(limit as u64 + 1),
                 ],
@@ -226,11 +226,11 @@ impl Catalog for PostgresStore {
                 "SELECT {DELIVERY_COLUMNS} FROM deliveries \
                  WHERE ($1::text IS NULL OR id >= $1) AND ($2::text IS NULL OR id < $2) \
                    AND ($3::text IS NULL OR endpoint = $3) \
-                   AND ($4::text IS NULL OR event_type = $4) \
+                   AND ($4::text IS NULL OR event_type LIKE $4) \
                    AND ($5::smallint IS NULL OR state = $5) \
                    AND ($6::boolean IS NULL OR (cardinality(attempts) > 0) = $6) \
-                   AND ($7::integer IS NULL OR last_status = $7) \
-                 ORDER BY id DESC LIMIT $8"
+                   AND ($7::integer IS NULL OR last_status BETWEEN $7 AND $8) \
+                 ORDER BY id DESC LIMIT $9"
             ))
             .await?;
         let found = client
@@ -240,10 +240,11 @@ impl Catalog for PostgresStore {
                     &lower,
                     &upper,
                     &query.endpoint,
-                    &query.event_type,
+                    &query.event_type.as_deref().map(like_pattern),
                     &state,
                     &attempted.flatten(),
-                    &query.response_code.map(i32::from),
+                    &query.response_code.as_ref().map(|c| i32::from(*c.start())),
+                    &query.response_code.as_ref().map(|c| i32::from(*c.end())),
                     &int(limit as u64 + 1),
                 ],
             )

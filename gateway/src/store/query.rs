@@ -2,7 +2,9 @@
 //! newest first, with an opaque cursor. The matching is pure so every
 //! backend filters the same way.
 
-use std::ops::Bound;
+use std::ops::{Bound, RangeInclusive};
+
+use hookgate_sdk::event_type_matches;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -73,7 +75,8 @@ impl DeliveryStatusKind {
 pub struct MessageQuery {
     /// Only from this source.
     pub source: Option<String>,
-    /// Only of this event type (as received).
+    /// Only of event types this pattern matches (as received; `*` matches
+    /// any run of characters).
     pub event_type: Option<String>,
     /// Only in this status.
     pub status: Option<MessageStatusKind>,
@@ -97,7 +100,7 @@ impl MessageQuery {
             && self
                 .event_type
                 .as_ref()
-                .is_none_or(|t| *t == message.received.event_type)
+                .is_none_or(|t| event_type_matches(t, &message.received.event_type))
             && self
                 .status
                 .is_none_or(|s| s == MessageStatusKind::of(&message.status))
@@ -109,12 +112,14 @@ impl MessageQuery {
 pub struct DeliveryQuery {
     /// Only to this endpoint.
     pub endpoint: Option<String>,
-    /// Only of this event type (after the plugins).
+    /// Only of event types this pattern matches (after the plugins; `*`
+    /// matches any run of characters).
     pub event_type: Option<String>,
     /// Only in this status.
     pub status: Option<DeliveryStatusKind>,
-    /// Only those whose last attempt got this HTTP status.
-    pub response_code: Option<u16>,
+    /// Only those whose last attempt got an HTTP status in this range (one
+    /// code, or a class such as 500 to 599).
+    pub response_code: Option<RangeInclusive<u16>>,
     /// Created at or after.
     pub since: Option<u64>,
     /// Created before.
@@ -134,13 +139,17 @@ impl DeliveryQuery {
             && self
                 .event_type
                 .as_ref()
-                .is_none_or(|t| *t == delivery.plan.event_type)
+                .is_none_or(|t| event_type_matches(t, &delivery.plan.event_type))
             && self
                 .status
                 .is_none_or(|s| s == DeliveryStatusKind::of(delivery))
-            && self
-                .response_code
-                .is_none_or(|code| delivery.attempts.last().and_then(|a| a.status) == Some(code))
+            && self.response_code.as_ref().is_none_or(|codes| {
+                delivery
+                    .attempts
+                    .last()
+                    .and_then(|a| a.status)
+                    .is_some_and(|status| codes.contains(&status))
+            })
     }
 }
 
@@ -199,4 +208,21 @@ pub(super) fn page<T>(
         None
     };
     Ok(Page { items: kept, next })
+}
+
+/// A `LIKE` pattern matching what an event-type pattern matches: `*` is
+/// any run of characters; `%`, `_` and a backslash match themselves.
+pub(super) fn like_pattern(pattern: &str) -> String {
+    let mut like = String::with_capacity(pattern.len());
+    for c in pattern.chars() {
+        match c {
+            '*' => like.push('%'),
+            '%' | '_' | '\\' => {
+                like.push('\\');
+                like.push(c);
+            }
+            c => like.push(c),
+        }
+    }
+    like
 }
