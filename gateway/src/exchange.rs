@@ -469,6 +469,7 @@ impl Exchange {
             deliveries,
             skipped: Vec::new(),
             now,
+            steps: Vec::new(),
         };
         let created = match self.store.complete_pipeline(id, token, completion).await {
             Ok(Some(created)) => created,

@@ -38,6 +38,23 @@ async fn a_plugin_failed_message_runs_again_on_the_current_version() {
     .await;
     assert_eq!(failed[0]["id"], id.as_str());
     assert_eq!(failed[0]["outcome"]["plugin"], "flow", "{}", failed[0]);
+    // The message records how the plugin failed, with the version that ran.
+    let (_, first) = gateway
+        .admin("GET", &format!("/v1/messages/{id}"), None)
+        .await;
+    let (_, plugin) = gateway.admin("GET", "/v1/plugins/flow", None).await;
+    assert_eq!(first["steps"].as_array().map(Vec::len), Some(1), "{first}");
+    assert_eq!(first["steps"][0]["plugin"], "flow");
+    assert_eq!(first["steps"][0]["hash"], plugin["hash"]);
+    assert_eq!(
+        first["steps"][0]["action"],
+        json!({
+            "decision": "failed",
+            "kind": "invalid_result",
+            "error": "plugin returned an invalid result: target names unknown endpoint \"nope\"",
+        }),
+        "{first}"
+    );
 
     // Version 2 stamps the event and lets routing deliver it.
     let (status, body) = gateway
@@ -67,6 +84,14 @@ async fn a_plugin_failed_message_runs_again_on_the_current_version() {
         Some(1),
         "{shown}"
     );
+    // The new run's step replaces the failed run's.
+    let step = &shown["steps"][0]["action"];
+    assert_eq!(step["decision"], "continued", "{shown}");
+    assert!(
+        step["body_bytes"].as_u64().is_some_and(|n| n > 0),
+        "{shown}"
+    );
+    assert_eq!(shown["steps"].as_array().map(Vec::len), Some(1), "{shown}");
 
     // Only a failed message is reprocessed.
     let (status, body) = gateway

@@ -75,7 +75,8 @@ fn not_found(id: &str) -> ApiError {
     ApiError::new(Code::NotFound, format!("no message has id {id:?}"))
 }
 
-/// One message: payload, plugin outcome and deliveries.
+/// One message: payload, what each plugin of the chain did, the outcome,
+/// and the deliveries.
 #[utoipa::path(get, path = "/v1/messages/{id}", tag = "messages",
     params(("id" = String, Path, description = "The message id")),
     responses((status = 200, body = MessageView), (status = 404, body = ErrorBody)))]
@@ -86,7 +87,10 @@ async fn get_message(
     let store = state.registry.store();
     let message = store.message(&id).await?.ok_or_else(|| not_found(&id))?;
     let deliveries = store.deliveries_of(&id).await?;
-    Ok(Json(MessageView::new(message, deliveries)))
+    let steps = store.message_steps(&id).await?;
+    Ok(Json(
+        MessageView::new(message, deliveries).with_steps(steps),
+    ))
 }
 
 /// Runs a message a plugin failed on again, through its source's chain on

@@ -10,7 +10,8 @@ use crate::config::{EndpointConfig, RouteConfig, SourceConfig};
 use crate::delivery::protection::{BreakerView, Disabled};
 use crate::registry::Origin;
 use crate::store::{
-    Attempt, Delivery, DeliveryState, DeliveryStatusKind, Message, MessageStatus, MessageStatusKind,
+    Attempt, Delivery, DeliveryState, DeliveryStatusKind, Message, MessageStatus,
+    MessageStatusKind, PluginStep, StepAction,
 };
 
 /// A page of items, newest (or first by name) first.
@@ -223,6 +224,110 @@ pub(crate) struct MessageView {
     pub outcome: OutcomeView,
     /// Its deliveries (with attempts at `/v1/messages/{id}/attempts`).
     pub deliveries: Vec<DeliveryView>,
+    /// What each plugin of its source's chain did, in order, in
+    /// single-message answers (empty when no plugin ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<StepView>>,
+}
+
+/// What one plugin of a message's source chain did.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StepView {
+    /// The plugin.
+    pub plugin: String,
+    /// The content hash of the version that ran.
+    pub hash: String,
+    /// How long it ran, in microseconds.
+    pub elapsed_us: u64,
+    /// What it decided.
+    pub action: StepActionView,
+    /// What it logged, oldest first (at most 50 lines of 1 KiB).
+    pub logs: Vec<StepLogView>,
+    /// Whether lines were left out.
+    pub logs_truncated: bool,
+}
+
+/// A plugin's decision.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub(crate) enum StepActionView {
+    /// It passed the event on, with these changes.
+    Continued {
+        /// The event type it set, if it set one.
+        event_type: Option<String>,
+        /// Whether it replaced the headers.
+        headers: bool,
+        /// The size of the body it set, if it set one.
+        body_bytes: Option<u64>,
+    },
+    /// It dropped the event.
+    Dropped {
+        /// Its reason.
+        reason: String,
+    },
+    /// It chose the targets.
+    Delivered {
+        /// The endpoints, in its order.
+        endpoints: Vec<String>,
+    },
+    /// It answered the caller itself.
+    Responded {
+        /// The status.
+        status: u16,
+    },
+    /// It failed.
+    Failed {
+        /// The error's kind (`timeout`, `memory_limit`, ...).
+        kind: String,
+        /// The error.
+        error: String,
+    },
+}
+
+/// A line a plugin logged.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StepLogView {
+    /// `trace` to `error`.
+    pub level: String,
+    /// `log`, `stdout` or `stderr`.
+    pub stream: String,
+    /// The text.
+    pub message: String,
+}
+
+impl From<PluginStep> for StepView {
+    fn from(step: PluginStep) -> Self {
+        Self {
+            plugin: step.plugin,
+            hash: step.hash,
+            elapsed_us: step.elapsed_us,
+            action: match step.action {
+                StepAction::Continued {
+                    event_type,
+                    headers,
+                    body_bytes,
+                } => StepActionView::Continued {
+                    event_type,
+                    headers,
+                    body_bytes,
+                },
+                StepAction::Dropped { reason } => StepActionView::Dropped { reason },
+                StepAction::Delivered { endpoints } => StepActionView::Delivered { endpoints },
+                StepAction::Responded { status } => StepActionView::Responded { status },
+                StepAction::Failed { kind, error } => StepActionView::Failed { kind, error },
+            },
+            logs: step
+                .logs
+                .into_iter()
+                .map(|l| StepLogView {
+                    level: l.level,
+                    stream: l.stream,
+                    message: l.message,
+                })
+                .collect(),
+            logs_truncated: step.logs_truncated,
+        }
+    }
 }
 
 impl MessageView {
@@ -291,6 +396,15 @@ impl MessageView {
                 .into_iter()
                 .map(|d| DeliveryView::new(d, false))
                 .collect(),
+            steps: None,
+        }
+    }
+
+    /// The same, with what each plugin of the chain did.
+    pub(crate) fn with_steps(self, steps: Vec<PluginStep>) -> Self {
+        Self {
+            steps: Some(steps.into_iter().map(StepView::from).collect()),
+            ..self
         }
     }
 }

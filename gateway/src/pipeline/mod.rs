@@ -38,6 +38,7 @@ pub mod per_endpoint;
 mod process;
 #[cfg(test)]
 mod tests;
+mod trace;
 
 use crate::clock::millis;
 use std::collections::{HashMap, HashSet};

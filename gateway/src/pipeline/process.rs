@@ -12,7 +12,7 @@ use crate::delivery::{Deliverer, TEST_ENDPOINT_HEADER, TEST_HEADER, TEST_SOURCE}
 use crate::metrics::Metrics;
 use crate::plugin::{self, ChainOutcome, PluginHost};
 use crate::registry::{Registry, Snapshot};
-use crate::store::{Completion, Message, MessageStatus, NewDelivery, Skip, Store};
+use crate::store::{Completion, Message, MessageStatus, NewDelivery, PluginStep, Skip, Store};
 
 /// The failure kind of a sync exchange that never answered.
 pub const UNANSWERED: &str = "unanswered";
@@ -51,7 +51,7 @@ impl Worker {
         if message.received.source == OPERATOR_SOURCE {
             let endpoints = snapshot.operator_endpoint.iter().cloned().collect();
             let (status, deliveries) = direct(&message, endpoints, Vec::new());
-            self.complete(message, token, status, deliveries, Vec::new())
+            self.complete(message, token, status, deliveries, Vec::new(), Vec::new())
                 .await?;
             return Ok(Processed::Completed);
         }
@@ -69,7 +69,7 @@ impl Worker {
                 .collect();
             let marked = vec![(TEST_HEADER.to_owned(), "true".to_owned())];
             let (status, deliveries) = direct(&message, endpoints, marked);
-            self.complete(message, token, status, deliveries, Vec::new())
+            self.complete(message, token, status, deliveries, Vec::new(), Vec::new())
                 .await?;
             return Ok(Processed::Completed);
         }
@@ -87,7 +87,7 @@ impl Worker {
                 kind: UNANSWERED.to_owned(),
                 error: "the node serving this synchronous call stopped before it answered; sync calls are not retried".to_owned(),
             };
-            self.complete(message, token, status, Vec::new(), Vec::new())
+            self.complete(message, token, status, Vec::new(), Vec::new(), Vec::new())
                 .await?;
             return Ok(Processed::Completed);
         }
@@ -121,7 +121,7 @@ impl Worker {
                 deliveries: u32::try_from(deliveries.len()).unwrap_or(u32::MAX),
             };
             return self
-                .route(&snapshot, message, token, status, deliveries)
+                .route(&snapshot, message, token, status, deliveries, Vec::new())
                 .await;
         }
         let event = plugin::Event {
@@ -134,6 +134,7 @@ impl Worker {
         };
         let run = plugin::run_chain(&self.host, steps, event).await;
         per_endpoint::report(&self.metrics, &run, &message.id);
+        let steps = super::trace::steps(&run);
         let (status, deliveries) = match run.result {
             Ok(ChainOutcome::Dropped { plugin, reason }) => {
                 (MessageStatus::Dropped { plugin, reason }, Vec::new())
@@ -182,7 +183,7 @@ impl Worker {
                 )
             }
         };
-        self.route(&snapshot, message, token, status, deliveries)
+        self.route(&snapshot, message, token, status, deliveries, steps)
             .await
     }
 
@@ -195,17 +196,18 @@ impl Worker {
         token: u64,
         status: MessageStatus,
         deliveries: Vec<NewDelivery>,
+        steps: Vec<PluginStep>,
     ) -> Result<Processed, crate::store::Error> {
         let MessageStatus::Routed {
             event_type, body, ..
         } = &status
         else {
-            self.complete(message, token, status, deliveries, Vec::new())
+            self.complete(message, token, status, deliveries, Vec::new(), steps)
                 .await?;
             return Ok(Processed::Completed);
         };
         if !per_endpoint::needed(snapshot, &deliveries) {
-            self.complete(message, token, status, deliveries, Vec::new())
+            self.complete(message, token, status, deliveries, Vec::new(), steps)
                 .await?;
             return Ok(Processed::Completed);
         }
@@ -228,11 +230,11 @@ impl Worker {
                     body: body.clone(),
                     deliveries: u32::try_from(deliveries.len() + skipped.len()).unwrap_or(u32::MAX),
                 };
-                self.complete(message, token, status, deliveries, skipped)
+                self.complete(message, token, status, deliveries, skipped, steps)
                     .await?;
             }
             per_endpoint::Shaped::Failed(failed) => {
-                self.complete(message, token, failed, Vec::new(), Vec::new())
+                self.complete(message, token, failed, Vec::new(), Vec::new(), steps)
                     .await?;
             }
             per_endpoint::Shaped::Deferred(why) => return Ok(Processed::Deferred(why)),
@@ -251,6 +253,7 @@ impl Worker {
         status: MessageStatus,
         deliveries: Vec<NewDelivery>,
         skipped: Vec<Skip>,
+        steps: Vec<PluginStep>,
     ) -> Result<(), crate::store::Error> {
         let now = self.clock.now_millis();
         let claim = if deliveries.is_empty() {
@@ -264,6 +267,7 @@ impl Worker {
             skipped,
             now,
             claim: claim.as_ref().map(|c| c.holder.clone()),
+            steps,
         };
         let Some(created) = self
             .store

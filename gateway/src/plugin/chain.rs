@@ -74,6 +74,33 @@ pub struct StepReport {
     pub elapsed: Duration,
     /// What it logged.
     pub logs: Logs,
+    /// What it decided.
+    pub did: Did,
+}
+
+/// What one plugin of a chain decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Did {
+    /// It passed the event on, with these changes.
+    Continued {
+        /// The event type it set, if it set one.
+        event_type: Option<String>,
+        /// Whether it replaced the headers.
+        headers: bool,
+        /// The size of the body it set, if it set one.
+        body_bytes: Option<usize>,
+    },
+    /// It dropped the event.
+    Dropped {
+        /// Its reason.
+        reason: String,
+    },
+    /// It chose these endpoints, in order.
+    Delivered(Vec<String>),
+    /// It answered the caller with this status.
+    Responded(u16),
+    /// It failed (the chain's [`ChainFailure`] holds the error).
+    Failed,
 }
 
 /// A whole chain run.
@@ -94,11 +121,27 @@ pub async fn run_chain(host: &PluginHost, steps: &[Step], event: Event) -> Chain
             .invoke(step.plugin.clone(), step.context.clone(), event.clone())
             .await;
         let plugin = step.context.name.clone();
+        let did = match &invocation.result {
+            Ok(Outcome::Drop { reason }) => Did::Dropped {
+                reason: reason.clone(),
+            },
+            Ok(Outcome::Deliver(targets)) => {
+                Did::Delivered(targets.iter().map(|t| t.endpoint.clone()).collect())
+            }
+            Ok(Outcome::Respond(response)) => Did::Responded(response.status),
+            Ok(Outcome::Continue(rewrite)) => Did::Continued {
+                event_type: rewrite.event_type.clone(),
+                headers: rewrite.headers.is_some(),
+                body_bytes: rewrite.body.as_ref().map(Vec::len),
+            },
+            Err(_) => Did::Failed,
+        };
         reports.push(StepReport {
             plugin: plugin.clone(),
             hash: step.plugin.hash().to_owned(),
             elapsed: invocation.elapsed,
             logs: invocation.logs,
+            did,
         });
         let outcome = match invocation.result {
             Ok(outcome) => outcome,

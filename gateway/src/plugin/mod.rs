@@ -31,7 +31,7 @@ mod outcome;
 mod state;
 
 pub use cache::content_hash;
-pub use chain::{ChainFailure, ChainOutcome, ChainRun, Step, StepReport, run_chain};
+pub use chain::{ChainFailure, ChainOutcome, ChainRun, Did, Step, StepReport, run_chain};
 pub use context::{EndpointInfo, PluginContext};
 pub use error::{Error, PluginError};
 pub use host::{HostConfig, LoadedPlugin, PluginHost, default_threads};

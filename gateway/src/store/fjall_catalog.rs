@@ -187,6 +187,7 @@ impl Catalog for FjallStore {
                     }
                     batch.remove(&t.received, id.as_bytes());
                     batch.remove(&t.statuses, id.as_bytes());
+                    batch.remove(&t.steps, id.as_bytes());
                     pruned.messages += 1;
                     pruned.deliveries += links.len();
                 }

@@ -161,8 +161,9 @@ impl Store for FjallStore {
                     return Ok(Some(false));
                 }
                 let mut batch = t.db.batch();
-                // No status record: pending.
+                // No status record: pending; its next run records its steps.
                 batch.remove(&t.statuses, message_id.as_bytes());
+                batch.remove(&t.steps, message_id.as_bytes());
                 batch.insert(&t.pipeline, message_id.as_bytes(), Vec::<u8>::new());
                 batch.commit()?;
                 t.queued(&message_id);
@@ -202,12 +203,16 @@ impl Store for FjallStore {
             skipped,
             now,
             claim,
+            steps,
         } = completion;
         let lease = claim.as_ref().map(keys::lease);
         let due = lease.as_ref().map_or(now, |l| l.until);
         let records = keys::new_deliveries(&self.ids, message_id, deliveries, now, due)?;
         let skipped = keys::skipped_deliveries(&self.ids, message_id, skipped, now)?;
         let status = encode("message status", &status)?;
+        let steps = (!steps.is_empty())
+            .then(|| super::steps::encode_steps(&steps))
+            .transpose()?;
         let claim_record = lease.as_ref().map(|l| encode("claim", l)).transpose()?;
         let claim_token = lease.map(|l| l.token);
         let message_id = message_id.to_owned();
@@ -223,6 +228,9 @@ impl Store for FjallStore {
                 change
                     .batch
                     .insert(&t.statuses, message_id.as_bytes(), status);
+                if let Some(steps) = steps {
+                    change.batch.insert(&t.steps, message_id.as_bytes(), steps);
+                }
                 change.batch.remove(&t.pipeline, message_id.as_bytes());
                 let mut created = Vec::with_capacity(records.len());
                 for (delivery, record) in records {
@@ -473,6 +481,13 @@ impl Store for FjallStore {
 
     async fn message(&self, id: &str) -> Result<Option<Message>, Error> {
         self.tables.message(id)
+    }
+
+    async fn message_steps(&self, id: &str) -> Result<Vec<super::PluginStep>, Error> {
+        match self.tables.steps.get(id.as_bytes())? {
+            Some(bytes) => super::steps::decode_steps(&bytes),
+            None => Ok(Vec::new()),
+        }
     }
 
     async fn delivery(&self, id: &str) -> Result<Option<Delivery>, Error> {

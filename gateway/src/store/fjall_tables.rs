@@ -34,6 +34,7 @@ impl From<fjall::Error> for Error {
 /// Keyspace names; the `v1` is the record format's version.
 const RECEIVED: &str = "received.v1";
 const STATUSES: &str = "statuses.v1";
+const STEPS: &str = "steps.v1";
 
 /// The database and its keyspaces; cheap to clone (handles).
 #[derive(Clone)]
@@ -44,6 +45,8 @@ pub(super) struct Tables {
     pub(super) received: Keyspace,
     /// message id → [`MessageStatus`].
     pub(super) statuses: Keyspace,
+    /// message id → its chain's [`super::PluginStep`]s, when plugins ran.
+    pub(super) steps: Keyspace,
     /// ids of messages waiting for the pipeline.
     pub(super) pipeline: Keyspace,
     /// `source \0 key` → (first id, received-at).
@@ -95,6 +98,7 @@ impl Tables {
         Self {
             received: keyspace(RECEIVED)?,
             statuses: keyspace(STATUSES)?,
+            steps: keyspace(STEPS)?,
             pipeline: keyspace(keys::PIPELINE)?,
             dedup: keyspace(keys::DEDUP)?,
             deliveries: keyspace(keys::DELIVERIES)?,

@@ -17,6 +17,8 @@ use super::{
 
 /// Tree names; the `v1` is the record format's version.
 pub(super) const MESSAGES: &str = "messages.v1";
+/// message id → its chain's plugin steps (sled).
+pub(super) const STEPS: &str = "steps.v1";
 pub(super) const PIPELINE: &str = "pipeline.v1";
 pub(super) const DEDUP: &str = "dedup.v1";
 pub(super) const DELIVERIES: &str = "deliveries.v2";

@@ -56,6 +56,7 @@ mod query;
 mod sled_catalog;
 mod sled_schedule;
 mod sled_store;
+mod steps;
 #[cfg(test)]
 pub(crate) mod test_support;
 #[cfg(test)]
@@ -74,6 +75,7 @@ pub use postgres_schema::{PostgresOptions, SCHEMA_VERSION};
 pub use postgres_store::PostgresStore;
 pub use query::{DeliveryQuery, DeliveryStatusKind, MessageQuery, MessageStatusKind, Page};
 pub use sled_store::SledStore;
+pub use steps::{MAX_LOG_LINE, MAX_LOG_LINES, PluginStep, StepAction, StepLog};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -444,6 +446,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// One message.
     async fn message(&self, id: &str) -> Result<Option<Message>, Error>;
+
+    /// What each plugin of a message's source chain did, in order, as its
+    /// last pipeline run recorded it; empty when no plugin ran, the message
+    /// waits for the pipeline, or there is no such message.
+    async fn message_steps(&self, id: &str) -> Result<Vec<PluginStep>, Error>;
 
     /// One delivery.
     async fn delivery(&self, id: &str) -> Result<Option<Delivery>, Error>;

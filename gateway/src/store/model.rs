@@ -122,6 +122,9 @@ pub struct Completion {
     /// [`super::Store::claim_due`] would claim them), for a worker that
     /// attempts them at once, with no claim of its own.
     pub claim: Option<Holder>,
+    /// What each plugin of the source's chain did, in order (empty without
+    /// plugins: then nothing is written for them).
+    pub steps: Vec<super::PluginStep>,
 }
 
 /// A delivery an endpoint's own plugin chain dropped.

@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
         3,
         include_str!("postgres_migrations/0003_skipped_deliveries.sql"),
     ),
+    (4, include_str!("postgres_migrations/0004_plugin_steps.sql")),
 ];
 
 /// The newest schema version this build knows.

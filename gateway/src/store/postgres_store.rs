@@ -188,7 +188,11 @@ impl Store for PostgresStore {
             skipped,
             now,
             claim,
+            steps,
         } = completion;
+        let steps = (!steps.is_empty())
+            .then(|| super::steps::encode_steps(&steps))
+            .transpose()?;
         let lease = claim.as_ref().map(Lease::mint);
         let due = lease.as_ref().map_or(now, |l| l.until);
         let created = keys::new_deliveries(&self.ids, message_id, deliveries, now, due)?;
@@ -218,9 +222,9 @@ impl Store for PostgresStore {
             ", skips AS ( \
                  INSERT INTO deliveries (id, message_id, endpoint, event_type, plan, state, \
                      at, reason, skipped_by) \
-                 SELECT d.id, $1, d.endpoint, d.event_type, d.plan, 3, $13, d.reason, d.plugin \
-                 FROM unnest($14::text[], $15::text[], $16::text[], $17::bytea[], \
-                     $18::text[], $19::text[]) \
+                 SELECT d.id, $1, d.endpoint, d.event_type, d.plan, 3, $14, d.reason, d.plugin \
+                 FROM unnest($15::text[], $16::text[], $17::text[], $18::bytea[], \
+                     $19::text[], $20::text[]) \
                      AS d(id, endpoint, event_type, plan, reason, plugin) \
                  WHERE EXISTS (SELECT 1 FROM done))"
         };
@@ -230,7 +234,7 @@ impl Store for PostgresStore {
                      DELETE FROM pipeline WHERE message_id = $1 AND lease_token = $2 \
                      RETURNING message_id), \
                  status AS ( \
-                     UPDATE messages SET status = $3, status_kind = $4 \
+                     UPDATE messages SET status = $3, status_kind = $4, steps = $13::bytea \
                      WHERE id IN (SELECT message_id FROM done)), \
                  created AS ( \
                      INSERT INTO deliveries (id, message_id, endpoint, event_type, plan, state, \
@@ -261,6 +265,7 @@ impl Store for PostgresStore {
             &node,
             &lease_token,
             &until,
+            &steps,
         ];
         if !skipped.is_empty() {
             params.extend(skips.params(&at));
@@ -282,7 +287,7 @@ impl Store for PostgresStore {
             .prepare_cached(
                 "WITH found AS (SELECT id, status_kind FROM messages WHERE id = $1), \
                  requeued AS ( \
-                     UPDATE messages SET status = NULL, status_kind = 'pending' \
+                     UPDATE messages SET status = NULL, status_kind = 'pending', steps = NULL \
                      WHERE id = $1 AND status_kind = 'failed' RETURNING id), \
                  queued AS ( \
                      INSERT INTO pipeline (message_id) SELECT id FROM requeued \
@@ -633,6 +638,21 @@ impl Store for PostgresStore {
             .await?
             .map(|row| rows::message(&row, 0))
             .transpose()
+    }
+
+    async fn message_steps(&self, id: &str) -> Result<Vec<super::PluginStep>, Error> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached("SELECT steps FROM messages WHERE id = $1")
+            .await?;
+        let row = client.query_opt(&statement, &[&id]).await?;
+        match row
+            .map(|r| r.try_get::<_, Option<Vec<u8>>>(0))
+            .transpose()?
+        {
+            Some(Some(bytes)) => super::steps::decode_steps(&bytes),
+            _ => Ok(Vec::new()),
+        }
     }
 
     async fn delivery(&self, id: &str) -> Result<Option<Delivery>, Error> {

@@ -138,6 +138,7 @@ async fn work_stored_on_one_node_for_anyone_wakes_the_other() {
         skipped: Vec::new(),
         now: 1_000,
         claim: None,
+        steps: Vec::new(),
     };
     let created = a
         .complete_pipeline(&leased[0].message.id, leased[0].token, completion)

@@ -126,8 +126,13 @@ impl Catalog for SledStore {
             // The check and the removal in one transaction: a replay that
             // reschedules one of the deliveries meanwhile wins, and the
             // message is kept.
-            let removed = (&self.messages, &self.by_message, &self.deliveries)
-                .transaction(|(messages, by_message, deliveries)| {
+            let removed = (
+                &self.messages,
+                &self.by_message,
+                &self.deliveries,
+                &self.steps,
+            )
+                .transaction(|(messages, by_message, deliveries, steps)| {
                     for (_, delivery_id) in &links {
                         if let Some(bytes) = deliveries.get(delivery_id.as_bytes())? {
                             let delivery: Delivery = tx(decode_delivery(&bytes))?;
@@ -141,6 +146,7 @@ impl Catalog for SledStore {
                         by_message.remove(key)?;
                     }
                     messages.remove(&id)?;
+                    steps.remove(&id)?;
                     Ok(true)
                 })
                 .map_err(tx_error)?;

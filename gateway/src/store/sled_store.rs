@@ -33,6 +33,8 @@ pub struct SledStore {
     pub(super) db: sled::Db,
     /// id → [`Message`].
     pub(super) messages: sled::Tree,
+    /// message id → its chain's [`super::PluginStep`]s, when plugins ran.
+    pub(super) steps: sled::Tree,
     /// ids of messages waiting for the pipeline.
     pub(super) pipeline: sled::Tree,
     /// `source \0 key` → (first id, received-at).
@@ -123,6 +125,7 @@ impl SledStore {
         }
         Ok(Self {
             messages,
+            steps: db.open_tree(keys::STEPS)?,
             pipeline: db.open_tree(keys::PIPELINE)?,
             dedup: db.open_tree(keys::DEDUP)?,
             deliveries,
@@ -229,8 +232,8 @@ impl Store for SledStore {
     }
 
     async fn requeue_failed(&self, message_id: &str) -> Result<Option<bool>, Error> {
-        let requeued = (&self.messages, &self.pipeline)
-            .transaction(|(messages, pipeline)| {
+        let requeued = (&self.messages, &self.pipeline, &self.steps)
+            .transaction(|(messages, pipeline, steps)| {
                 let Some(bytes) = messages.get(message_id.as_bytes())? else {
                     return Ok(None);
                 };
@@ -241,6 +244,8 @@ impl Store for SledStore {
                 message.status = MessageStatus::Pending;
                 let encoded = tx(encode("message", &message))?;
                 messages.insert(message_id.as_bytes(), encoded)?;
+                // Its next run records its steps.
+                steps.remove(message_id.as_bytes())?;
                 // No lease: any scan takes it.
                 pipeline.insert(message_id.as_bytes(), &[][..])?;
                 Ok(Some(true))
@@ -280,10 +285,14 @@ impl Store for SledStore {
             skipped,
             now,
             claim,
+            steps,
         } = completion;
         let lease = claim.as_ref().map(keys::lease);
         let due = lease.as_ref().map_or(now, |l| l.until);
         let claim_record = lease.as_ref().map(|l| encode("claim", l)).transpose()?;
+        let steps = (!steps.is_empty())
+            .then(|| super::steps::encode_steps(&steps))
+            .transpose()?;
         let records = keys::new_deliveries(&self.ids, message_id, deliveries, now, due)?;
         let skipped = keys::skipped_deliveries(&self.ids, message_id, skipped, now)?;
         let trees = (
@@ -294,10 +303,20 @@ impl Store for SledStore {
             &self.schedule,
             &self.by_endpoint,
             &self.claims,
+            &self.steps,
         );
         let completed = trees
             .transaction(
-                |(messages, pipeline, deliveries, by_message, by_time, by_endpoint, claims)| {
+                |(
+                    messages,
+                    pipeline,
+                    deliveries,
+                    by_message,
+                    by_time,
+                    by_endpoint,
+                    claims,
+                    steps_tree,
+                )| {
                     let schedule = Schedule::new(by_time, by_endpoint);
                     let queued = pipeline.get(message_id.as_bytes())?;
                     if !tx(keys::holds(queued.as_deref(), token))? {
@@ -312,6 +331,9 @@ impl Store for SledStore {
                     message.status = status.clone();
                     let encoded = tx(encode("message", &message))?;
                     messages.insert(message_id.as_bytes(), encoded)?;
+                    if let Some(steps) = &steps {
+                        steps_tree.insert(message_id.as_bytes(), steps.as_slice())?;
+                    }
                     for (delivery, record) in &records {
                         let id = &delivery.id;
                         deliveries.insert(id.as_bytes(), record.as_slice())?;
@@ -596,6 +618,13 @@ impl Store for SledStore {
             .get(id.as_bytes())?
             .map(|bytes| decode("message", &bytes))
             .transpose()
+    }
+
+    async fn message_steps(&self, id: &str) -> Result<Vec<super::PluginStep>, Error> {
+        match self.steps.get(id.as_bytes())? {
+            Some(bytes) => super::steps::decode_steps(&bytes),
+            None => Ok(Vec::new()),
+        }
     }
 
     async fn delivery(&self, id: &str) -> Result<Option<Delivery>, Error> {

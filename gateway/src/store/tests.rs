@@ -42,6 +42,7 @@ fn completion(deliveries: Vec<NewDelivery>, now: u64) -> Completion {
         skipped: Vec::new(),
         now,
         claim: None,
+        steps: Vec::new(),
     }
 }
 
@@ -50,6 +51,39 @@ const TOKEN: u64 = 0x7e57;
 
 /// The lease the tests store their messages under: it has lapsed already,
 /// so scans take the messages too (with new tokens).
+/// The steps of a chain whose second plugin failed after logging.
+fn failed_steps() -> Vec<PluginStep> {
+    vec![
+        PluginStep {
+            plugin: "first".into(),
+            hash: "aa".into(),
+            elapsed_us: 7,
+            action: StepAction::Continued {
+                event_type: Some("call.summary".into()),
+                headers: false,
+                body_bytes: Some(12),
+            },
+            logs: Vec::new(),
+            logs_truncated: false,
+        },
+        PluginStep {
+            plugin: "p".into(),
+            hash: "bb".into(),
+            elapsed_us: 30,
+            action: StepAction::Failed {
+                kind: "trap".into(),
+                error: "boom".into(),
+            },
+            logs: vec![StepLog {
+                level: "error".into(),
+                stream: "stderr".into(),
+                message: "about to fail".into(),
+            }],
+            logs_truncated: true,
+        },
+    ]
+}
+
 fn test_lease() -> Lease {
     Lease {
         node: "t".into(),
@@ -1358,7 +1392,9 @@ async fn a_sled_schedule_without_its_endpoint_index_is_indexed_at_open() {
 
 /// Reprocessing: a failed message goes back on the pipeline queue, for any
 /// node's scan, and a second request finds it no longer failed; a message
-/// that did not fail, or does not exist, is left alone.
+/// that did not fail, or does not exist, is left alone. The failed run's
+/// plugin steps are kept with it until then, and its next run records its
+/// own.
 async fn a_message_a_plugin_failed_on_is_queued_again_once_and_survives_a_reopen(engine: Engine) {
     let dir = tempfile::tempdir().expect("temp dir");
     let (failed, routed_id) = {
@@ -1377,9 +1413,15 @@ async fn a_message_a_plugin_failed_on_is_queued_again_once_and_survives_a_reopen
             skipped: Vec::new(),
             now: 2_000,
             claim: None,
+            steps: failed_steps(),
         };
         let done = store.complete_pipeline(failed.id(), TOKEN, outcome).await;
         assert!(done.expect("completes").is_some());
+        assert_eq!(
+            store.message_steps(failed.id()).await.expect("reads"),
+            failed_steps(),
+            "{engine}"
+        );
         let (routed_id, _) = routed_message(&*store, 3_000, "a").await;
         assert!(scan(&*store, 10).await.is_empty(), "nothing queued");
         assert_eq!(
@@ -1404,6 +1446,14 @@ async fn a_message_a_plugin_failed_on_is_queued_again_once_and_survives_a_reopen
     let store = open(engine, dir.path()).await;
     let shown = store.message(&failed).await.expect("reads").expect("kept");
     assert_eq!(shown.status, MessageStatus::Pending);
+    assert!(
+        store
+            .message_steps(&failed)
+            .await
+            .expect("reads")
+            .is_empty(),
+        "{engine}: a message queued again has no steps until it runs"
+    );
     let queued = scan(&*store, 10).await;
     let ids: Vec<&str> = queued.iter().map(|l| l.message.id.as_str()).collect();
     assert_eq!(ids, [failed.as_str()], "only the failed one, once");

@@ -33,8 +33,14 @@ export async function render(main, arg, params) {
       d.last_status === null || d.last_status === undefined ? "" : d.last_status, time(d.next_attempt_at), d.id,
     ]),
     note(`${page.items.length} deliveries; updated ${new Date().toLocaleTimeString()}`), next);
+  // A reload that found what is shown leaves the rows alone (a row being
+  // read, selected or clicked stays), and says when it looked.
+  const key = JSON.stringify(page);
+  results.dataset.key = key;
   const shown = main.querySelector("#delivery-results");
-  if (main.dataset.refreshing && shown) shown.replaceWith(results);
+  if (main.dataset.refreshing && shown && shown.dataset.key === key) {
+    shown.querySelector("p.note").textContent = results.querySelector("p.note").textContent;
+  } else if (main.dataset.refreshing && shown) shown.replaceWith(results);
   else fill(main, h("h2", {}, "Deliveries"), form, results);
 }
 

@@ -82,24 +82,42 @@ function outcome(o) {
   }
 }
 
-// The plugin chain the source runs now, with the step that ended it.
-function chain(route, o) {
-  const plugins = route ? route.plugins : [];
-  if (plugins.length === 0) return h("p", {}, "The source runs no plugin.");
-  const stop = o.plugin;
-  let reached = true;
-  return h("ol", { class: "chain" }, plugins.map((p) => {
-    let what = reached ? "continued" : "not run";
-    if (p === stop && (o.status === "dropped" || o.status === "failed" || o.status === "answered")) {
-      what = o.status;
-      reached = false;
-    } else if (reached && o.status === "routed" && p === plugins[plugins.length - 1]) {
-      what = `routed to ${o.deliveries} deliveries`;
-    } else if (o.status === "pending") {
-      what = "waiting";
+// What one recorded step decided, in words.
+function decision(a) {
+  switch (a.decision) {
+    case "continued": {
+      const changed = [
+        a.event_type ? `set the event type to ${a.event_type}` : null,
+        a.headers ? "replaced the headers" : null,
+        a.body_bytes !== null && a.body_bytes !== undefined ? `rewrote the body (${a.body_bytes} bytes)` : null,
+      ].filter(Boolean);
+      return `continued${changed.length ? `, ${changed.join(", ")}` : " unchanged"}`;
     }
-    return h("li", {}, link(`plugins/${encodeURIComponent(p)}`, p), `: ${what}`);
-  }));
+    case "dropped": return `dropped it: ${a.reason}`;
+    case "delivered": return `delivered it to ${a.endpoints.join(", ") || "no endpoint"}`;
+    case "responded": return `answered the caller with ${a.status}`;
+    case "failed": return `failed (${a.kind}): ${a.error}`;
+    default: return a.decision;
+  }
+}
+
+// Each plugin step the run recorded, with its logs; for a message whose
+// run recorded none (no plugin ran, or it waits), the chain its source
+// runs now.
+function chain(message, route) {
+  const steps = message.steps || [];
+  if (steps.length > 0) {
+    return h("ol", { class: "chain" }, steps.map((step) => h("li", { class: step.action.decision === "failed" ? "attention" : null },
+      link(`plugins/${encodeURIComponent(step.plugin)}`, step.plugin),
+      `: ${decision(step.action)}`,
+      h("small", {}, ` (version ${step.hash.slice(0, 12)}, ${step.elapsed_us} µs)`),
+      step.logs.length === 0 ? null : h("pre", { class: "logs" }, step.logs.map((l) => `${l.level} ${l.stream}: ${l.message}`).join("\n"),
+        step.logs_truncated ? "\n(more lines were left out)" : ""))));
+  }
+  const plugins = route ? route.plugins : [];
+  if (plugins.length === 0) return h("p", {}, "No plugin ran on this event.");
+  return h("div", {}, h("p", {}, message.status === "pending" ? "Waiting for the chain its source runs:" : "No step was recorded for this run; its source's chain now:"),
+    h("ol", { class: "chain" }, plugins.map((p) => h("li", {}, link(`plugins/${encodeURIComponent(p)}`, p)))));
 }
 
 function attempts(list) {
@@ -166,7 +184,7 @@ export async function detail(main, id, said = "") {
       h("dt", {}, "Size"), h("dd", {}, `${size} bytes`)),
     h("h3", {}, "Headers"), headerList(message.headers),
     h("h3", {}, "Payload"), h("pre", { class: "payload" }, pretty(message.payload)),
-    h("h3", {}, "Plugins"), chain(route, message.outcome), h("div", { class: "outcome" }, outcome(message.outcome)), reprocess,
+    h("h3", {}, "Plugins"), chain(message, route), h("div", { class: "outcome" }, outcome(message.outcome)), reprocess,
     h("h3", {}, "Deliveries"), status,
     deliveries.length === 0 ? h("p", {}, "None.") : deliveries.map((d) => h("section", { class: "delivery", "data-delivery": d.id },
       h("h4", {}, `${d.endpoint}: ${d.status}`, d.test ? " (test event)" : ""),
