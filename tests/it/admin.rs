@@ -520,6 +520,11 @@ async fn messages_and_deliveries_are_listed_filtered_and_paged() {
         Some(0),
         "`_` is no wildcard: {literal}"
     );
+    let (status, keyed) = gateway
+        .admin("GET", "/v1/messages?idempotency_key=never-sent", None)
+        .await;
+    assert_eq!(status, 200, "{keyed}");
+    assert_eq!(keyed["items"].as_array().map(Vec::len), Some(0), "{keyed}");
     assert_eq!(
         gateway
             .deliveries("endpoint=good&status=delivered")

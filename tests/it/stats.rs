@@ -61,6 +61,17 @@ retry = {{ schedule = ["1h"] }}
         .map(|b| b["attempts"].as_u64().expect("a count"))
         .sum();
     assert_eq!(counted, 6, "each attempt in one bucket");
+    // What waits now: the three retries, due in about an hour (the retry
+    // schedule's jitter takes up to a fifth off), none overdue.
+    assert_eq!(stats["queue"]["pipeline"], 0, "{stats}");
+    assert_eq!(stats["queue"]["scheduled"], 3, "{stats}");
+    assert!(
+        stats["queue"]["next_due_at"]
+            .as_u64()
+            .is_some_and(|at| at > now_millis() + 2_400_000),
+        "{stats}"
+    );
+    assert_eq!(stats["queue"]["oldest_due_ms"], 0, "{stats}");
 
     // The same from the store after a restart, for the same window.
     let until = stats["until"].as_u64().expect("until");

@@ -34,6 +34,8 @@ struct MessageFilters {
     event_type: Option<String>,
     /// Only in this status.
     status: Option<MessageStatusKind>,
+    /// Only with this idempotency key.
+    idempotency_key: Option<String>,
     /// Received at or after (Unix ms or RFC 3339).
     #[param(schema_with = body::time_schema)]
     since: Option<String>,
@@ -55,6 +57,7 @@ async fn list_messages(
         source: filters.source,
         event_type: filters.event_type,
         status: filters.status,
+        idempotency_key: filters.idempotency_key,
         since: body::time("since", filters.since.as_deref())?,
         until: body::time("until", filters.until.as_deref())?,
         before: page.cursor.clone(),

@@ -65,10 +65,29 @@ struct DeliveryStats {
     /// False if the window held more deliveries than one answer reads
     /// (200,000): the newest were counted.
     complete: bool,
+    /// What waits now, whatever the window: the store's queues.
+    queue: Queue,
     /// Every endpoint's together.
     total: Counts,
     /// Per endpoint, by name.
     endpoints: Vec<EndpointCounts>,
+}
+
+/// What waits in the store now.
+#[derive(Debug, Serialize, ToSchema)]
+struct Queue {
+    /// Messages waiting for the plugin pipeline.
+    pipeline: u64,
+    /// Deliveries in the schedule: waiting for their first attempt or a
+    /// retry, or being attempted.
+    scheduled: u64,
+    /// When the earliest scheduled delivery is due (Unix ms); absent when
+    /// none is scheduled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_due_at: Option<u64>,
+    /// How long the earliest due delivery has waited past its time, in
+    /// milliseconds (0 when none is overdue): how far delivery lags.
+    oldest_due_ms: u64,
 }
 
 /// One endpoint's statistics.
@@ -190,11 +209,20 @@ async fn delivery_stats(
         bucket,
     };
     let (total, endpoints) = count(&scanned, &window);
+    let store = state.registry.store();
+    let next_due_at = store.next_due().await?;
+    let queue = Queue {
+        pipeline: store.pipeline_count().await? as u64,
+        scheduled: store.scheduled_count().await? as u64,
+        next_due_at,
+        oldest_due_ms: next_due_at.map_or(0, |at| now.saturating_sub(at)),
+    };
     Ok(Json(DeliveryStats {
         since,
         until,
         bucket_ms: bucket,
         complete,
+        queue,
         total,
         endpoints,
     }))

@@ -193,6 +193,7 @@ impl Catalog for PostgresStore {
                    AND ($3::text IS NULL OR source = $3) \
                    AND ($4::text IS NULL OR event_type LIKE $4) \
                    AND ($5::text IS NULL OR status_kind = $5) \
+                   AND ($7::text IS NULL OR idempotency_key = $7) \
                  ORDER BY id DESC LIMIT $6"
             ))
             .await?;
@@ -206,6 +207,7 @@ impl Catalog for PostgresStore {
                     &query.event_type.as_deref().map(like_pattern),
                     &query.status.map(rows::kind_name),
                     &int(limit as u64 + 1),
+                    &query.idempotency_key,
                 ],
             )
             .await?;

@@ -37,6 +37,8 @@ pub(super) struct Pending {
     pub(super) received: Vec<u8>,
     /// The idempotency key's stored form, and the dedup window in ms.
     pub(super) dedup: Option<(Vec<u8>, u64)>,
+    /// The idempotency key, for the message list's filter.
+    pub(super) idempotency_key: Option<String>,
     pub(super) lease: Option<Lease>,
 }
 
@@ -157,8 +159,9 @@ const DEDUP: &str = "INSERT INTO dedup (key, message_id, first_at, window_ms) \
 const FIRST_OF: &str = "SELECT key, message_id FROM dedup WHERE key = ANY($1::bytea[])";
 
 const INSERT: &str = "WITH m AS ( \
-         INSERT INTO messages (id, source, event_type, received_at, received) \
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bytea[])) \
+         INSERT INTO messages (id, source, event_type, received_at, received, idempotency_key) \
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bytea[], \
+             $9::text[])) \
      INSERT INTO pipeline (message_id, lease_node, lease_token, lease_until) \
      SELECT * FROM unnest($1::text[], $6::text[], $7::bigint[], $8::bigint[])";
 
@@ -231,6 +234,7 @@ async fn write(
         let types: Vec<&str> = new.iter().map(|p| p.event_type.as_str()).collect();
         let ats: Vec<i64> = new.iter().map(|p| int(p.received_at)).collect();
         let received: Vec<&[u8]> = new.iter().map(|p| p.received.as_slice()).collect();
+        let keys: Vec<Option<&str>> = new.iter().map(|p| p.idempotency_key.as_deref()).collect();
         let nodes: Vec<Option<&str>> = new
             .iter()
             .map(|p| p.lease.as_ref().map(|l| l.node.as_str()))
@@ -246,7 +250,7 @@ async fn write(
         tx.execute(
             &insert,
             &[
-                &ids, &sources, &types, &ats, &received, &nodes, &tokens, &untils,
+                &ids, &sources, &types, &ats, &received, &nodes, &tokens, &untils, &keys,
             ],
         )
         .await?;

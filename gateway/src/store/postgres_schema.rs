@@ -28,6 +28,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         include_str!("postgres_migrations/0003_skipped_deliveries.sql"),
     ),
     (4, include_str!("postgres_migrations/0004_plugin_steps.sql")),
+    (
+        5,
+        include_str!("postgres_migrations/0005_idempotency_keys.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -127,6 +127,7 @@ impl Store for PostgresStore {
                 received_at: message.received_at,
                 received: encode("message", message)?,
                 dedup,
+                idempotency_key: message.idempotency_key.clone(),
                 lease: lease.cloned(),
             })
             .await

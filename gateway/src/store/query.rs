@@ -80,6 +80,8 @@ pub struct MessageQuery {
     pub event_type: Option<String>,
     /// Only in this status.
     pub status: Option<MessageStatusKind>,
+    /// Only with this idempotency key.
+    pub idempotency_key: Option<String>,
     /// Received at or after.
     pub since: Option<u64>,
     /// Received before.
@@ -104,6 +106,10 @@ impl MessageQuery {
             && self
                 .status
                 .is_none_or(|s| s == MessageStatusKind::of(&message.status))
+            && self
+                .idempotency_key
+                .as_ref()
+                .is_none_or(|k| message.received.idempotency_key.as_ref() == Some(k))
     }
 }
 

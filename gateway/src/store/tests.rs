@@ -1006,6 +1006,25 @@ async fn listings_page_newest_first_with_filters(engine: Engine) {
     assert_eq!(pending.items.len(), 1, "{engine}: only the unrouted one");
     assert_eq!(pending.items[0].received.source, "other");
 
+    let keyed = store
+        .ingest(
+            &message("s", Some("key-7"), 7_000),
+            HOUR,
+            Some(&test_lease()),
+        )
+        .await
+        .expect("ingests");
+    let found = store
+        .list_messages(&MessageQuery {
+            idempotency_key: Some("key-7".into()),
+            limit: 10,
+            ..MessageQuery::default()
+        })
+        .await
+        .expect("lists");
+    let ids: Vec<&str> = found.items.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, [keyed.id()], "{engine}: only the one with the key");
+
     let windowed = store
         .list_messages(&MessageQuery {
             since: Some(2_000),

@@ -48,26 +48,22 @@ export async function render(main, arg, params) {
     note(page.items.length === 0 ? "No event matches." : `${page.items.length} events`), next);
 }
 
-// Opens a message by id; otherwise looks for the idempotency key among
-// the newest messages (of the source, when given).
+// Opens a message by id, or the messages with an idempotency key (of the
+// source, when given).
 async function search(form, status) {
   const { id, source } = fields(form);
   if (id.startsWith("msg_")) {
     window.location.hash = `event/${id}`;
     return;
   }
-  let cursor;
-  for (let pages = 0; pages < 20; pages += 1) {
-    const page = await api(`/v1/messages${query({ source, cursor, limit: 500 })}`);
-    const hit = page.items.find((m) => m.idempotency_key === id);
-    if (hit) {
-      window.location.hash = `event/${hit.id}`;
-      return;
-    }
-    if (!page.next_cursor) break;
-    cursor = page.next_cursor;
+  const page = await api(`/v1/messages${query({ idempotency_key: id, source, limit: 2 })}`);
+  if (page.items.length === 1) {
+    window.location.hash = `event/${page.items[0].id}`;
+  } else if (page.items.length > 1) {
+    window.location.hash = `events${query({ idempotency_key: id, source })}`;
+  } else {
+    status.textContent = `No message has id or idempotency key ${id}.`;
   }
-  status.textContent = `No message with idempotency key ${id} among the newest 10,000.`;
 }
 
 // What the plugins decided, in words.

@@ -57,7 +57,6 @@ export async function render(main, window_ = "hour") {
   ]);
   const counted = new Map(stats.endpoints.map((e) => [e.endpoint, e]));
   const empty = { deliveries: {}, attempts: 0, buckets: [] };
-  const waiting = stats.total.deliveries.pending + stats.total.deliveries.retrying;
   const kinds = new Map();
   for (const m of failed.items) kinds.set(m.outcome.kind, (kinds.get(m.outcome.kind) || 0) + 1);
 
@@ -66,7 +65,9 @@ export async function render(main, window_ = "hour") {
       card("Attempts", stats.total.attempts),
       card("Success rate", rate(stats.total.success_rate) || "n/a"),
       card("Latency p50 / p95", stats.total.latency_ms ? `${stats.total.latency_ms.p50} / ${stats.total.latency_ms.p95} ms` : "n/a"),
-      card("Waiting (pending or retrying)", waiting),
+      card("Waiting for plugins", stats.queue.pipeline),
+      card("Scheduled deliveries", stats.queue.scheduled),
+      card("Oldest due waits", stats.queue.oldest_due_ms ? `${Math.round(stats.queue.oldest_due_ms / 1000)} s` : "none overdue"),
       card("Dead letter", stats.total.deliveries.dead, "dead-letter"),
       card("Plugin failures", failed.items.length, "dead-letter")),
     figure(stats.total.buckets, `Attempts per ${bucket}, all endpoints`),
