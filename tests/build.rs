@@ -1,6 +1,7 @@
 //! Builds every plugin the tests and benchmarks use, example and hostile, into
-//! wasm32-wasip2 components, and tells the tests where they are through
-//! `HOOKGATE_WASM_DIR`.
+//! components: the Rust crates for wasm32-wasip2 (`HOOKGATE_WASM_DIR`) and
+//! the Python SDK's examples and the Python test plugins
+//! (`HOOKGATE_PYTHON_WASM_DIR`), and tells the tests where they are.
 //!
 //! The nested build uses a target directory of its own beside the outer one,
 //! so it never waits on the outer build's lock.
@@ -29,13 +30,39 @@ fn main() {
     let wasm_dir = xtask::build_plugins(&cargo, &workspace, &target_dir, &crates)
         .unwrap_or_else(|e| panic!("{e}"));
 
-    for watched in ["wit", "guest-sdk", "plugins", "tests/plugins", "Cargo.lock"] {
+    let mut python = xtask::python::plugin_files(&workspace.join("guest-sdk/python/examples"))
+        .expect("the Python examples are readable");
+    python.extend(
+        xtask::python::plugin_files(&workspace.join("tests/python-plugins"))
+            .expect("the Python test plugins are readable"),
+    );
+    let python_dir = out_dir
+        .ancestors()
+        .nth(4)
+        .map_or_else(|| out_dir.join("python"), |t| t.join("python-plugins"));
+    xtask::python::build_plugins(&workspace, &python, &python_dir)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let interpreter = xtask::python::toolchain(&workspace).unwrap_or_else(|e| panic!("{e}"));
+
+    for watched in [
+        "wit",
+        "guest-sdk",
+        "plugins",
+        "tests/plugins",
+        "tests/python-plugins",
+        "Cargo.lock",
+    ] {
         println!(
             "cargo:rerun-if-changed={}",
             workspace.join(watched).display()
         );
     }
     println!("cargo:rustc-env=HOOKGATE_WASM_DIR={}", display(&wasm_dir));
+    println!(
+        "cargo:rustc-env=HOOKGATE_PYTHON_WASM_DIR={}",
+        display(&python_dir)
+    );
+    println!("cargo:rustc-env=HOOKGATE_PYTHON={}", display(&interpreter));
 }
 
 fn display(path: &Path) -> String {

@@ -1,7 +1,9 @@
 //! One plugin invocation, measured: a fresh store, an instance from the
 //! pre-instantiated component, the call, and the drop; for the no-op plugin
-//! and for `livekit-summary` on the VoiceKit fixture, beside the same summary
-//! as a native Rust function.
+//! and for `livekit-summary` on the VoiceKit fixture, in Rust and in Python
+//! (the SDK's `only_calls` passing the event stands for a Python no-op),
+//! beside the same summary as a native Rust function. Each case's p50 is
+//! also given as events per second on one core.
 //!
 //! Run with `cargo bench -p hookgate-tests --bench plugin_invoke`. After
 //! criterion's report it prints p50/p90/p99 from individually timed calls.
@@ -19,6 +21,10 @@ const SAMPLES: usize = 20_000;
 
 fn wasm(name: &str) -> std::path::PathBuf {
     Path::new(env!("HOOKGATE_WASM_DIR")).join(format!("{name}.wasm"))
+}
+
+fn python(name: &str) -> std::path::PathBuf {
+    Path::new(env!("HOOKGATE_PYTHON_WASM_DIR")).join(format!("{name}.wasm"))
 }
 
 fn fixture() -> Vec<u8> {
@@ -74,6 +80,16 @@ fn main() {
             plugin: host.load_file(&wasm("livekit_summary")).expect("loads"),
             event: event("call_finalized", body.clone()),
         },
+        Case {
+            name: "python-pass",
+            plugin: host.load_file(&python("only_calls")).expect("loads"),
+            event: event("call.completed", body.clone()),
+        },
+        Case {
+            name: "python-summary",
+            plugin: host.load_file(&python("livekit_summary")).expect("loads"),
+            event: event("call_finalized", body.clone()),
+        },
     ];
 
     let mut criterion = Criterion::default().configure_from_args();
@@ -95,7 +111,10 @@ fn main() {
     criterion.final_summary();
 
     println!("\nper-call latency over {SAMPLES} individually timed calls:");
-    println!("{:<18} {:>10} {:>10} {:>10}", "case", "p50", "p90", "p99");
+    println!(
+        "{:<18} {:>10} {:>10} {:>10} {:>14}",
+        "case", "p50", "p90", "p99", "events/s/core"
+    );
     let mut p50s = BTreeMap::new();
     for case in &cases {
         let samples = (0..SAMPLES)
@@ -108,8 +127,12 @@ fn main() {
             .collect();
         let [p50, p90, p99] = percentiles(samples);
         println!(
-            "{:<18} {:>10.2?} {:>10.2?} {:>10.2?}",
-            case.name, p50, p90, p99
+            "{:<18} {:>10.2?} {:>10.2?} {:>10.2?} {:>14.0}",
+            case.name,
+            p50,
+            p90,
+            p99,
+            1.0 / p50.as_secs_f64()
         );
         p50s.insert(case.name, p50);
     }
@@ -127,4 +150,6 @@ fn main() {
     );
     let ratio = p50s["livekit-summary"].as_secs_f64() / p50.as_secs_f64();
     println!("livekit-summary p50 / native p50 = {ratio:.1}x");
+    let python = p50s["python-summary"].as_secs_f64() / p50s["livekit-summary"].as_secs_f64();
+    println!("python-summary p50 / livekit-summary p50 = {python:.0}x");
 }

@@ -49,8 +49,16 @@ async fn a_bad_component_is_refused_with_the_hosts_reason_and_nothing_is_deploye
             .is_some_and(|m| m.contains("core WebAssembly module")),
         "{body}"
     );
-    let (status, _) = gateway.deploy("sockets", &wasm("socket-import"), &[]).await;
-    assert_eq!(status, 400);
+    let (status, refused) = gateway
+        .deploy("unknown", &wasm("unknown-import"), &[])
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("test:unknown/thing")),
+        "{refused}"
+    );
     let (status, _) = gateway.admin("GET", "/v1/plugins/broken", None).await;
     assert_eq!(status, 404);
     let (_, list) = gateway.admin("GET", "/v1/plugins", None).await;
@@ -288,4 +296,85 @@ async fn plugin_lists_page_through_every_plugin_once() {
         .map(|p| p["name"].as_str().expect("name"))
         .collect();
     assert_eq!((names, pages), (vec!["a", "b", "c"], 2));
+}
+
+#[tokio::test]
+async fn a_deploy_gives_the_plugin_its_own_limits_within_the_operators_bounds() {
+    let receiver = TestReceiver::start().await;
+    let gateway = TestGateway::start(&config(&receiver)).await;
+    let bytes = std::fs::read(wasm("memory-bomb")).expect("built");
+    let put = |query: &'static [(&'static str, &'static str)]| {
+        reqwest::Client::new()
+            .put(format!("{}/v1/plugins/bomb", gateway.url))
+            .query(query)
+            .bearer_auth(ADMIN_TOKEN)
+            .body(bytes.clone())
+            .send()
+    };
+    // Past the bound (256 MiB by default): refused, naming the field.
+    let refused = put(&[("memory_bytes", "1073741824")])
+        .await
+        .expect("answers");
+    assert_eq!(refused.status(), 400);
+    let body: Value = refused.json().await.expect("JSON");
+    assert_eq!(body["field"], "limits.memory_bytes", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("plugin_host.max_limits.memory_bytes")),
+        "{body}"
+    );
+    // Within it: recorded with the version, and the calls run under it.
+    let deployed = put(&[("memory_bytes", "8388608"), ("wall_time_ms", "1000")])
+        .await
+        .expect("answers");
+    assert_eq!(deployed.status(), 200);
+    let view: Value = deployed.json().await.expect("JSON");
+    assert_eq!(
+        view["versions"][0]["limits"],
+        json!({"memory_bytes": 8_388_608, "wall_time_ms": 1000}),
+        "{view}"
+    );
+    let (status, body) = gateway
+        .admin(
+            "POST",
+            "/v1/routes",
+            Some(json!({"source": "calls", "plugins": ["bomb"]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    gateway.post("calls", r#"{"type":"t"}"#, &[]).await;
+    let failed = eventually("the bomb fails at its own memory limit", || async {
+        let (_, page) = gateway
+            .admin("GET", "/v1/messages?status=failed", None)
+            .await;
+        page["items"].as_array()?.first().cloned()
+    })
+    .await;
+    assert_eq!(failed["outcome"]["kind"], "memory_limit", "{failed}");
+    assert!(
+        failed["outcome"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("limit of 8388608 bytes")),
+        "{failed}"
+    );
+    // A configuration change keeps the limits unless it sets others.
+    let (status, view) = gateway
+        .admin(
+            "PUT",
+            "/v1/plugins/bomb/config",
+            Some(json!({"config": {"a": "b"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["versions"][1]["limits"]["memory_bytes"], 8_388_608);
+    let (status, view) = gateway
+        .admin(
+            "PUT",
+            "/v1/plugins/bomb/config",
+            Some(json!({"config": {}, "limits": {"wall_time_ms": 0}})),
+        )
+        .await;
+    assert_eq!(status, 400, "{view}");
+    assert_eq!(view["field"], "limits.wall_time_ms", "{view}");
 }

@@ -7,11 +7,68 @@ use serde_json::Value;
 
 use crate::harness::wasm;
 
+/// Runs the CLI with a compile cache of this test run's, not the user's.
 fn hookgate(args: &[&str]) -> Output {
+    static CACHE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(|| tempfile::tempdir().expect("a temporary folder"));
     Command::new(env!("CARGO_BIN_EXE_hookgate-it"))
         .args(args)
+        .env("HOOKGATE_PLUGIN_CACHE", cache.path())
         .output()
         .expect("the binary runs")
+}
+
+#[test]
+fn plugin_check_and_run_compile_once_into_the_cache() {
+    let cache = tempfile::tempdir().expect("a temporary folder");
+    let dir = cache.path().to_str().expect("UTF-8 path");
+    let file = wasm("livekit-summary");
+    let file = file.to_str().expect("UTF-8 path");
+    let cached = || -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
+        std::fs::read_dir(cache.path())
+            .map(|entries| {
+                entries
+                    .filter_map(|e| {
+                        let e = e.ok()?;
+                        Some((e.path(), e.metadata().ok()?.modified().ok()?))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let first = hookgate(&["plugin", "check", "--cache-dir", dir, file]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let after_first = cached();
+    assert_eq!(
+        after_first.len(),
+        1,
+        "one compiled component: {after_first:?}"
+    );
+    assert!(
+        after_first[0].0.extension().is_some_and(|e| e == "cwasm"),
+        "{after_first:?}"
+    );
+    let event = fixture_path("voicekit/call_finalized.json");
+    let second = hookgate(&["plugin", "run", "--cache-dir", dir, file, "--event", &event]);
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stderr));
+    assert_eq!(
+        cached(),
+        after_first,
+        "the run loaded it, compiling nothing"
+    );
+
+    let none = tempfile::tempdir().expect("a temporary folder");
+    let out = Command::new(env!("CARGO_BIN_EXE_hookgate-it"))
+        .args(["plugin", "check", "--no-cache", file])
+        .env("HOOKGATE_PLUGIN_CACHE", none.path())
+        .output()
+        .expect("the binary runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_dir(none.path()).expect("readable").count(),
+        0,
+        "--no-cache keeps nothing"
+    );
 }
 
 fn fixture_path(path: &str) -> String {
@@ -38,11 +95,45 @@ fn plugin_check_prints_imports_and_exports() {
 
 #[test]
 fn plugin_check_refuses_a_forbidden_import_with_a_reason() {
-    let file = wasm("socket-import");
+    let file = wasm("unknown-import");
     let out = hookgate(&["plugin", "check", file.to_str().expect("UTF-8 path")]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("does not allow: wasi:sockets/"), "{stderr}");
+    assert!(
+        stderr.contains("does not allow: test:unknown/thing;"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn plugin_check_lists_the_imports_linked_as_denied() {
+    let file = wasm("socket-import");
+    let out = hookgate(&["plugin", "check", file.to_str().expect("UTF-8 path")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("wasi:sockets/tcp@")
+                && l.ends_with("(linked as denied: every call fails)")),
+        "{stdout}"
+    );
+    let out = hookgate(&[
+        "plugin",
+        "check",
+        "--json",
+        file.to_str().expect("UTF-8 path"),
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let denied = report["denied"].as_array().expect("a list");
+    assert!(
+        denied
+            .iter()
+            .filter_map(Value::as_str)
+            .all(|i| i.starts_with("wasi:sockets/")),
+        "{report}"
+    );
+    assert!(!denied.is_empty(), "{report}");
 }
 
 #[test]

@@ -14,6 +14,12 @@ pub(crate) fn wasm(crate_name: &str) -> PathBuf {
     Path::new(env!("HOOKGATE_WASM_DIR")).join(format!("{}.wasm", crate_name.replace('-', "_")))
 }
 
+/// The compiled component of a Python plugin file (`livekit_summary` of
+/// the SDK's examples, `raises` of `tests/python-plugins`, ...).
+pub(crate) fn python_wasm(module: &str) -> PathBuf {
+    Path::new(env!("HOOKGATE_PYTHON_WASM_DIR")).join(format!("{module}.wasm"))
+}
+
 /// A fixture file from `tests/fixtures/`.
 pub(crate) fn fixture(path: &str) -> Vec<u8> {
     let full = Path::new(env!("CARGO_MANIFEST_DIR"))

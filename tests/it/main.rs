@@ -25,6 +25,8 @@ mod endpoint_chains;
 mod harness;
 mod hostile;
 mod ingest;
+mod languages;
+mod network;
 mod plugins;
 mod pool;
 mod process;

@@ -5,12 +5,16 @@
 //! `cargo build --target wasm32-wasip2 --profile wasm` for every crate in the
 //! given folders, into a target directory of its own.
 //!
+//! Python plugins are built with the Python SDK's own command (`python.rs`).
+//!
 //! What this is not: a general build system. It knows one convention: a
 //! plugin crate's folder is named like its package.
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+pub mod python;
 
 /// The target plugins are built for.
 pub const WASM_TARGET: &str = "wasm32-wasip2";

@@ -1,6 +1,7 @@
 //! `cargo xtask`: project tasks that need more than one cargo command.
 //!
-//! `cargo xtask build` builds the example plugins for wasm32-wasip2 and the
+//! `cargo xtask build` builds the example plugins (the Rust crates for
+//! wasm32-wasip2, and the Python SDK's examples with its toolchain) and the
 //! gateway in release mode, and prints where each landed.
 
 use std::path::{Path, PathBuf};
@@ -18,7 +19,7 @@ fn main() -> ExitCode {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask build    build the example plugins (wasm32-wasip2) and the gateway (release)"
+                "usage: cargo xtask build    build the example plugins (Rust for wasm32-wasip2, Python) and the gateway (release)"
             );
             ExitCode::from(2)
         }
@@ -36,6 +37,13 @@ fn build() -> std::io::Result<()> {
         .unwrap_or_else(|| workspace.join("target"));
     let plugins = xtask::plugin_crates(&workspace.join("plugins"))?;
     let folder = xtask::build_plugins(&cargo, &workspace, &target_dir, &plugins)?;
+    let python_examples =
+        xtask::python::plugin_files(&workspace.join("guest-sdk/python/examples"))?;
+    let python = xtask::python::build_plugins(
+        &workspace,
+        &python_examples,
+        &target_dir.join("python-plugins"),
+    )?;
     let status = Command::new(&cargo)
         .current_dir(&workspace)
         .args(["build", "--release", "-p", "hookgate"])
@@ -50,6 +58,9 @@ fn build() -> std::io::Result<()> {
         println!("gateway: {}", target_dir.join("release/hookgate").display());
         for name in &plugins {
             println!("plugin:  {}", xtask::wasm_file(&folder, name).display());
+        }
+        for component in &python {
+            println!("plugin:  {} (Python)", component.display());
         }
     }
     Ok(())

@@ -17,6 +17,7 @@ use super::Code;
 use super::body::{self, PageParams};
 use super::views::ListPage;
 use super::{AdminState, ApiError, ErrorBody};
+use crate::plugin::PluginLimits;
 use crate::registry::PluginView;
 
 pub(super) fn routes() -> OpenApiRouter<AdminState> {
@@ -68,6 +69,13 @@ struct DeployParams {
     /// The new version's configuration as a JSON object of strings; the
     /// current version's configuration is kept when absent.
     config: Option<String>,
+    /// The plugin's own memory limit in bytes, within the operator's
+    /// bound (`plugin_host.max_limits`); with `wall_time_ms` absent too,
+    /// the current version's limits are kept.
+    memory_bytes: Option<usize>,
+    /// The plugin's own wall time per call in milliseconds, within the
+    /// operator's bound.
+    wall_time_ms: Option<u64>,
 }
 
 /// Deploys a component (the body, `application/wasm`) as the plugin's next
@@ -104,10 +112,15 @@ async fn deploy_plugin(
             })
         })
         .transpose()?;
+    let limits =
+        (params.memory_bytes.is_some() || params.wall_time_ms.is_some()).then_some(PluginLimits {
+            memory_bytes: params.memory_bytes,
+            wall_time_ms: params.wall_time_ms,
+        });
     Ok(Json(
         state
             .registry
-            .deploy_plugin(&name, body.to_vec(), config)
+            .deploy_plugin(&name, body.to_vec(), config, limits)
             .await?,
     ))
 }
@@ -130,6 +143,10 @@ async fn delete_plugin(
 struct ConfigureRequest {
     /// Key/value configuration the plugin reads.
     config: BTreeMap<String, String>,
+    /// The plugin's own limits, replacing the current version's; kept when
+    /// absent.
+    #[serde(default)]
+    limits: Option<PluginLimits>,
 }
 
 /// Sets the plugin's configuration, as a new version of the same component.
@@ -147,7 +164,7 @@ async fn configure_plugin(
     Ok(Json(
         state
             .registry
-            .configure_plugin(&name, request.config)
+            .configure_plugin(&name, request.config, request.limits)
             .await?,
     ))
 }

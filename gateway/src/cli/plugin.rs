@@ -18,7 +18,8 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use crate::plugin::{
-    EndpointInfo, Event, HostConfig, Invocation, LoadedPlugin, Outcome, PluginContext, PluginHost,
+    EndpointInfo, Event, HostConfig, Invocation, LoadedPlugin, MaxLimits, Outcome, PluginContext,
+    PluginHost, PluginLimits,
 };
 
 /// Exit code when the plugin ran and failed.
@@ -30,20 +31,24 @@ const EXIT_UNUSABLE: u8 = 2;
 #[derive(Debug, Subcommand)]
 pub enum LocalCommand {
     /// Validate a component: is a component, implements the hookgate:plugin
-    /// world, imports only what the sandbox allows. Prints its imports and
-    /// exports.
+    /// world, imports only what the sandbox allows. Prints its imports
+    /// (marking those linked as denied, such as sockets) and exports.
     Check {
         /// The component file (`.wasm`).
         file: PathBuf,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        cache: Cache,
     },
     /// Run a plugin on one event through the server's host and limits, and
     /// print the outcome as JSON.
     Run {
         /// The component file (`.wasm`).
         file: PathBuf,
+        #[command(flatten)]
+        cache: Cache,
         /// The event body, a file (usually JSON).
         #[arg(long)]
         event: PathBuf,
@@ -64,29 +69,84 @@ pub enum LocalCommand {
         /// repeatable.
         #[arg(long = "endpoint", value_name = "NAME[:TYPES[:TAGS]]", value_parser = parse_endpoint)]
         endpoints: Vec<EndpointInfo>,
+        /// Run with this memory limit in bytes instead of the default, as a
+        /// deploy with `--memory-bytes` would.
+        #[arg(long, value_name = "BYTES")]
+        memory_bytes: Option<usize>,
+        /// Run with this wall time in milliseconds instead of the default.
+        #[arg(long, value_name = "MS")]
+        wall_time_ms: Option<u64>,
     },
+}
+
+/// Where compiled components are kept between runs, as the server keeps
+/// them in its data directory: a large component (a Python or JavaScript
+/// one is 12 to 18 MB) compiles once, not on every check or run.
+#[derive(Debug, clap::Args)]
+pub struct Cache {
+    /// The compile cache's folder; by default `$XDG_CACHE_HOME/hookgate/plugin-cache`
+    /// (`~/.cache/hookgate/plugin-cache`).
+    #[arg(long = "cache-dir", env = "HOOKGATE_PLUGIN_CACHE", value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Compile from scratch and keep nothing (whatever the cache folder).
+    #[arg(long = "no-cache")]
+    off: bool,
+}
+
+impl Cache {
+    fn folder(&self) -> Option<PathBuf> {
+        if self.off {
+            return None;
+        }
+        self.dir.clone().or_else(|| {
+            let base = std::env::var_os("XDG_CACHE_HOME")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+            Some(base.join("hookgate").join("plugin-cache"))
+        })
+    }
 }
 
 /// Runs a plugin subcommand and returns the exit code.
 pub(super) fn run(command: LocalCommand) -> ExitCode {
     let result = match command {
-        LocalCommand::Check { file, json } => check(&file, json),
+        LocalCommand::Check { file, json, cache } => check(&file, json, &cache),
         LocalCommand::Run {
             file,
+            cache,
             event,
             config,
             source,
             event_type,
             headers,
             endpoints,
+            memory_bytes,
+            wall_time_ms,
         } => {
-            let context = PluginContext::new(
+            let mut context = PluginContext::new(
                 file.file_stem()
                     .map_or_else(|| "plugin".into(), |s| s.to_string_lossy().into_owned()),
                 config.into_iter().collect::<BTreeMap<_, _>>(),
                 endpoints,
             );
-            run_plugin(&file, &event, context, source, event_type, headers)
+            let own = PluginLimits {
+                memory_bytes,
+                wall_time_ms,
+            };
+            if !own.is_empty() {
+                match HostConfig::default()
+                    .limits
+                    .with(&own, &MaxLimits::default())
+                {
+                    Ok(limits) => context = context.with_limits(limits),
+                    Err(error) => {
+                        eprintln!("error: {error}");
+                        return ExitCode::from(EXIT_UNUSABLE);
+                    }
+                }
+            }
+            run_plugin(&file, &cache, &event, context, source, event_type, headers)
         }
     };
     match result {
@@ -98,9 +158,10 @@ pub(super) fn run(command: LocalCommand) -> ExitCode {
     }
 }
 
-fn load(file: &std::path::Path) -> anyhow::Result<(PluginHost, LoadedPlugin)> {
+fn load(file: &std::path::Path, cache: &Cache) -> anyhow::Result<(PluginHost, LoadedPlugin)> {
     let host = PluginHost::new(HostConfig {
         pool_size: 1,
+        cache_dir: cache.folder(),
         ..HostConfig::default()
     })?;
     let plugin = host
@@ -109,8 +170,8 @@ fn load(file: &std::path::Path) -> anyhow::Result<(PluginHost, LoadedPlugin)> {
     Ok((host, plugin))
 }
 
-fn check(file: &std::path::Path, as_json: bool) -> anyhow::Result<ExitCode> {
-    let (_, plugin) = load(file)?;
+fn check(file: &std::path::Path, as_json: bool, cache: &Cache) -> anyhow::Result<ExitCode> {
+    let (_, plugin) = load(file, cache)?;
     let interface = plugin.interface();
     if as_json {
         let report = json!({
@@ -120,6 +181,7 @@ fn check(file: &std::path::Path, as_json: bool) -> anyhow::Result<ExitCode> {
             "size": plugin.size(),
             "contract": format!("hookgate:plugin@{}", plugin.contract_version()),
             "imports": interface.imports,
+            "denied": interface.denied,
             "exports": interface.exports,
         });
         println!("{report:#}");
@@ -133,7 +195,11 @@ fn check(file: &std::path::Path, as_json: bool) -> anyhow::Result<ExitCode> {
         println!("  size    {} bytes", plugin.size());
         println!("  imports");
         for name in &interface.imports {
-            println!("    {name}");
+            if interface.denied.contains(name) {
+                println!("    {name}  (linked as denied: every call fails)");
+            } else {
+                println!("    {name}");
+            }
         }
         println!("  exports");
         for name in &interface.exports {
@@ -145,6 +211,7 @@ fn check(file: &std::path::Path, as_json: bool) -> anyhow::Result<ExitCode> {
 
 fn run_plugin(
     file: &std::path::Path,
+    cache: &Cache,
     event_file: &std::path::Path,
     context: PluginContext,
     source: String,
@@ -154,7 +221,7 @@ fn run_plugin(
     let body = std::fs::read(event_file)
         .with_context(|| format!("cannot read the event file {}", event_file.display()))?;
     let event_type = event_type.unwrap_or_else(|| detect_event_type(&body));
-    let (host, plugin) = load(file)?;
+    let (host, plugin) = load(file, cache)?;
     let event = Event {
         id: "msg_local".into(),
         source,

@@ -164,6 +164,15 @@ pub struct DeployArgs {
     /// version keeps the current configuration.
     #[arg(long = "config", value_name = "KEY=VALUE", value_parser = super::args::key_value)]
     pub config: Vec<(String, String)>,
+    /// The plugin's own memory limit in bytes, within the gateway's
+    /// `plugin_host.max_limits` (a Python or JavaScript plugin taking large
+    /// payloads may need more than the default 32 MiB).
+    #[arg(long, value_name = "BYTES")]
+    pub memory_bytes: Option<usize>,
+    /// The plugin's own wall time per call in milliseconds, within the
+    /// gateway's bound.
+    #[arg(long, value_name = "MS")]
+    pub wall_time_ms: Option<u64>,
     /// The gateway.
     #[command(flatten)]
     pub remote: Remote,
@@ -239,6 +248,8 @@ pub(super) async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
         let config: BTreeMap<String, String> = args.config.into_iter().collect();
         query.push(("config", serde_json::to_string(&config)?));
     }
+    query.extend(args.memory_bytes.map(|b| ("memory_bytes", b.to_string())));
+    query.extend(args.wall_time_ms.map(|ms| ("wall_time_ms", ms.to_string())));
     let path = format!("/v1/plugins/{}", args.name);
     let plugin = call(
         &args.remote,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Secret;
-use crate::plugin::Limits;
+use crate::plugin::{Limits, MaxLimits, PluginLimits};
 use crate::signing::hmac_header::Encoding;
 use crate::targets::TargetPolicy;
 
@@ -230,6 +230,9 @@ pub struct PluginHostConfig {
     pub compile_timeout: Duration,
     /// Per-invocation limits.
     pub limits: Limits,
+    /// How far a deployment may raise its own limits.
+    #[serde(default)]
+    pub max_limits: MaxLimits,
 }
 
 /// `[[source]]`: an ingest path, `POST /v1/ingest/{name}`.
@@ -376,6 +379,9 @@ pub struct PluginConfig {
     /// Key/value configuration the plugin reads.
     #[serde(default)]
     pub config: BTreeMap<String, String>,
+    /// Its own wall time and memory, within `[plugin_host.max_limits]`.
+    #[serde(default)]
+    pub limits: PluginLimits,
 }
 
 /// `[[route]]`: a source's plugin chain.

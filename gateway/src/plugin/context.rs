@@ -1,6 +1,9 @@
-//! What the host shows a plugin: its configuration and the endpoint list.
+//! What the host shows a plugin (its configuration and the endpoint list),
+//! and the limits its deployment runs under.
 
 use std::collections::{BTreeMap, HashSet};
+
+use super::Limits;
 
 /// An endpoint as plugins see it: no URL, no secrets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +28,8 @@ pub struct PluginContext {
     endpoints: Vec<EndpointInfo>,
     /// Endpoint names, to check targets in constant time.
     endpoint_names: HashSet<String>,
+    /// This deployment's own limits; `None` runs under the host's.
+    limits: Option<Limits>,
 }
 
 impl PluginContext {
@@ -41,7 +46,19 @@ impl PluginContext {
             config,
             endpoints,
             endpoint_names,
+            limits: None,
         }
+    }
+
+    /// The context with this deployment's own limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = Some(limits);
+        self
+    }
+
+    /// This deployment's own limits, if it has any.
+    pub fn limits(&self) -> Option<&Limits> {
+        self.limits.as_ref()
     }
 
     /// The plugin's configuration.

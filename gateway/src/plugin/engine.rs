@@ -9,15 +9,17 @@ use std::time::Duration;
 
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use super::{Error, Limits};
+use super::{Error, Limits, MaxLimits};
 
 /// How often the epoch advances; the timeout's resolution.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// Core instances, memories and tables one component may have. Rust
 /// components built for wasm32-wasip2 use a few core instances (the module
-/// and its shims), one memory and a few tables.
-const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
+/// and its shims), one memory and a few tables; a componentize-py component
+/// links libc, libpython and its extension modules as modules of their
+/// own (14 and more), so 64 fits every toolchain tried.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 64;
 const MEMORIES_PER_COMPONENT: u32 = 2;
 const TABLES_PER_COMPONENT: u32 = 8;
 
@@ -28,8 +30,9 @@ const TABLES_PER_COMPONENT: u32 = 8;
 const MEMORY_KEEP_RESIDENT: usize = 4 << 20;
 const TABLE_KEEP_RESIDENT: usize = 64 << 10;
 
-/// Builds the engine for `slots` concurrent instances under `limits`.
-pub(crate) fn build(limits: &Limits, slots: u32) -> Result<Engine, Error> {
+/// Builds the engine for `slots` concurrent instances under `limits`, with
+/// room for memories as large as `max` lets a deployment ask.
+pub(crate) fn build(limits: &Limits, max: &MaxLimits, slots: u32) -> Result<Engine, Error> {
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(slots)
         .total_core_instances(slots * CORE_INSTANCES_PER_COMPONENT)
@@ -39,7 +42,7 @@ pub(crate) fn build(limits: &Limits, slots: u32) -> Result<Engine, Error> {
         .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
         .max_memories_per_component(MEMORIES_PER_COMPONENT)
         .max_tables_per_component(TABLES_PER_COMPONENT)
-        .max_memory_size(limits.memory_bytes)
+        .max_memory_size(limits.memory_bytes.max(max.memory_bytes))
         .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT.min(limits.memory_bytes))
         .table_keep_resident(TABLE_KEEP_RESIDENT)
         .pagemap_scan(Enabled::Auto);

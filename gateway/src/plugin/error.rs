@@ -32,7 +32,7 @@ pub enum Error {
     Compile(String),
     /// The component imports interfaces the sandbox does not provide.
     #[error(
-        "the component imports what the plugin sandbox does not allow: {}; plugins may import only wasi:cli, wasi:clocks, wasi:io, wasi:random, wasi:filesystem (with no directories) and hookgate:plugin@0.1",
+        "the component imports what the plugin sandbox does not allow: {}; plugins may import only wasi:cli, wasi:clocks, wasi:io, wasi:random, wasi:filesystem (with no directories), hookgate:plugin@0.1 and @0.2, and wasi:sockets and wasi:http's client interfaces (linked as denied: every call fails)",
         .imports.join(", ")
     )]
     ForbiddenImports {

@@ -15,13 +15,16 @@ use super::bindings::{current, v0_1};
 use super::engine::{self, EpochTicker};
 use super::imports::{self, Interface};
 use super::state::HostState;
-use super::{Error, Limits, cache};
+use super::{Error, Limits, LimitsOutOfBounds, MaxLimits, PluginLimits, cache};
 
 /// How the host is set up; the server's config fills it.
 #[derive(Debug, Clone)]
 pub struct HostConfig {
-    /// Limits applied to every invocation.
+    /// Limits applied to every invocation of a plugin deployed without its
+    /// own.
     pub limits: Limits,
+    /// How far a deployment may raise its own limits.
+    pub max_limits: MaxLimits,
     /// Invocations that may run at once; also the size of the instance pool.
     pub pool_size: u32,
     /// How long a caller waits for a free slot before giving up.
@@ -47,6 +50,7 @@ impl Default for HostConfig {
     fn default() -> Self {
         Self {
             limits: Limits::default(),
+            max_limits: MaxLimits::default(),
             pool_size: 16,
             queue_timeout: Duration::from_secs(10),
             cache_dir: None,
@@ -66,7 +70,8 @@ pub struct PluginHost {
 pub(super) struct Inner {
     /// The one engine of the process (pooling allocator, epochs).
     pub(super) engine: Engine,
-    /// WASI p2 (no preopens, env or network) and the plugin imports.
+    /// WASI p2 (no preopens or env; the network linked as denied) and the
+    /// plugin imports.
     linker: Linker<HostState>,
     /// The configuration this host was built with.
     pub(super) config: HostConfig,
@@ -203,10 +208,12 @@ impl PluginHost {
     /// Builds the engine and linker and starts the epoch thread.
     pub fn new(config: HostConfig) -> Result<Self, Error> {
         let slots = config.pool_size.max(1);
-        let engine = engine::build(&config.limits, slots)?;
+        let engine = engine::build(&config.limits, &config.max_limits, slots)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| Error::Engine(format!("cannot link WASI: {e:#}")))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(|e| Error::Engine(format!("cannot link wasi:http: {e:#}")))?;
         let link =
             |e: wasmtime::Error| Error::Engine(format!("cannot link the plugin imports: {e:#}"));
         current::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
@@ -257,6 +264,15 @@ impl PluginHost {
     /// The limits every invocation runs under.
     pub fn limits(&self) -> &Limits {
         &self.inner.config.limits
+    }
+
+    /// The limits a deployment with `own` limits runs under, if they are
+    /// within the operator's bounds.
+    pub fn limits_for(&self, own: &PluginLimits) -> Result<Limits, LimitsOutOfBounds> {
+        self.inner
+            .config
+            .limits
+            .with(own, &self.inner.config.max_limits)
     }
 
     /// Pool slots not in use right now.

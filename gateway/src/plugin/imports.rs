@@ -2,8 +2,9 @@
 //!
 //! The allow-list is by interface: WASI's cli, clocks, io, random and
 //! filesystem (useless without preopens, but Rust's std links it), plus
-//! `hookgate:plugin@0.1` and `@0.2`. Sockets, HTTP and anything else are refused at load
-//! time, every offending import listed.
+//! `hookgate:plugin@0.1` and `@0.2`. `wasi:sockets` and `wasi:http`'s
+//! client interfaces are linked as denied (`network.rs`): every call fails.
+//! Anything else is refused at load time, every offending import listed.
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -18,6 +19,20 @@ const ALLOWED_PACKAGES: &[&str] = &[
     "wasi:io/",
     "wasi:random/",
     "wasi:filesystem/",
+];
+
+/// Interfaces linked as denied: a component may import them, and every
+/// call fails (`network.rs`). Exact names, before the version.
+const DENIED_INTERFACES: &[&str] = &[
+    "wasi:sockets/network",
+    "wasi:sockets/instance-network",
+    "wasi:sockets/tcp",
+    "wasi:sockets/tcp-create-socket",
+    "wasi:sockets/udp",
+    "wasi:sockets/udp-create-socket",
+    "wasi:sockets/ip-name-lookup",
+    "wasi:http/types",
+    "wasi:http/outgoing-handler",
 ];
 
 /// Our own package, at a version this host implements.
@@ -56,16 +71,21 @@ pub struct Interface {
     pub imports: Vec<String>,
     /// Exported names, for example `handle`.
     pub exports: Vec<String>,
+    /// The imports linked as denied (sockets, outgoing HTTP): the component
+    /// loads, and every call to them fails.
+    pub denied: Vec<String>,
 }
 
 /// Lists a component's imports and exports.
 pub(crate) fn describe(component: &Component, engine: &Engine) -> Interface {
     let ty = component.component_type();
+    let imports: Vec<String> = ty
+        .imports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
     Interface {
-        imports: ty
-            .imports(engine)
-            .map(|(name, _)| name.to_owned())
-            .collect(),
+        denied: imports.iter().filter(|n| denied(n)).cloned().collect(),
+        imports,
         exports: ty
             .exports(engine)
             .map(|(name, _)| name.to_owned())
@@ -78,7 +98,7 @@ pub(crate) fn check(interface: &Interface) -> Result<(), Error> {
     let forbidden: Vec<String> = interface
         .imports
         .iter()
-        .filter(|name| !allowed(name))
+        .filter(|name| !allowed(name) && !denied(name))
         .cloned()
         .collect();
     if forbidden.is_empty() {
@@ -86,6 +106,12 @@ pub(crate) fn check(interface: &Interface) -> Result<(), Error> {
     } else {
         Err(Error::ForbiddenImports { imports: forbidden })
     }
+}
+
+/// Whether an import is one of those linked as denied.
+fn denied(import: &str) -> bool {
+    let interface = import.split_once('@').map_or(import, |(i, _)| i);
+    DENIED_INTERFACES.contains(&interface)
 }
 
 fn allowed(import: &str) -> bool {
@@ -108,6 +134,7 @@ mod tests {
         Interface {
             imports: imports.iter().map(|s| s.to_string()).collect(),
             exports: vec!["handle".into()],
+            denied: Vec::new(),
         }
     }
 
@@ -130,7 +157,7 @@ mod tests {
         let bad = interface(&[
             "wasi:io/streams@0.2.6",
             "wasi:sockets/tcp@0.2.6",
-            "wasi:http/outgoing-handler@0.2.6",
+            "wasi:http/incoming-handler@0.2.6",
             "hookgate:plugin/log@0.3.0",
             "acme:evil/thing",
         ]);
@@ -138,14 +165,30 @@ mod tests {
             Err(Error::ForbiddenImports { imports }) => assert_eq!(
                 imports,
                 [
-                    "wasi:sockets/tcp@0.2.6",
-                    "wasi:http/outgoing-handler@0.2.6",
+                    "wasi:http/incoming-handler@0.2.6",
                     "hookgate:plugin/log@0.3.0",
                     "acme:evil/thing"
                 ]
             ),
             other => panic!("expected forbidden imports, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn sockets_and_outgoing_http_are_linked_as_denied() {
+        for name in [
+            "wasi:sockets/tcp@0.2.0",
+            "wasi:sockets/ip-name-lookup@0.2.6",
+            "wasi:sockets/instance-network@0.2.6",
+            "wasi:http/types@0.2.3",
+            "wasi:http/outgoing-handler@0.2.6",
+        ] {
+            assert!(denied(name), "{name}");
+            assert!(check(&interface(&[name])).is_ok(), "{name}");
+        }
+        assert!(!denied("wasi:sockets/tcpx@0.2.0"));
+        assert!(!denied("wasi:http/incoming-handler@0.2.6"));
+        assert!(!denied("wasi:io/streams@0.2.6"));
     }
 
     #[test]

@@ -141,7 +141,7 @@ impl PluginHost {
             Ok(Ok(permit)) => permit,
             Ok(Err(_)) | Err(_) => return exhausted(),
         };
-        let limit = config.limits.wall_time;
+        let limit = context.limits().unwrap_or(&config.limits).wall_time;
         let average = plugin.cpu_average.load(Ordering::Relaxed);
         let inline = limit <= INLINE_LIMIT && average <= nanos(INLINE_BUDGET);
         let host = self.clone();
@@ -213,7 +213,7 @@ impl PluginHost {
         event: &Event,
     ) -> Invocation {
         let started = Instant::now();
-        let limits = self.inner.config.limits;
+        let limits = *context.limits().unwrap_or(&self.inner.config.limits);
         let meter = Meter::new(limits.wall_time);
         let state = HostState::new(context.clone(), limits.memory_bytes, limits.log_bytes);
         let mut store = Store::new(&self.inner.engine, state);

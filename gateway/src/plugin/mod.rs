@@ -27,6 +27,7 @@ mod invoke;
 mod limits;
 mod logs;
 mod meter;
+mod network;
 mod outcome;
 mod state;
 
@@ -37,6 +38,6 @@ pub use error::{Error, PluginError};
 pub use host::{HostConfig, LoadedPlugin, PluginHost, default_threads};
 pub use imports::Interface;
 pub use invoke::Invocation;
-pub use limits::Limits;
+pub use limits::{Limits, LimitsOutOfBounds, MaxLimits, PluginLimits};
 pub use logs::{Level, LogLine, Logs, Stream};
 pub use outcome::{Event, Header, Outcome, Response, Rewrite, Target};

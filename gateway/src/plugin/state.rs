@@ -8,16 +8,22 @@ use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::context::PluginContext;
 use super::limits::MemoryLimiter;
 use super::logs::{Level, LogSink, Stream};
+use super::network::{self, DenyHttp};
 
 /// Store data for one invocation.
 pub(crate) struct HostState {
     /// WASI with no preopens, no environment, no network; stdio to `logs`.
     wasi: WasiCtx,
-    /// WASI resources (streams) the guest holds.
+    /// `wasi:http`, linked so toolchains that import it load; every
+    /// request is denied by `http_hooks`.
+    http: WasiHttpCtx,
+    http_hooks: DenyHttp,
+    /// WASI resources (streams, requests) the guest holds.
     table: ResourceTable,
     /// Enforces the memory limit and remembers when it bit.
     pub(crate) limiter: MemoryLimiter,
@@ -32,15 +38,14 @@ pub(crate) struct HostState {
 impl HostState {
     pub(crate) fn new(context: Arc<PluginContext>, memory_bytes: usize, log_bytes: usize) -> Self {
         let logs = LogSink::new(log_bytes);
-        let wasi = WasiCtx::builder()
-            .stdout(logs.stream(Stream::Stdout))
-            .stderr(logs.stream(Stream::Stderr))
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
+        let mut wasi = WasiCtx::builder();
+        wasi.stdout(logs.stream(Stream::Stdout))
+            .stderr(logs.stream(Stream::Stderr));
+        network::deny_sockets(&mut wasi);
         Self {
-            wasi,
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            http_hooks: DenyHttp,
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(memory_bytes),
             logs,
@@ -55,6 +60,16 @@ impl WasiView for HostState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
         }
     }
 }

@@ -183,7 +183,9 @@ impl Registry {
             clock,
             metrics,
         };
-        registry.current.store(Arc::new(Snapshot::build(&model, 1)));
+        registry
+            .current
+            .store(Arc::new(Snapshot::build(&model, &registry.host, 1)));
         *registry.model.lock().await = model;
         Ok(registry)
     }
@@ -232,7 +234,7 @@ impl Registry {
             let mut next = model.clone();
             let (result, writes) = change(&mut next)?;
             next.check(self.targets)?;
-            let snapshot = Snapshot::build(&next, self.version() + 1);
+            let snapshot = Snapshot::build(&next, &self.host, self.version() + 1);
             if let Some(version) = self.catalog.change_objects(stored, &writes).await? {
                 *model = next;
                 self.stored.store(version, Ordering::SeqCst);
@@ -297,7 +299,7 @@ impl Registry {
         plugins::restore(&mut next, self.catalog.as_ref(), &self.host, Some(model)).await?;
         next.keep_ids(model);
         next.check(self.targets)?;
-        let snapshot = Snapshot::build(&next, self.version() + 1);
+        let snapshot = Snapshot::build(&next, &self.host, self.version() + 1);
         *model = next;
         self.stored.store(stored, Ordering::SeqCst);
         self.current.store(Arc::new(snapshot));

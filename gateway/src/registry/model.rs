@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::RegistryError;
 use crate::config::validate::{self, Invalid};
 use crate::config::{EndpointConfig, RouteConfig, SourceConfig};
-use crate::plugin::LoadedPlugin;
+use crate::plugin::{LoadedPlugin, PluginLimits};
 use crate::targets::TargetPolicy;
 
 /// Where an object came from, which decides who may change it.
@@ -50,6 +50,10 @@ pub struct PluginVersion {
     pub deployed_at: u64,
     /// The plugin's key/value configuration.
     pub config: BTreeMap<String, String>,
+    /// Its own wall time and memory; what is unset is the gateway's
+    /// default.
+    #[serde(default, skip_serializing_if = "PluginLimits::is_empty")]
+    pub limits: PluginLimits,
 }
 
 /// A plugin's versions and which one runs; stored as JSON.

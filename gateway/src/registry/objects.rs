@@ -150,6 +150,12 @@ pub(super) fn from_config(
                 message: e.to_string(),
             })
         })?;
+        host.limits_for(&p.limits).map_err(|e| {
+            RegistryError::Invalid(Invalid {
+                field: format!("plugin {}: {}", p.name, e.field),
+                message: e.message,
+            })
+        })?;
         let record = PluginRecord {
             current: 1,
             versions: vec![PluginVersion {
@@ -158,6 +164,7 @@ pub(super) fn from_config(
                 size: loaded.size() as u64,
                 deployed_at: now,
                 config: p.config.clone(),
+                limits: p.limits,
             }],
         };
         model.plugins.insert(

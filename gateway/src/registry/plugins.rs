@@ -15,7 +15,8 @@ use utoipa::ToSchema;
 use super::model::{Model, Origin, PluginEntry, PluginRecord, PluginVersion};
 use super::{Persist, Registry, RegistryError};
 use crate::config::validate;
-use crate::plugin::{LoadedPlugin, PluginHost};
+use crate::config::validate::Invalid;
+use crate::plugin::{LoadedPlugin, PluginHost, PluginLimits};
 use crate::store::Catalog;
 
 const KIND: &str = "plugin";
@@ -123,6 +124,16 @@ fn record_json(record: &PluginRecord) -> Vec<u8> {
 }
 
 impl Registry {
+    /// Refuses limits out of the operator's bounds, naming the field.
+    fn check_limits(&self, limits: &PluginLimits) -> Result<(), RegistryError> {
+        self.host.limits_for(limits).map(drop).map_err(|e| {
+            RegistryError::Invalid(Invalid {
+                field: e.field.to_owned(),
+                message: e.message,
+            })
+        })
+    }
+
     fn plugin_view(&self, model: &Model, name: &str, entry: &PluginEntry) -> PluginView {
         let current = entry.record.current().cloned().unwrap_or(PluginVersion {
             version: entry.record.current,
@@ -130,6 +141,7 @@ impl Registry {
             size: entry.loaded.size() as u64,
             deployed_at: 0,
             config: BTreeMap::new(),
+            limits: PluginLimits::default(),
         });
         let (invocations, errors) = self.metrics.plugin_totals(name);
         PluginView {
@@ -148,15 +160,20 @@ impl Registry {
         }
     }
 
-    /// Deploys a component as the plugin's next version; `config` replaces
-    /// the configuration (`None` keeps the current version's).
+    /// Deploys a component as the plugin's next version; `config` and
+    /// `limits` replace the configuration and the plugin's own limits
+    /// (`None` keeps the current version's).
     pub async fn deploy_plugin(
         &self,
         name: &str,
         bytes: Vec<u8>,
         config: Option<BTreeMap<String, String>>,
+        limits: Option<PluginLimits>,
     ) -> Result<PluginView, RegistryError> {
         validate::name(name).map_err(RegistryError::Invalid)?;
+        if let Some(limits) = &limits {
+            self.check_limits(limits)?;
+        }
         self.read(|model| editable(model, name)).await?;
         let bytes = Arc::new(bytes);
         let loaded = Arc::new(self.host.load_async(bytes.clone()).await?);
@@ -177,6 +194,9 @@ impl Registry {
                 .clone()
                 .or_else(|| record.current().map(|v| v.config.clone()))
                 .unwrap_or_default();
+            let limits = limits
+                .or_else(|| record.current().map(|v| v.limits))
+                .unwrap_or_default();
             let version = record.next_version();
             record.versions.push(PluginVersion {
                 version,
@@ -184,6 +204,7 @@ impl Registry {
                 size: loaded.size() as u64,
                 deployed_at: now,
                 config,
+                limits,
             });
             record.current = version;
             let json = record_json(&record);
@@ -201,13 +222,17 @@ impl Registry {
         self.plugin(&name).await
     }
 
-    /// Sets the plugin's configuration as a new version of the same
-    /// component.
+    /// Sets the plugin's configuration, and its own limits when given, as a
+    /// new version of the same component.
     pub async fn configure_plugin(
         &self,
         name: &str,
         config: BTreeMap<String, String>,
+        limits: Option<PluginLimits>,
     ) -> Result<PluginView, RegistryError> {
+        if let Some(limits) = &limits {
+            self.check_limits(limits)?;
+        }
         let now = self.clock.now_millis();
         self.mutate(|model| {
             editable(model, name)?;
@@ -227,6 +252,7 @@ impl Registry {
                 version,
                 deployed_at: now,
                 config: config.clone(),
+                limits: limits.unwrap_or(current.limits),
                 ..current
             });
             entry.record.current = version;

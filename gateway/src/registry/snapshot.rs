@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use super::model::Model;
 use crate::config::{EndpointConfig, SourceConfig};
-use crate::plugin::{EndpointInfo, PluginContext, Step};
+use crate::plugin::{EndpointInfo, PluginContext, PluginHost, Step};
 
 /// The configuration in force.
 #[derive(Debug, Default)]
@@ -38,8 +38,9 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The snapshot of a checked model, as version `version`.
-    pub(crate) fn build(model: &Model, version: u64) -> Self {
+    /// The snapshot of a checked model, as version `version`; each plugin
+    /// runs under its own limits as `host` bounds them.
+    pub(crate) fn build(model: &Model, host: &PluginHost, version: u64) -> Self {
         let sources = model
             .sources
             .iter()
@@ -69,15 +70,24 @@ impl Snapshot {
             .iter()
             .filter_map(|(name, entry)| {
                 let version = entry.record.current()?;
+                let mut context =
+                    PluginContext::new(name.clone(), version.config.clone(), infos.clone());
+                if !version.limits.is_empty() {
+                    match host.limits_for(&version.limits) {
+                        Ok(limits) => context = context.with_limits(limits),
+                        // Checked when deployed; the bounds were lowered since.
+                        Err(error) => tracing::warn!(
+                            plugin = %name,
+                            %error,
+                            "the plugin's own limits are out of the operator's bounds now; it runs under the defaults"
+                        ),
+                    }
+                }
                 Some((
                     name.as_str(),
                     Step {
                         plugin: entry.loaded.clone(),
-                        context: Arc::new(PluginContext::new(
-                            name.clone(),
-                            version.config.clone(),
-                            infos.clone(),
-                        )),
+                        context: Arc::new(context),
                     },
                 ))
             })

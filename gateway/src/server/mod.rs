@@ -135,6 +135,7 @@ impl Gateway {
 
         let host = PluginHost::new(HostConfig {
             limits: config.plugin_host.limits,
+            max_limits: config.plugin_host.max_limits,
             pool_size: config.plugin_host.pool_size,
             queue_timeout: config.plugin_host.queue_timeout,
             cache_dir: Some(data_dir.join("plugin-cache")),

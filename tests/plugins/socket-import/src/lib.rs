@@ -1,19 +1,29 @@
-//! Hostile: opens a TCP connection, which makes the component import
-//! `wasi:sockets`. The host must refuse it at load time.
+//! Hostile: looks up a name and opens a TCP connection to the address in
+//! its `addr` config key, which makes the component import `wasi:sockets`.
+//! The host links those imports as denied: both must fail, and the plugin
+//! reports what it got as its error.
 
-use hookgate_sdk::{Error, Event, Outcome, Plugin, export_plugin};
+use std::net::{TcpStream, ToSocketAddrs};
+
+use hookgate_sdk::{Error, Event, Outcome, Plugin, config, export_plugin};
 
 /// The plugin.
 #[derive(Debug)]
 pub struct SocketImport;
 
 impl Plugin for SocketImport {
-    fn handle(event: Event) -> Result<Outcome, Error> {
-        match std::net::TcpStream::connect("127.0.0.1:9") {
-            Ok(_) => Ok(Outcome::drop("connected")),
-            Err(e) => Err(Error::failed(format!("connect failed: {e}"))),
+    fn handle(_event: Event) -> Result<Outcome, Error> {
+        let addr = config::require("addr")?;
+        let lookup = match ("localhost", 80).to_socket_addrs() {
+            Ok(found) => format!("looked up localhost: {:?}", found.collect::<Vec<_>>()),
+            Err(e) => format!("lookup failed: {e}"),
+        };
+        match TcpStream::connect(addr.as_str()) {
+            Ok(_) => Ok(Outcome::drop(format!("connected to {addr}; {lookup}"))),
+            Err(e) => Err(Error::failed(format!(
+                "connect to {addr} failed: {e}; {lookup}"
+            ))),
         }
-        .or(Ok(Outcome::pass(event)))
     }
 }
 
