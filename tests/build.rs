@@ -1,7 +1,8 @@
 //! Builds every plugin the tests and benchmarks use, example and hostile, into
 //! components: the Rust crates for wasm32-wasip2 (`HOOKGATE_WASM_DIR`) and
-//! the Python SDK's examples and the Python test plugins
-//! (`HOOKGATE_PYTHON_WASM_DIR`), and tells the tests where they are.
+//! the Python and JavaScript SDKs' examples and test plugins
+//! (`HOOKGATE_PYTHON_WASM_DIR`, `HOOKGATE_JAVASCRIPT_WASM_DIR`), and tells
+//! the tests where they are.
 //!
 //! The nested build uses a target directory of its own beside the outer one,
 //! so it never waits on the outer build's lock.
@@ -43,13 +44,35 @@ fn main() {
     xtask::python::build_plugins(&workspace, &python, &python_dir)
         .unwrap_or_else(|e| panic!("{e}"));
     let interpreter = xtask::python::toolchain(&workspace).unwrap_or_else(|e| panic!("{e}"));
+    let mut javascript =
+        xtask::javascript::plugin_files(&workspace.join("guest-sdk/javascript/examples"))
+            .expect("the JavaScript examples are readable");
+    javascript.extend(
+        xtask::javascript::plugin_files(&workspace.join("tests/js-plugins"))
+            .expect("the JavaScript test plugins are readable"),
+    );
+    let javascript_dir = out_dir.ancestors().nth(4).map_or_else(
+        || out_dir.join("javascript"),
+        |t| t.join("javascript-plugins"),
+    );
+    xtask::javascript::build_plugins(&workspace, &javascript, &javascript_dir)
+        .unwrap_or_else(|e| panic!("{e}"));
 
     for watched in [
         "wit",
-        "guest-sdk",
+        "guest-sdk/src",
+        "guest-sdk/Cargo.toml",
+        "guest-sdk/python/hookgate",
+        "guest-sdk/python/examples",
+        "guest-sdk/python/requirements.lock",
+        "guest-sdk/javascript/src",
+        "guest-sdk/javascript/examples",
+        "guest-sdk/javascript/build.mjs",
+        "guest-sdk/javascript/package-lock.json",
         "plugins",
         "tests/plugins",
         "tests/python-plugins",
+        "tests/js-plugins",
         "Cargo.lock",
     ] {
         println!(
@@ -63,6 +86,10 @@ fn main() {
         display(&python_dir)
     );
     println!("cargo:rustc-env=HOOKGATE_PYTHON={}", display(&interpreter));
+    println!(
+        "cargo:rustc-env=HOOKGATE_JAVASCRIPT_WASM_DIR={}",
+        display(&javascript_dir)
+    );
 }
 
 fn display(path: &Path) -> String {

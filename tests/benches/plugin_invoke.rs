@@ -1,7 +1,8 @@
 //! One plugin invocation, measured: a fresh store, an instance from the
 //! pre-instantiated component, the call, and the drop; for the no-op plugin
-//! and for `livekit-summary` on the VoiceKit fixture, in Rust and in Python
-//! (the SDK's `only_calls` passing the event stands for a Python no-op),
+//! and for `livekit-summary` on the VoiceKit fixture, in Rust, in Python and
+//! in TypeScript (each SDK's `only_calls` passing the event stands for that
+//! language's no-op),
 //! beside the same summary as a native Rust function. Each case's p50 is
 //! also given as events per second on one core.
 //!
@@ -25,6 +26,10 @@ fn wasm(name: &str) -> std::path::PathBuf {
 
 fn python(name: &str) -> std::path::PathBuf {
     Path::new(env!("HOOKGATE_PYTHON_WASM_DIR")).join(format!("{name}.wasm"))
+}
+
+fn javascript(name: &str) -> std::path::PathBuf {
+    Path::new(env!("HOOKGATE_JAVASCRIPT_WASM_DIR")).join(format!("{name}.wasm"))
 }
 
 fn fixture() -> Vec<u8> {
@@ -88,6 +93,18 @@ fn main() {
         Case {
             name: "python-summary",
             plugin: host.load_file(&python("livekit_summary")).expect("loads"),
+            event: event("call_finalized", body.clone()),
+        },
+        Case {
+            name: "js-pass",
+            plugin: host.load_file(&javascript("only_calls")).expect("loads"),
+            event: event("call.completed", body.clone()),
+        },
+        Case {
+            name: "ts-summary",
+            plugin: host
+                .load_file(&javascript("livekit_summary"))
+                .expect("loads"),
             event: event("call_finalized", body.clone()),
         },
     ];

@@ -20,6 +20,12 @@ pub(crate) fn python_wasm(module: &str) -> PathBuf {
     Path::new(env!("HOOKGATE_PYTHON_WASM_DIR")).join(format!("{module}.wasm"))
 }
 
+/// The compiled component of a JavaScript or TypeScript plugin file
+/// (`call_filter` of the SDK's examples, `raises` of `tests/js-plugins`).
+pub(crate) fn javascript_wasm(module: &str) -> PathBuf {
+    Path::new(env!("HOOKGATE_JAVASCRIPT_WASM_DIR")).join(format!("{module}.wasm"))
+}
+
 /// A fixture file from `tests/fixtures/`.
 pub(crate) fn fixture(path: &str) -> Vec<u8> {
     let full = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,8 +1,8 @@
 //! Plugins written in other languages than Rust, as real components through
-//! the real host: the Python SDK's `livekit-summary` and `call-filter` give
-//! the Rust plugins' outcomes on every fixture (drop reasons and their own
-//! error messages included), and an exception, a memory bomb and an
-//! infinite loop are contained as in Rust.
+//! the real host: the Python and JavaScript SDKs' `livekit-summary` and
+//! `call-filter` give the Rust plugins' outcomes on every fixture (drop
+//! reasons and their own error messages included), and an exception, a
+//! memory bomb and an infinite loop are contained as in Rust.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -10,12 +10,28 @@ use std::time::Duration;
 use hookgate::plugin::{Error, HostConfig, LoadedPlugin, Outcome, PluginHost};
 use serde_json::{Value, json};
 
-use crate::harness::{context, event, fixture, host, python_wasm, wasm};
+use crate::harness::{context, event, fixture, host, javascript_wasm, python_wasm, wasm};
 
-/// One host for the Python components, whose compile takes seconds: the
-/// default limits, and a cache of compiled components beside them that
-/// later runs reuse.
-fn python_host() -> &'static PluginHost {
+/// A language with an SDK, by where its components are.
+#[derive(Debug, Clone, Copy)]
+enum Language {
+    Python,
+    JavaScript,
+}
+
+impl Language {
+    fn wasm(self, module: &str) -> std::path::PathBuf {
+        match self {
+            Self::Python => python_wasm(module),
+            Self::JavaScript => javascript_wasm(module),
+        }
+    }
+}
+
+/// One host for the interpreted components, whose compile takes seconds:
+/// the default limits, and a cache of compiled components that later runs
+/// reuse.
+fn shared_host() -> &'static PluginHost {
     static HOST: OnceLock<PluginHost> = OnceLock::new();
     HOST.get_or_init(|| host(cached(HostConfig::default())))
 }
@@ -27,19 +43,40 @@ fn cached(config: HostConfig) -> HostConfig {
     }
 }
 
-fn load_python(host: &PluginHost, module: &str) -> Arc<LoadedPlugin> {
+fn load(host: &PluginHost, language: Language, module: &str) -> Arc<LoadedPlugin> {
+    let file = language.wasm(module);
     let plugin = host
-        .load_file(&python_wasm(module))
-        .unwrap_or_else(|e| panic!("{module}.wasm loads: {e}"));
+        .load_file(&file)
+        .unwrap_or_else(|e| panic!("{} loads: {e}", file.display()));
     Arc::new(plugin)
+}
+
+/// Every number as a float: JSON does not tell `2` from `2.0`, and
+/// JavaScript writes the one where Rust writes the other.
+fn numbers_as_floats(value: Value) -> Value {
+    match value {
+        Value::Number(n) => n
+            .as_f64()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(Value::Number(n), Value::Number),
+        Value::Array(items) => Value::Array(items.into_iter().map(numbers_as_floats).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, numbers_as_floats(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// An outcome with the body parsed, so two languages' JSON compare by
 /// value, not by key order.
 fn normalized(result: Result<Outcome, Error>) -> Value {
     let body = |bytes: &[u8]| {
-        serde_json::from_slice(bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+        serde_json::from_slice(bytes).map_or_else(
+            |_| Value::String(String::from_utf8_lossy(bytes).into_owned()),
+            numbers_as_floats,
+        )
     };
     match result {
         Ok(Outcome::Continue(rewrite)) => json!({"continue": {
@@ -100,21 +137,23 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
 /// Runs every case on both and compares; returns which outcomes were seen
 /// (`continue`, `drop`, `error`), so a test can check its cases reach
 /// each.
-fn compare(rust: &str, python: &str, cases: &[Case]) -> std::collections::BTreeSet<String> {
+fn compare(
+    rust: &str,
+    language: Language,
+    module: &str,
+    cases: &[Case],
+) -> std::collections::BTreeSet<String> {
     let mut seen = std::collections::BTreeSet::new();
-    let host = python_host();
+    let host = shared_host();
     let rust_plugin = Arc::new(host.load_file(&wasm(rust)).expect("the Rust plugin loads"));
-    let python_plugin = load_python(host, python);
+    let other = load(host, language, module);
     for case in cases {
         let context = context(rust, &case.config, &[]);
         let event = event(&case.event_type, case.body.clone());
         let expected = normalized(host.invoke_blocking(&rust_plugin, &context, &event).result);
-        let got = normalized(
-            host.invoke_blocking(&python_plugin, &context, &event)
-                .result,
-        );
+        let got = normalized(host.invoke_blocking(&other, &context, &event).result);
         let what = format!(
-            "{python} on {} with {:?}: {}",
+            "{language:?} {module} on {} with {:?}: {}",
             case.event_type,
             case.config,
             String::from_utf8_lossy(&case.body[..case.body.len().min(80)])
@@ -149,6 +188,15 @@ fn finalized_with(edit: impl FnOnce(&mut Value)) -> Vec<u8> {
 
 #[test]
 fn python_livekit_summary_gives_the_rust_outcomes_on_every_fixture() {
+    livekit_summary_matches(Language::Python, "livekit_summary");
+}
+
+#[test]
+fn typescript_livekit_summary_gives_the_rust_outcomes_on_every_fixture() {
+    livekit_summary_matches(Language::JavaScript, "livekit_summary");
+}
+
+fn livekit_summary_matches(language: Language, module: &str) {
     let mut cases: Vec<Case> = fixtures()
         .into_iter()
         .map(|(event_type, body)| case(&[], &event_type, body))
@@ -185,12 +233,21 @@ fn python_livekit_summary_gives_the_rust_outcomes_on_every_fixture() {
         runtime_message: Some("body is not the expected JSON: "),
         ..case(&[], "call_finalized", "not json")
     });
-    let seen = compare("livekit-summary", "livekit_summary", &cases);
+    let seen = compare("livekit-summary", language, module, &cases);
     assert_eq!(seen, ["continue", "error"].map(String::from).into());
 }
 
 #[test]
 fn python_call_filter_gives_the_rust_outcomes_on_every_fixture() {
+    call_filter_matches(Language::Python);
+}
+
+#[test]
+fn javascript_call_filter_gives_the_rust_outcomes_on_every_fixture() {
+    call_filter_matches(Language::JavaScript);
+}
+
+fn call_filter_matches(language: Language) {
     let configs: &[&[(&str, &str)]] = &[
         &[],
         &[("event_types", "call.*")],
@@ -224,14 +281,14 @@ fn python_call_filter_gives_the_rust_outcomes_on_every_fixture() {
         runtime_message: Some("body is not the expected JSON: "),
         ..case(&[("status", "completed")], "call.completed", "<xml/>")
     });
-    let seen = compare("call-filter", "call_filter", &cases);
+    let seen = compare("call-filter", language, "call_filter", &cases);
     assert_eq!(seen, ["continue", "drop", "error"].map(String::from).into());
 }
 
 #[test]
 fn a_python_exception_is_a_panic_with_its_message_and_traceback() {
-    let host = python_host();
-    let plugin = load_python(host, "raises");
+    let host = shared_host();
+    let plugin = load(host, Language::Python, "raises");
     let invocation = host.invoke_blocking(
         &plugin,
         &context("raises", &[], &[]),
@@ -260,7 +317,7 @@ fn a_python_memory_bomb_hits_the_memory_limit() {
     let mut config = cached(HostConfig::default());
     config.limits.wall_time = Duration::from_secs(10);
     let host = host(config);
-    let plugin = load_python(&host, "memory_bomb");
+    let plugin = load(&host, Language::Python, "memory_bomb");
     match host
         .invoke_blocking(&plugin, &context("bomb", &[], &[]), &event("t", "{}"))
         .result
@@ -272,8 +329,8 @@ fn a_python_memory_bomb_hits_the_memory_limit() {
 
 #[test]
 fn a_python_infinite_loop_ends_in_a_timeout() {
-    let host = python_host();
-    let plugin = load_python(host, "infinite_loop");
+    let host = shared_host();
+    let plugin = load(host, Language::Python, "infinite_loop");
     let limit = host.limits().wall_time;
     match host
         .invoke_blocking(&plugin, &context("loop", &[], &[]), &event("t", "{}"))
@@ -289,7 +346,7 @@ fn a_python_infinite_loop_ends_in_a_timeout() {
         other => panic!("expected a timeout, got {other:?}"),
     }
     // The host still runs a Python plugin normally afterwards.
-    let only_calls = load_python(host, "only_calls");
+    let only_calls = load(host, Language::Python, "only_calls");
     let invocation = host.invoke_blocking(
         &only_calls,
         &context("only", &[], &[]),
@@ -309,6 +366,7 @@ fn the_python_sdks_own_tests_pass_under_pytest() {
     let out = std::process::Command::new(env!("HOOKGATE_PYTHON"))
         .current_dir(&sdk)
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .output()
         .expect("the toolchain's Python runs");
     let report = String::from_utf8_lossy(&out.stdout);
@@ -318,4 +376,151 @@ fn the_python_sdks_own_tests_pass_under_pytest() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(report.contains(" passed"), "{report}");
+}
+
+#[test]
+fn a_javascript_error_is_a_panic_with_its_message_and_stack() {
+    let host = shared_host();
+    let plugin = load(host, Language::JavaScript, "raises");
+    let invocation = host.invoke_blocking(
+        &plugin,
+        &context("raises", &[], &[]),
+        &event("call.completed", "{}"),
+    );
+    match invocation.result {
+        Err(Error::Panic { message }) => {
+            assert!(
+                message
+                    .starts_with("RangeError: refusing event msg_test_1 of type call.completed\n"),
+                "{message}"
+            );
+            assert!(
+                message.contains("refuse@"),
+                "the stack names the function: {message}"
+            );
+        }
+        other => panic!("expected a panic, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_javascript_memory_bomb_hits_the_memory_limit() {
+    let mut config = cached(HostConfig::default());
+    config.limits.wall_time = Duration::from_secs(10);
+    let host = host(config);
+    let plugin = load(&host, Language::JavaScript, "memory_bomb");
+    match host
+        .invoke_blocking(&plugin, &context("bomb", &[], &[]), &event("t", "{}"))
+        .result
+    {
+        Err(Error::MemoryLimit { limit }) => assert_eq!(limit, 32 << 20),
+        other => panic!("expected a memory-limit error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_javascript_infinite_loop_ends_in_a_timeout() {
+    let host = shared_host();
+    let plugin = load(host, Language::JavaScript, "infinite_loop");
+    let limit = host.limits().wall_time;
+    match host
+        .invoke_blocking(&plugin, &context("loop", &[], &[]), &event("t", "{}"))
+        .result
+    {
+        Err(Error::Timeout {
+            limit: reported,
+            elapsed,
+        }) => {
+            assert_eq!(reported, limit);
+            assert!(elapsed >= limit, "stopped at {elapsed:?}, before {limit:?}");
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    let only_calls = load(host, Language::JavaScript, "only_calls");
+    let invocation = host.invoke_blocking(
+        &only_calls,
+        &context("only", &[], &[]),
+        &event("batch.completed", "{}"),
+    );
+    assert_eq!(
+        normalized(invocation.result),
+        json!({"drop": "batch.completed is not a call event"})
+    );
+}
+
+#[test]
+fn the_javascript_sdks_own_tests_pass_under_node() {
+    let sdk = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("guest-sdk/javascript");
+    let out = std::process::Command::new("node")
+        .current_dir(&sdk)
+        .args(["--test", "test/"])
+        .output()
+        .expect("node runs");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(report.contains("# fail 0"), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_runs_a_chain_of_python_and_javascript_plugins_deployed_through_the_api() {
+    let receiver = crate::harness::TestReceiver::start().await;
+    let endpoint = format!(
+        "[[endpoint]]\nname = \"crm\"\nurl = \"{}\"\nevent_types = [\"call.summary\"]\n",
+        receiver.url
+    );
+    let gateway =
+        crate::harness::TestGateway::start(&crate::harness::admin_config("", &endpoint)).await;
+    let (status, body) = gateway
+        .deploy("summary", &python_wasm("livekit_summary"), &[])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = gateway
+        .deploy(
+            "filter",
+            &javascript_wasm("call_filter"),
+            &[("event_types", "call.summary")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = gateway
+        .admin(
+            "POST",
+            "/v1/routes",
+            Some(json!({"source": "calls", "plugins": ["summary", "filter"]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let mut finalized: Value =
+        serde_json::from_slice(&fixture("voicekit/call_finalized.json")).expect("JSON");
+    finalized["type"] = json!("call_finalized");
+    let (status, reply) = gateway.post("calls", finalized.to_string(), &[]).await;
+    assert_eq!(status, 202, "{reply}");
+    // Another event type: the summary passes it on, the filter drops it.
+    let (status, reply) = gateway
+        .post("calls", r#"{"type":"call_started"}"#, &[])
+        .await;
+    assert_eq!(status, 202, "{reply}");
+    let got = receiver.wait_for(1).await;
+    let summary: Value = serde_json::from_slice(&got[0].body).expect("JSON");
+    assert_eq!(summary["call_id"], 123, "{summary}");
+    assert_eq!(summary["recording_duration_seconds"], 88.757, "{summary}");
+    let dropped = crate::harness::eventually("the filter drops the other event", || async {
+        let (_, page) = gateway
+            .admin("GET", "/v1/messages?status=dropped", None)
+            .await;
+        page["items"].as_array()?.first().cloned()
+    })
+    .await;
+    assert_eq!(dropped["outcome"]["plugin"], "filter", "{dropped}");
+    assert_eq!(
+        dropped["outcome"]["reason"],
+        "event type call_started does not match event_types call.summary",
+        "{dropped}"
+    );
 }

@@ -5,7 +5,8 @@
 //! `cargo build --target wasm32-wasip2 --profile wasm` for every crate in the
 //! given folders, into a target directory of its own.
 //!
-//! Python plugins are built with the Python SDK's own command (`python.rs`).
+//! Python and JavaScript plugins are built with their SDKs' own commands
+//! (`python.rs`, `javascript.rs`).
 //!
 //! What this is not: a general build system. It knows one convention: a
 //! plugin crate's folder is named like its package.
@@ -14,6 +15,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod javascript;
 pub mod python;
 
 /// The target plugins are built for.

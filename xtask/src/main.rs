@@ -1,7 +1,8 @@
 //! `cargo xtask`: project tasks that need more than one cargo command.
 //!
 //! `cargo xtask build` builds the example plugins (the Rust crates for
-//! wasm32-wasip2, and the Python SDK's examples with its toolchain) and the
+//! wasm32-wasip2, and the Python and JavaScript SDKs' examples with their
+//! toolchains) and the
 //! gateway in release mode, and prints where each landed.
 
 use std::path::{Path, PathBuf};
@@ -19,7 +20,7 @@ fn main() -> ExitCode {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask build    build the example plugins (Rust for wasm32-wasip2, Python) and the gateway (release)"
+                "usage: cargo xtask build    build the example plugins (Rust for wasm32-wasip2, Python, JavaScript) and the gateway (release)"
             );
             ExitCode::from(2)
         }
@@ -44,6 +45,13 @@ fn build() -> std::io::Result<()> {
         &python_examples,
         &target_dir.join("python-plugins"),
     )?;
+    let js_examples =
+        xtask::javascript::plugin_files(&workspace.join("guest-sdk/javascript/examples"))?;
+    let javascript = xtask::javascript::build_plugins(
+        &workspace,
+        &js_examples,
+        &target_dir.join("javascript-plugins"),
+    )?;
     let status = Command::new(&cargo)
         .current_dir(&workspace)
         .args(["build", "--release", "-p", "hookgate"])
@@ -61,6 +69,9 @@ fn build() -> std::io::Result<()> {
         }
         for component in &python {
             println!("plugin:  {} (Python)", component.display());
+        }
+        for component in &javascript {
+            println!("plugin:  {} (JavaScript)", component.display());
         }
     }
     Ok(())

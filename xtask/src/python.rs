@@ -111,7 +111,8 @@ pub fn plugin_files(folder: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn run(command: &mut Command, what: &str) -> io::Result<()> {
+/// Runs a toolchain command, failing with what it was for.
+pub(crate) fn run(command: &mut Command, what: &str) -> io::Result<()> {
     let status = command.status().map_err(|e| {
         io::Error::other(format!(
             "{what}: cannot run {:?}: {e}",
@@ -126,7 +127,7 @@ fn run(command: &mut Command, what: &str) -> io::Result<()> {
 }
 
 /// The newest modification time of the files under `paths`.
-fn newest(paths: &[PathBuf]) -> io::Result<SystemTime> {
+pub(crate) fn newest(paths: &[PathBuf]) -> io::Result<SystemTime> {
     let mut newest = SystemTime::UNIX_EPOCH;
     let mut pending: Vec<PathBuf> = paths.to_vec();
     while let Some(path) = pending.pop() {
@@ -134,7 +135,10 @@ fn newest(paths: &[PathBuf]) -> io::Result<SystemTime> {
         if meta.is_dir() {
             for entry in std::fs::read_dir(&path)? {
                 let entry = entry?.path();
-                if entry.file_name().is_some_and(|n| n != "__pycache__") {
+                if entry
+                    .file_name()
+                    .is_some_and(|n| n != "__pycache__" && n != "node_modules")
+                {
                     pending.push(entry);
                 }
             }
