@@ -285,52 +285,80 @@ fn call_filter_matches(language: Language) {
     assert_eq!(seen, ["continue", "drop", "error"].map(String::from).into());
 }
 
-#[test]
-fn a_python_exception_is_a_panic_with_its_message_and_traceback() {
+/// Runs a language's `raises` test plugin and returns the panic message.
+fn panic_message(language: Language) -> String {
     let host = shared_host();
-    let plugin = load(host, Language::Python, "raises");
+    let plugin = load(host, language, "raises");
     let invocation = host.invoke_blocking(
         &plugin,
         &context("raises", &[], &[]),
         &event("call.completed", "{}"),
     );
     match invocation.result {
-        Err(Error::Panic { message }) => {
-            assert!(
-                message.starts_with(
-                    "ValueError: refusing event msg_test_1 of type call.completed\nTraceback (most recent call last):"
-                ),
-                "{message}"
-            );
-            assert!(
-                message.contains("raises.py\", line 8, in refuse"),
-                "{message}"
-            );
-        }
+        Err(Error::Panic { message }) => message,
         other => panic!("expected a panic, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_python_exception_is_a_panic_with_its_message_and_traceback() {
+    let message = panic_message(Language::Python);
+    assert!(
+        message.starts_with(
+            "ValueError: refusing event msg_test_1 of type call.completed\nTraceback (most recent call last):"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("raises.py\", line 8, in refuse"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_javascript_error_is_a_panic_with_its_message_and_stack() {
+    let message = panic_message(Language::JavaScript);
+    assert!(
+        message.starts_with("RangeError: refusing event msg_test_1 of type call.completed\n"),
+        "{message}"
+    );
+    assert!(
+        message.contains("refuse@"),
+        "the stack names the function: {message}"
+    );
+}
+
+/// A language's `memory_bomb` stops at the memory limit: with a generous
+/// wall time, filling the rest of 32 MiB must be what stops it.
+fn memory_bomb_hits_the_limit(language: Language) {
+    let mut config = cached(HostConfig::default());
+    config.limits.wall_time = Duration::from_secs(10);
+    let host = host(config);
+    let plugin = load(&host, language, "memory_bomb");
+    match host
+        .invoke_blocking(&plugin, &context("bomb", &[], &[]), &event("t", "{}"))
+        .result
+    {
+        Err(Error::MemoryLimit { limit }) => assert_eq!(limit, 32 << 20),
+        other => panic!("expected a memory-limit error, got {other:?}"),
     }
 }
 
 #[test]
 fn a_python_memory_bomb_hits_the_memory_limit() {
-    // Filling the rest of 32 MiB must be what stops it, not the deadline.
-    let mut config = cached(HostConfig::default());
-    config.limits.wall_time = Duration::from_secs(10);
-    let host = host(config);
-    let plugin = load(&host, Language::Python, "memory_bomb");
-    match host
-        .invoke_blocking(&plugin, &context("bomb", &[], &[]), &event("t", "{}"))
-        .result
-    {
-        Err(Error::MemoryLimit { limit }) => assert_eq!(limit, 32 << 20),
-        other => panic!("expected a memory-limit error, got {other:?}"),
-    }
+    memory_bomb_hits_the_limit(Language::Python);
 }
 
 #[test]
-fn a_python_infinite_loop_ends_in_a_timeout() {
+fn a_javascript_memory_bomb_hits_the_memory_limit() {
+    memory_bomb_hits_the_limit(Language::JavaScript);
+}
+
+/// A language's `infinite_loop` ends at the deadline, and the host runs
+/// that language's `only_calls` normally afterwards.
+fn infinite_loop_times_out(language: Language) {
     let host = shared_host();
-    let plugin = load(host, Language::Python, "infinite_loop");
+    let plugin = load(host, language, "infinite_loop");
     let limit = host.limits().wall_time;
     match host
         .invoke_blocking(&plugin, &context("loop", &[], &[]), &event("t", "{}"))
@@ -345,8 +373,7 @@ fn a_python_infinite_loop_ends_in_a_timeout() {
         }
         other => panic!("expected a timeout, got {other:?}"),
     }
-    // The host still runs a Python plugin normally afterwards.
-    let only_calls = load(host, Language::Python, "only_calls");
+    let only_calls = load(host, language, "only_calls");
     let invocation = host.invoke_blocking(
         &only_calls,
         &context("only", &[], &[]),
@@ -359,110 +386,50 @@ fn a_python_infinite_loop_ends_in_a_timeout() {
 }
 
 #[test]
-fn the_python_sdks_own_tests_pass_under_pytest() {
-    let sdk = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+fn a_python_infinite_loop_ends_in_a_timeout() {
+    infinite_loop_times_out(Language::Python);
+}
+
+#[test]
+fn a_javascript_infinite_loop_ends_in_a_timeout() {
+    infinite_loop_times_out(Language::JavaScript);
+}
+
+/// Runs an SDK's native test command in its folder; returns its output
+/// once it passed.
+fn native_tests(sdk: &str, command: &mut std::process::Command) -> String {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
-        .join("guest-sdk/python");
-    let out = std::process::Command::new(env!("HOOKGATE_PYTHON"))
-        .current_dir(&sdk)
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
-        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .join(sdk);
+    let out = command
+        .current_dir(&folder)
         .output()
-        .expect("the toolchain's Python runs");
-    let report = String::from_utf8_lossy(&out.stdout);
+        .expect("the test runner starts");
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{report}\n{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    report
+}
+
+#[test]
+fn the_python_sdks_own_tests_pass_under_pytest() {
+    let report = native_tests(
+        "guest-sdk/python",
+        std::process::Command::new(env!("HOOKGATE_PYTHON"))
+            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+            .env("PYTHONDONTWRITEBYTECODE", "1"),
     );
     assert!(report.contains(" passed"), "{report}");
 }
 
 #[test]
-fn a_javascript_error_is_a_panic_with_its_message_and_stack() {
-    let host = shared_host();
-    let plugin = load(host, Language::JavaScript, "raises");
-    let invocation = host.invoke_blocking(
-        &plugin,
-        &context("raises", &[], &[]),
-        &event("call.completed", "{}"),
-    );
-    match invocation.result {
-        Err(Error::Panic { message }) => {
-            assert!(
-                message
-                    .starts_with("RangeError: refusing event msg_test_1 of type call.completed\n"),
-                "{message}"
-            );
-            assert!(
-                message.contains("refuse@"),
-                "the stack names the function: {message}"
-            );
-        }
-        other => panic!("expected a panic, got {other:?}"),
-    }
-}
-
-#[test]
-fn a_javascript_memory_bomb_hits_the_memory_limit() {
-    let mut config = cached(HostConfig::default());
-    config.limits.wall_time = Duration::from_secs(10);
-    let host = host(config);
-    let plugin = load(&host, Language::JavaScript, "memory_bomb");
-    match host
-        .invoke_blocking(&plugin, &context("bomb", &[], &[]), &event("t", "{}"))
-        .result
-    {
-        Err(Error::MemoryLimit { limit }) => assert_eq!(limit, 32 << 20),
-        other => panic!("expected a memory-limit error, got {other:?}"),
-    }
-}
-
-#[test]
-fn a_javascript_infinite_loop_ends_in_a_timeout() {
-    let host = shared_host();
-    let plugin = load(host, Language::JavaScript, "infinite_loop");
-    let limit = host.limits().wall_time;
-    match host
-        .invoke_blocking(&plugin, &context("loop", &[], &[]), &event("t", "{}"))
-        .result
-    {
-        Err(Error::Timeout {
-            limit: reported,
-            elapsed,
-        }) => {
-            assert_eq!(reported, limit);
-            assert!(elapsed >= limit, "stopped at {elapsed:?}, before {limit:?}");
-        }
-        other => panic!("expected a timeout, got {other:?}"),
-    }
-    let only_calls = load(host, Language::JavaScript, "only_calls");
-    let invocation = host.invoke_blocking(
-        &only_calls,
-        &context("only", &[], &[]),
-        &event("batch.completed", "{}"),
-    );
-    assert_eq!(
-        normalized(invocation.result),
-        json!({"drop": "batch.completed is not a call event"})
-    );
-}
-
-#[test]
 fn the_javascript_sdks_own_tests_pass_under_node() {
-    let sdk = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("guest-sdk/javascript");
-    let out = std::process::Command::new("node")
-        .current_dir(&sdk)
-        .args(["--test", "test/"])
-        .output()
-        .expect("node runs");
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{report}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let report = native_tests(
+        "guest-sdk/javascript",
+        std::process::Command::new("node").args(["--test", "test/"]),
     );
     assert!(report.contains("# fail 0"), "{report}");
 }
@@ -522,5 +489,40 @@ async fn a_gateway_runs_a_chain_of_python_and_javascript_plugins_deployed_throug
         dropped["outcome"]["reason"],
         "event type call_started does not match event_types call.summary",
         "{dropped}"
+    );
+}
+
+#[test]
+fn a_python_plugin_given_more_memory_takes_a_payload_the_default_refuses() {
+    let host = shared_host();
+    let plugin = load(host, Language::Python, "livekit_summary");
+    let mut payload: Value =
+        serde_json::from_slice(&fixture("voicekit/call_finalized.json")).expect("JSON");
+    payload["data"]["transcript"] = json!("x".repeat(12 << 20));
+    let event = event(
+        "call_finalized",
+        serde_json::to_vec(&payload).expect("JSON"),
+    );
+    // A second for both, so memory is what differs.
+    let with = |memory_bytes| {
+        let own = hookgate::plugin::PluginLimits {
+            memory_bytes,
+            wall_time_ms: Some(1000),
+        };
+        let limits = host.limits_for(&own).expect("within the default bounds");
+        Arc::new(
+            hookgate::plugin::PluginContext::new("summary", Default::default(), Vec::new())
+                .with_limits(limits),
+        )
+    };
+    match host.invoke_blocking(&plugin, &with(None), &event).result {
+        Err(Error::MemoryLimit { limit }) => assert_eq!(limit, 32 << 20),
+        other => panic!("expected the default 32 MiB to be too little, got {other:?}"),
+    }
+    let invocation = host.invoke_blocking(&plugin, &with(Some(160 << 20)), &event);
+    let outcome = normalized(invocation.result);
+    assert_eq!(
+        outcome["continue"]["body"]["recording_duration_seconds"], 88.757,
+        "{outcome}"
     );
 }

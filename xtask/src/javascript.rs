@@ -11,7 +11,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::python::{newest, run};
+use crate::toolchain::{build_stale, files_with, run};
 
 /// The SDK's folder in the workspace.
 const SDK: &str = "guest-sdk/javascript";
@@ -48,48 +48,28 @@ pub fn build_plugins(
     out_dir: &Path,
 ) -> io::Result<Vec<PathBuf>> {
     toolchain(workspace)?;
-    std::fs::create_dir_all(out_dir)?;
     let sdk = workspace.join(SDK);
-    let shared = newest(&[
+    let shared = [
         sdk.join("src"),
         sdk.join("build.mjs"),
         sdk.join("package-lock.json"),
         workspace.join("wit"),
-    ])?;
-    let mut built = Vec::new();
-    for file in files {
-        let stem = file.file_stem().and_then(|s| s.to_str()).ok_or_else(|| {
-            io::Error::other(format!("{}: not a plugin file name", file.display()))
-        })?;
-        let output = out_dir.join(format!("{stem}.wasm"));
-        let inputs = shared.max(newest(std::slice::from_ref(file))?);
-        let fresh = std::fs::metadata(&output)
-            .and_then(|m| m.modified())
-            .is_ok_and(|at| at > inputs);
-        if !fresh {
-            run(
-                Command::new("node")
-                    .current_dir(&sdk)
-                    .arg("build.mjs")
-                    .arg(file)
-                    .arg("-o")
-                    .arg(&output)
-                    .arg("--wit")
-                    .arg(workspace.join("wit")),
-                &format!("building {}", file.display()),
-            )?;
-        }
-        built.push(output);
-    }
-    Ok(built)
+    ];
+    build_stale(files, out_dir, &shared, |file, output| {
+        let mut command = Command::new("node");
+        command
+            .current_dir(&sdk)
+            .arg("build.mjs")
+            .arg(file)
+            .arg("-o")
+            .arg(output)
+            .arg("--wit")
+            .arg(workspace.join("wit"));
+        command
+    })
 }
 
 /// The `.js` and `.ts` files directly in `folder`, sorted.
 pub fn plugin_files(folder: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<io::Result<_>>()?;
-    files.retain(|p| p.extension().is_some_and(|e| e == "js" || e == "ts"));
-    files.sort();
-    Ok(files)
+    files_with(folder, &["js", "ts"])
 }

@@ -17,6 +17,7 @@ use std::process::Command;
 
 pub mod javascript;
 pub mod python;
+mod toolchain;
 
 /// The target plugins are built for.
 pub const WASM_TARGET: &str = "wasm32-wasip2";

@@ -9,7 +9,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::SystemTime;
+
+use crate::toolchain::{build_stale, files_with, run};
 
 /// The SDK's folder in the workspace.
 const SDK: &str = "guest-sdk/python";
@@ -67,84 +68,26 @@ pub fn build_plugins(
     out_dir: &Path,
 ) -> io::Result<Vec<PathBuf>> {
     let python = toolchain(workspace)?;
-    std::fs::create_dir_all(out_dir)?;
-    let shared = newest(&[
+    let shared = [
         workspace.join(SDK).join("hookgate"),
         workspace.join("wit"),
         workspace.join(LOCK),
-    ])?;
-    let mut built = Vec::new();
-    for file in files {
-        let stem = file.file_stem().and_then(|s| s.to_str()).ok_or_else(|| {
-            io::Error::other(format!("{}: not a plugin file name", file.display()))
-        })?;
-        let output = out_dir.join(format!("{stem}.wasm"));
-        let inputs = shared.max(newest(std::slice::from_ref(file))?);
-        let fresh = std::fs::metadata(&output)
-            .and_then(|m| m.modified())
-            .is_ok_and(|at| at > inputs);
-        if !fresh {
-            run(
-                Command::new(&python)
-                    .current_dir(workspace.join(SDK))
-                    .args(["-m", "hookgate", "build"])
-                    .arg(file)
-                    .arg("-o")
-                    .arg(&output)
-                    .arg("--wit")
-                    .arg(workspace.join("wit")),
-                &format!("building {}", file.display()),
-            )?;
-        }
-        built.push(output);
-    }
-    Ok(built)
+    ];
+    build_stale(files, out_dir, &shared, |file, output| {
+        let mut command = Command::new(&python);
+        command
+            .current_dir(workspace.join(SDK))
+            .args(["-m", "hookgate", "build"])
+            .arg(file)
+            .arg("-o")
+            .arg(output)
+            .arg("--wit")
+            .arg(workspace.join("wit"));
+        command
+    })
 }
 
 /// The `.py` files directly in `folder`, sorted.
 pub fn plugin_files(folder: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<io::Result<_>>()?;
-    files.retain(|p| p.extension().is_some_and(|e| e == "py"));
-    files.sort();
-    Ok(files)
-}
-
-/// Runs a toolchain command, failing with what it was for.
-pub(crate) fn run(command: &mut Command, what: &str) -> io::Result<()> {
-    let status = command.status().map_err(|e| {
-        io::Error::other(format!(
-            "{what}: cannot run {:?}: {e}",
-            command.get_program()
-        ))
-    })?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(io::Error::other(format!("{what} failed ({status})")))
-    }
-}
-
-/// The newest modification time of the files under `paths`.
-pub(crate) fn newest(paths: &[PathBuf]) -> io::Result<SystemTime> {
-    let mut newest = SystemTime::UNIX_EPOCH;
-    let mut pending: Vec<PathBuf> = paths.to_vec();
-    while let Some(path) = pending.pop() {
-        let meta = std::fs::metadata(&path)?;
-        if meta.is_dir() {
-            for entry in std::fs::read_dir(&path)? {
-                let entry = entry?.path();
-                if entry
-                    .file_name()
-                    .is_some_and(|n| n != "__pycache__" && n != "node_modules")
-                {
-                    pending.push(entry);
-                }
-            }
-        } else {
-            newest = newest.max(meta.modified()?);
-        }
-    }
-    Ok(newest)
+    files_with(folder, &["py"])
 }

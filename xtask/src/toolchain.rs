@@ -1,0 +1,94 @@
+//! What the Python and JavaScript builds share: running a toolchain
+//! command, listing plugin files, and building only the components older
+//! than their inputs.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::SystemTime;
+
+/// Runs a toolchain command, failing with what it was for.
+pub(crate) fn run(command: &mut Command, what: &str) -> io::Result<()> {
+    let status = command.status().map_err(|e| {
+        io::Error::other(format!(
+            "{what}: cannot run {:?}: {e}",
+            command.get_program()
+        ))
+    })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!("{what} failed ({status})")))
+    }
+}
+
+/// The files directly in `folder` with one of these extensions, sorted.
+pub(crate) fn files_with(folder: &Path, extensions: &[&str]) -> io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<io::Result<_>>()?;
+    files.retain(|p| {
+        p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| extensions.contains(&e))
+    });
+    files.sort();
+    Ok(files)
+}
+
+/// Builds each file into `out_dir/<stem>.wasm` with the command `build`
+/// makes for it (from the file and the output), unless the output is newer
+/// than the file and everything under `shared`; returns the outputs, in
+/// order.
+pub(crate) fn build_stale(
+    files: &[PathBuf],
+    out_dir: &Path,
+    shared: &[PathBuf],
+    mut build: impl FnMut(&Path, &Path) -> Command,
+) -> io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out_dir)?;
+    let shared = newest(shared)?;
+    let mut built = Vec::new();
+    for file in files {
+        let stem = file.file_stem().and_then(|s| s.to_str()).ok_or_else(|| {
+            io::Error::other(format!("{}: not a plugin file name", file.display()))
+        })?;
+        let output = out_dir.join(format!("{stem}.wasm"));
+        let inputs = shared.max(newest(std::slice::from_ref(file))?);
+        let fresh = std::fs::metadata(&output)
+            .and_then(|m| m.modified())
+            .is_ok_and(|at| at > inputs);
+        if !fresh {
+            run(
+                &mut build(file, &output),
+                &format!("building {}", file.display()),
+            )?;
+        }
+        built.push(output);
+    }
+    Ok(built)
+}
+
+/// The newest modification time of the files under `paths` (caches and
+/// installed packages left out).
+fn newest(paths: &[PathBuf]) -> io::Result<SystemTime> {
+    let mut newest = SystemTime::UNIX_EPOCH;
+    let mut pending: Vec<PathBuf> = paths.to_vec();
+    while let Some(path) = pending.pop() {
+        let meta = std::fs::metadata(&path)?;
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(&path)? {
+                let entry = entry?.path();
+                if entry
+                    .file_name()
+                    .is_some_and(|n| n != "__pycache__" && n != "node_modules")
+                {
+                    pending.push(entry);
+                }
+            }
+        } else {
+            newest = newest.max(meta.modified()?);
+        }
+    }
+    Ok(newest)
+}
