@@ -1,8 +1,10 @@
 //! Builds every plugin the tests and benchmarks use, example and hostile, into
 //! components: the Rust crates for wasm32-wasip2 (`HOOKGATE_WASM_DIR`) and
-//! the Python and JavaScript SDKs' examples and test plugins
-//! (`HOOKGATE_PYTHON_WASM_DIR`, `HOOKGATE_JAVASCRIPT_WASM_DIR`), and tells
-//! the tests where they are.
+//! the Python, JavaScript and Go SDKs' examples and test plugins
+//! (`HOOKGATE_PYTHON_WASM_DIR`, `HOOKGATE_JAVASCRIPT_WASM_DIR`,
+//! `HOOKGATE_GO_WASM_DIR`), and tells the tests where they are and which
+//! interpreters run the SDKs' native tests (`HOOKGATE_PYTHON`,
+//! `HOOKGATE_GO`).
 //!
 //! The nested build uses a target directory of its own beside the outer one,
 //! so it never waits on the outer build's lock.
@@ -58,6 +60,19 @@ fn main() {
     xtask::javascript::build_plugins(&workspace, &javascript, &javascript_dir)
         .unwrap_or_else(|e| panic!("{e}"));
 
+    let mut go = xtask::go::plugin_packages(&workspace.join("guest-sdk/go/examples"))
+        .expect("the Go examples are readable");
+    go.extend(
+        xtask::go::plugin_packages(&workspace.join("tests/go-plugins"))
+            .expect("the Go test plugins are readable"),
+    );
+    let go_dir = out_dir
+        .ancestors()
+        .nth(4)
+        .map_or_else(|| out_dir.join("go"), |t| t.join("go-plugins"));
+    xtask::go::build_plugins(&workspace, &go, &go_dir).unwrap_or_else(|e| panic!("{e}"));
+    let go_command = xtask::go::toolchain(&workspace).unwrap_or_else(|e| panic!("{e}"));
+
     for watched in [
         "wit",
         "guest-sdk/src",
@@ -69,6 +84,8 @@ fn main() {
         "guest-sdk/javascript/examples",
         "guest-sdk/javascript/build.mjs",
         "guest-sdk/javascript/package-lock.json",
+        "guest-sdk/go",
+        "tests/go-plugins",
         "plugins",
         "tests/plugins",
         "tests/python-plugins",
@@ -90,6 +107,8 @@ fn main() {
         "cargo:rustc-env=HOOKGATE_JAVASCRIPT_WASM_DIR={}",
         display(&javascript_dir)
     );
+    println!("cargo:rustc-env=HOOKGATE_GO_WASM_DIR={}", display(&go_dir));
+    println!("cargo:rustc-env=HOOKGATE_GO={}", display(&go_command));
 }
 
 fn display(path: &Path) -> String {

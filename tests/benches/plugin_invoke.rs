@@ -1,8 +1,8 @@
 //! One plugin invocation, measured: a fresh store, an instance from the
 //! pre-instantiated component, the call, and the drop; for the no-op plugin
-//! and for `livekit-summary` on the VoiceKit fixture, in Rust, in Python and
-//! in TypeScript (each SDK's `only_calls` passing the event stands for that
-//! language's no-op),
+//! and for `livekit-summary` on the VoiceKit fixture, in Rust, in Python, in
+//! TypeScript and in Go (each SDK's `only_calls` passing the event stands
+//! for that language's no-op),
 //! beside the same summary as a native Rust function. Each case's p50 is
 //! also given as events per second on one core.
 //!
@@ -30,6 +30,10 @@ fn python(name: &str) -> std::path::PathBuf {
 
 fn javascript(name: &str) -> std::path::PathBuf {
     Path::new(env!("HOOKGATE_JAVASCRIPT_WASM_DIR")).join(format!("{name}.wasm"))
+}
+
+fn go(name: &str) -> std::path::PathBuf {
+    Path::new(env!("HOOKGATE_GO_WASM_DIR")).join(format!("{name}.wasm"))
 }
 
 fn fixture() -> Vec<u8> {
@@ -105,6 +109,16 @@ fn main() {
             plugin: host
                 .load_file(&javascript("livekit_summary"))
                 .expect("loads"),
+            event: event("call_finalized", body.clone()),
+        },
+        Case {
+            name: "go-pass",
+            plugin: host.load_file(&go("only_calls")).expect("loads"),
+            event: event("call.completed", body.clone()),
+        },
+        Case {
+            name: "go-summary",
+            plugin: host.load_file(&go("livekit_summary")).expect("loads"),
             event: event("call_finalized", body.clone()),
         },
     ];

@@ -26,6 +26,12 @@ pub(crate) fn javascript_wasm(module: &str) -> PathBuf {
     Path::new(env!("HOOKGATE_JAVASCRIPT_WASM_DIR")).join(format!("{module}.wasm"))
 }
 
+/// The compiled component of a Go plugin package (`call_filter` of the
+/// SDK's examples, `raises` of `tests/go-plugins`).
+pub(crate) fn go_wasm(package: &str) -> PathBuf {
+    Path::new(env!("HOOKGATE_GO_WASM_DIR")).join(format!("{package}.wasm"))
+}
+
 /// A fixture file from `tests/fixtures/`.
 pub(crate) fn fixture(path: &str) -> Vec<u8> {
     let full = Path::new(env!("CARGO_MANIFEST_DIR"))

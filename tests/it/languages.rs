@@ -1,8 +1,8 @@
 //! Plugins written in other languages than Rust, as real components through
-//! the real host: the Python and JavaScript SDKs' `livekit-summary` and
+//! the real host: the Python, JavaScript and Go SDKs' `livekit-summary` and
 //! `call-filter` give the Rust plugins' outcomes on every fixture (drop
-//! reasons and their own error messages included), and an exception, a
-//! memory bomb and an infinite loop are contained as in Rust.
+//! reasons and their own error messages included), and an exception (a Go
+//! panic), a memory bomb and an infinite loop are contained as in Rust.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -10,13 +10,14 @@ use std::time::Duration;
 use hookgate::plugin::{Error, HostConfig, LoadedPlugin, Outcome, PluginHost};
 use serde_json::{Value, json};
 
-use crate::harness::{context, event, fixture, host, javascript_wasm, python_wasm, wasm};
+use crate::harness::{context, event, fixture, go_wasm, host, javascript_wasm, python_wasm, wasm};
 
 /// A language with an SDK, by where its components are.
 #[derive(Debug, Clone, Copy)]
 enum Language {
     Python,
     JavaScript,
+    Go,
 }
 
 impl Language {
@@ -24,6 +25,7 @@ impl Language {
         match self {
             Self::Python => python_wasm(module),
             Self::JavaScript => javascript_wasm(module),
+            Self::Go => go_wasm(module),
         }
     }
 }
@@ -196,6 +198,11 @@ fn typescript_livekit_summary_gives_the_rust_outcomes_on_every_fixture() {
     livekit_summary_matches(Language::JavaScript, "livekit_summary");
 }
 
+#[test]
+fn go_livekit_summary_gives_the_rust_outcomes_on_every_fixture() {
+    livekit_summary_matches(Language::Go, "livekit_summary");
+}
+
 fn livekit_summary_matches(language: Language, module: &str) {
     let mut cases: Vec<Case> = fixtures()
         .into_iter()
@@ -245,6 +252,11 @@ fn python_call_filter_gives_the_rust_outcomes_on_every_fixture() {
 #[test]
 fn javascript_call_filter_gives_the_rust_outcomes_on_every_fixture() {
     call_filter_matches(Language::JavaScript);
+}
+
+#[test]
+fn go_call_filter_gives_the_rust_outcomes_on_every_fixture() {
+    call_filter_matches(Language::Go);
 }
 
 fn call_filter_matches(language: Language) {
@@ -328,6 +340,19 @@ fn a_javascript_error_is_a_panic_with_its_message_and_stack() {
     );
 }
 
+#[test]
+fn a_go_panic_is_a_panic_with_its_message_and_stack() {
+    let message = panic_message(Language::Go);
+    assert!(
+        message.starts_with("panic: refusing event msg_test_1 of type call.completed\n"),
+        "{message}"
+    );
+    assert!(
+        message.contains("main.refuse("),
+        "the stack names the function: {message}"
+    );
+}
+
 /// A language's `memory_bomb` stops at the memory limit: with a generous
 /// wall time, filling the rest of 32 MiB must be what stops it.
 fn memory_bomb_hits_the_limit(language: Language) {
@@ -352,6 +377,11 @@ fn a_python_memory_bomb_hits_the_memory_limit() {
 #[test]
 fn a_javascript_memory_bomb_hits_the_memory_limit() {
     memory_bomb_hits_the_limit(Language::JavaScript);
+}
+
+#[test]
+fn a_go_memory_bomb_hits_the_memory_limit() {
+    memory_bomb_hits_the_limit(Language::Go);
 }
 
 /// A language's `infinite_loop` ends at the deadline, and the host runs
@@ -395,6 +425,11 @@ fn a_javascript_infinite_loop_ends_in_a_timeout() {
     infinite_loop_times_out(Language::JavaScript);
 }
 
+#[test]
+fn a_go_infinite_loop_ends_in_a_timeout() {
+    infinite_loop_times_out(Language::Go);
+}
+
 /// Runs an SDK's native test command in its folder; returns its output
 /// once it passed.
 fn native_tests(sdk: &str, command: &mut std::process::Command) -> String {
@@ -434,8 +469,32 @@ fn the_javascript_sdks_own_tests_pass_under_node() {
     assert!(report.contains("# fail 0"), "{report}");
 }
 
+#[test]
+fn the_go_sdks_own_tests_pass_under_go_test() {
+    let report = native_tests(
+        "guest-sdk/go",
+        std::process::Command::new(env!("HOOKGATE_GO"))
+            .args(["test", "-count=1", "./..."])
+            .env("GOTOOLCHAIN", "local")
+            .env("GOPROXY", "off")
+            .env("GOFLAGS", "-mod=mod"),
+    );
+    for package in [
+        "guest-sdk/go\t",
+        "examples/livekit_summary\t",
+        "examples/call_filter\t",
+    ] {
+        assert!(
+            report
+                .lines()
+                .any(|l| l.starts_with("ok ") && l.contains(package)),
+            "{package} has passing tests: {report}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_gateway_runs_a_chain_of_python_and_javascript_plugins_deployed_through_the_api() {
+async fn a_gateway_runs_a_chain_of_python_javascript_and_go_plugins_deployed_through_the_api() {
     let receiver = crate::harness::TestReceiver::start().await;
     let endpoint = format!(
         "[[endpoint]]\nname = \"crm\"\nurl = \"{}\"\nevent_types = [\"call.summary\"]\n",
@@ -456,10 +515,14 @@ async fn a_gateway_runs_a_chain_of_python_and_javascript_plugins_deployed_throug
         .await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = gateway
+        .deploy("calls-only", &go_wasm("only_calls"), &[])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = gateway
         .admin(
             "POST",
             "/v1/routes",
-            Some(json!({"source": "calls", "plugins": ["summary", "filter"]})),
+            Some(json!({"source": "calls", "plugins": ["summary", "filter", "calls-only"]})),
         )
         .await;
     assert_eq!(status, 201, "{body}");
@@ -473,6 +536,8 @@ async fn a_gateway_runs_a_chain_of_python_and_javascript_plugins_deployed_throug
         .post("calls", r#"{"type":"call_started"}"#, &[])
         .await;
     assert_eq!(status, 202, "{reply}");
+    // The summary went through all three (Go's only_calls passes
+    // `call.summary` on).
     let got = receiver.wait_for(1).await;
     let summary: Value = serde_json::from_slice(&got[0].body).expect("JSON");
     assert_eq!(summary["call_id"], 123, "{summary}");

@@ -65,7 +65,7 @@ pub fn build_plugins(
             .arg(output)
             .arg("--wit")
             .arg(workspace.join("wit"));
-        command
+        run(&mut command, &format!("building {}", file.display()))
     })
 }
 

@@ -6,7 +6,8 @@
 //! given folders, into a target directory of its own.
 //!
 //! Python and JavaScript plugins are built with their SDKs' own commands
-//! (`python.rs`, `javascript.rs`).
+//! (`python.rs`, `javascript.rs`), Go plugins with the Go toolchain and
+//! wit-component (`go.rs`).
 //!
 //! What this is not: a general build system. It knows one convention: a
 //! plugin crate's folder is named like its package.
@@ -15,6 +16,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod go;
 pub mod javascript;
 pub mod python;
 mod toolchain;

@@ -1,9 +1,10 @@
 //! `cargo xtask`: project tasks that need more than one cargo command.
 //!
 //! `cargo xtask build` builds the example plugins (the Rust crates for
-//! wasm32-wasip2, and the Python and JavaScript SDKs' examples with their
-//! toolchains) and the
-//! gateway in release mode, and prints where each landed.
+//! wasm32-wasip2, and the Python, JavaScript and Go SDKs' examples with
+//! their toolchains) and the gateway in release mode, and prints where each
+//! landed. `cargo xtask go-plugin DIR -o FILE` is the Go SDK's build
+//! command: it builds one Go plugin package into a component.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -18,20 +19,58 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Some("go-plugin") => match go_plugin(std::env::args().skip(2).collect()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("xtask go-plugin: {error}");
+                ExitCode::FAILURE
+            }
+        },
         _ => {
             eprintln!(
-                "usage: cargo xtask build    build the example plugins (Rust for wasm32-wasip2, Python, JavaScript) and the gateway (release)"
+                "usage: cargo xtask build                    build the example plugins (Rust for wasm32-wasip2, Python, JavaScript, Go) and the gateway (release)\n       \
+                 cargo xtask go-plugin DIR -o FILE     build the Go plugin package in DIR into the component FILE"
             );
             ExitCode::from(2)
         }
     }
 }
 
-fn build() -> std::io::Result<()> {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+/// The workspace this xtask belongs to.
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map(Path::to_owned)
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// `go-plugin DIR -o FILE`.
+fn go_plugin(args: Vec<String>) -> std::io::Result<()> {
+    let [package, flag, output] = args.as_slice() else {
+        return Err(std::io::Error::other(
+            "usage: cargo xtask go-plugin DIR -o FILE (DIR: the plugin's main package)",
+        ));
+    };
+    if flag != "-o" {
+        return Err(std::io::Error::other(format!(
+            "expected -o FILE after the package folder, found {flag}"
+        )));
+    }
+    // Cargo runs the xtask in the workspace; paths are the caller's.
+    let here = std::env::current_dir()?;
+    let (package, output) = (here.join(package), here.join(output));
+    let workspace = workspace();
+    let go = xtask::go::toolchain(&workspace)?;
+    xtask::go::build_plugin(&workspace, &go, &package, &output)?;
+    #[allow(clippy::print_stdout)]
+    {
+        println!("plugin:  {} (Go)", output.display());
+    }
+    Ok(())
+}
+
+fn build() -> std::io::Result<()> {
+    let workspace = workspace();
     let cargo = PathBuf::from(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -52,6 +91,8 @@ fn build() -> std::io::Result<()> {
         &js_examples,
         &target_dir.join("javascript-plugins"),
     )?;
+    let go_examples = xtask::go::plugin_packages(&workspace.join("guest-sdk/go/examples"))?;
+    let go = xtask::go::build_plugins(&workspace, &go_examples, &target_dir.join("go-plugins"))?;
     let status = Command::new(&cargo)
         .current_dir(&workspace)
         .args(["build", "--release", "-p", "hookgate"])
@@ -72,6 +113,9 @@ fn build() -> std::io::Result<()> {
         }
         for component in &javascript {
             println!("plugin:  {} (JavaScript)", component.display());
+        }
+        for component in &go {
+            println!("plugin:  {} (Go)", component.display());
         }
     }
     Ok(())

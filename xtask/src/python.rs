@@ -10,7 +10,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::toolchain::{build_stale, files_with, run};
+use crate::toolchain::{build_stale, files_with, run, toolchains_dir};
 
 /// The SDK's folder in the workspace.
 const SDK: &str = "guest-sdk/python";
@@ -20,13 +20,7 @@ const LOCK: &str = "guest-sdk/python/requirements.lock";
 /// The toolchain's virtual environment: `$HOOKGATE_TOOLCHAINS/python`, or
 /// `~/.cache/hookgate-toolchains/python`.
 pub fn venv_dir() -> PathBuf {
-    let root = std::env::var_os("HOOKGATE_TOOLCHAINS")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/hookgate-toolchains"))
-        })
-        .unwrap_or_else(|| std::env::temp_dir().join("hookgate-toolchains"));
-    root.join("python")
+    toolchains_dir("python")
 }
 
 /// The toolchain's interpreter, installing the toolchain first when it is
@@ -83,7 +77,7 @@ pub fn build_plugins(
             .arg(output)
             .arg("--wit")
             .arg(workspace.join("wit"));
-        command
+        run(&mut command, &format!("building {}", file.display()))
     })
 }
 

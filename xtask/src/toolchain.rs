@@ -1,11 +1,24 @@
-//! What the Python and JavaScript builds share: running a toolchain
-//! command, listing plugin files, and building only the components older
-//! than their inputs.
+//! What the Python, JavaScript and Go builds share: where toolchains are
+//! installed, running a toolchain command, listing plugin files, and
+//! building only the components older than their inputs.
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
+
+/// The folder a toolchain is installed into: `$HOOKGATE_TOOLCHAINS/<name>`,
+/// or `~/.cache/hookgate-toolchains/<name>`, outside the checkout so CI
+/// can keep it.
+pub(crate) fn toolchains_dir(name: &str) -> PathBuf {
+    let root = std::env::var_os("HOOKGATE_TOOLCHAINS")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/hookgate-toolchains"))
+        })
+        .unwrap_or_else(|| std::env::temp_dir().join("hookgate-toolchains"));
+    root.join(name)
+}
 
 /// Runs a toolchain command, failing with what it was for.
 pub(crate) fn run(command: &mut Command, what: &str) -> io::Result<()> {
@@ -36,15 +49,15 @@ pub(crate) fn files_with(folder: &Path, extensions: &[&str]) -> io::Result<Vec<P
     Ok(files)
 }
 
-/// Builds each file into `out_dir/<stem>.wasm` with the command `build`
-/// makes for it (from the file and the output), unless the output is newer
+/// Builds each file (or package folder) into `out_dir/<stem>.wasm` with
+/// `build` (given the file and the output), unless the output is newer
 /// than the file and everything under `shared`; returns the outputs, in
 /// order.
 pub(crate) fn build_stale(
     files: &[PathBuf],
     out_dir: &Path,
     shared: &[PathBuf],
-    mut build: impl FnMut(&Path, &Path) -> Command,
+    mut build: impl FnMut(&Path, &Path) -> io::Result<()>,
 ) -> io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out_dir)?;
     let shared = newest(shared)?;
@@ -59,10 +72,7 @@ pub(crate) fn build_stale(
             .and_then(|m| m.modified())
             .is_ok_and(|at| at > inputs);
         if !fresh {
-            run(
-                &mut build(file, &output),
-                &format!("building {}", file.display()),
-            )?;
+            build(file, &output)?;
         }
         built.push(output);
     }
