@@ -42,6 +42,7 @@ mod migrate;
 mod model;
 mod pace;
 mod postgres_catalog;
+mod postgres_complete;
 mod postgres_ingest;
 mod postgres_listen;
 mod postgres_rows;

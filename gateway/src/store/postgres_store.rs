@@ -7,8 +7,9 @@
 //! rows with `FOR UPDATE SKIP LOCKED`, so two nodes claiming at once take
 //! different deliveries and neither waits; no transaction stays open
 //! across an HTTP request (a claim commits before its attempt starts, and
-//! the attempt's outcome is a transaction of its own). Ingest goes through
-//! group commit (`postgres_ingest.rs`).
+//! the attempt's outcome is a transaction of its own). Ingest and pipeline
+//! completions go through group commit (`postgres_ingest.rs`,
+//! `postgres_complete.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use deadpool_postgres::Pool;
 
 use super::keys::{self, encode};
+use super::postgres_complete::{self, Completing, Completions};
 use super::postgres_ingest::{Ingests, Pending};
 use super::postgres_listen::{self, Listener};
 use super::postgres_rows::{
@@ -34,6 +36,7 @@ use super::{
 pub struct PostgresStore {
     pub(super) pool: Pool,
     ingests: Ingests,
+    completions: Completions,
     /// Message and delivery ids: ULIDs from this node's clock. Ids minted
     /// on several nodes interleave by time; listings order by id, so their
     /// cursors hold whichever node minted what.
@@ -57,6 +60,7 @@ impl PostgresStore {
                 pool.clone(),
                 postgres_listen::work_channel(options.schema_name()),
             ),
+            completions: Completions::start(pool.clone()),
             pool,
             ids: keys::Ids::default(),
             schema: options.schema_name().to_owned(),
@@ -103,6 +107,17 @@ const DUE: &str = "WITH RECURSIVE endpoints(endpoint) AS ( \
          WHERE state = 0 AND endpoint = rooms.endpoint AND at <= $4 \
          ORDER BY at, id LIMIT rooms.room + 1 \
          FOR UPDATE SKIP LOCKED) d";
+
+/// The deliveries an endpoint's chain skipped, written with a completion
+/// (parameters `$14`-`$20` after [`Completing::params`]).
+const SKIP_ROWS: &str = ", skips AS ( \
+         INSERT INTO deliveries (id, message_id, endpoint, event_type, plan, state, \
+             at, reason, skipped_by) \
+         SELECT d.id, $1, d.endpoint, d.event_type, d.plan, 3, $14, d.reason, d.plugin \
+         FROM unnest($15::text[], $16::text[], $17::text[], $18::bytea[], \
+             $19::text[], $20::text[]) \
+             AS d(id, endpoint, event_type, plan, reason, plugin) \
+         WHERE EXISTS (SELECT 1 FROM done))";
 
 #[async_trait::async_trait]
 impl Store for PostgresStore {
@@ -198,85 +213,51 @@ impl Store for PostgresStore {
         let due = lease.as_ref().map_or(now, |l| l.until);
         let created = keys::new_deliveries(&self.ids, message_id, deliveries, now, due)?;
         let skipped = keys::skipped_deliveries(&self.ids, message_id, skipped, now)?;
-        let ids: Vec<&str> = created.iter().map(|(d, _)| d.id.as_str()).collect();
-        let endpoints: Vec<&str> = created
-            .iter()
-            .map(|(d, _)| d.plan.endpoint.as_str())
-            .collect();
-        let types: Vec<&str> = created
-            .iter()
-            .map(|(d, _)| d.plan.event_type.as_str())
-            .collect();
-        let plans = created
-            .iter()
-            .map(|(d, _)| encode("delivery plan", &d.plan))
-            .collect::<Result<Vec<_>, _>>()?;
-        let kind = rows::kind_name(MessageStatusKind::of(&status));
-        let status = encode("message status", &status)?;
-        let skips = rows::SkipColumns::of(&skipped)?;
-        let client = self.client().await?;
-        // Skipped deliveries (an endpoint's chain dropped them) are rare: the
-        // statement that also writes them is used only when there are some.
-        let skip_rows = if skipped.is_empty() {
-            ""
-        } else {
-            ", skips AS ( \
-                 INSERT INTO deliveries (id, message_id, endpoint, event_type, plan, state, \
-                     at, reason, skipped_by) \
-                 SELECT d.id, $1, d.endpoint, d.event_type, d.plan, 3, $14, d.reason, d.plugin \
-                 FROM unnest($15::text[], $16::text[], $17::text[], $18::bytea[], \
-                     $19::text[], $20::text[]) \
-                     AS d(id, endpoint, event_type, plan, reason, plugin) \
-                 WHERE EXISTS (SELECT 1 FROM done))"
+        let completing = Completing {
+            message_id: message_id.to_owned(),
+            token: token_in(token),
+            kind: rows::kind_name(MessageStatusKind::of(&status)),
+            status: encode("message status", &status)?,
+            ids: created.iter().map(|(d, _)| d.id.clone()).collect(),
+            endpoints: created
+                .iter()
+                .map(|(d, _)| d.plan.endpoint.clone())
+                .collect(),
+            types: created
+                .iter()
+                .map(|(d, _)| d.plan.event_type.clone())
+                .collect(),
+            plans: created
+                .iter()
+                .map(|(d, _)| encode("delivery plan", &d.plan))
+                .collect::<Result<Vec<_>, _>>()?,
+            due: int(due),
+            node: lease.as_ref().map(|l| l.node.clone()),
+            lease_token: lease.as_ref().map(|l| token_in(l.token)),
+            until: lease.as_ref().map(|l| int(l.until)),
+            steps,
         };
-        let statement = client
-            .prepare_cached(&format!(
-                "WITH done AS ( \
-                     DELETE FROM pipeline WHERE message_id = $1 AND lease_token = $2 \
-                     RETURNING message_id), \
-                 status AS ( \
-                     UPDATE messages SET status = $3, status_kind = $4, steps = $13::bytea \
-                     WHERE id IN (SELECT message_id FROM done)), \
-                 created AS ( \
-                     INSERT INTO deliveries (id, message_id, endpoint, event_type, plan, state, \
-                         at, claim_node, claim_token, claim_until) \
-                     SELECT d.id, $1, d.endpoint, d.event_type, d.plan, 0, $9, $10, $11, $12 \
-                     FROM unnest($5::text[], $6::text[], $7::text[], $8::bytea[]) \
-                         AS d(id, endpoint, event_type, plan) \
-                     WHERE EXISTS (SELECT 1 FROM done)){skip_rows} \
-                 SELECT count(*) FROM done",
-            ))
-            .await?;
-        let node = lease.as_ref().map(|l| l.node.as_str());
-        let lease_token = lease.as_ref().map(|l| token_in(l.token));
-        let until = lease.as_ref().map(|l| int(l.until));
-        let due = int(due);
-        let at = int(now);
-        let token = token_in(token);
-        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![
-            &message_id,
-            &token,
-            &status,
-            &kind,
-            &ids,
-            &endpoints,
-            &types,
-            &plans,
-            &due,
-            &node,
-            &lease_token,
-            &until,
-            &steps,
-        ];
-        if !skipped.is_empty() {
+        let unclaimed = lease.is_none() && !created.is_empty();
+        // Skipped deliveries (an endpoint's chain dropped them) are rare:
+        // the statement that also writes them goes alone.
+        let done = if skipped.is_empty() {
+            self.completions.complete(completing).await?
+        } else {
+            let skips = rows::SkipColumns::of(&skipped)?;
+            let client = self.client().await?;
+            let statement = client
+                .prepare_cached(&postgres_complete::statement(SKIP_ROWS))
+                .await?;
+            let at = int(now);
+            let mut params = completing.params().to_vec();
             params.extend(skips.params(&at));
-        }
-        let done: i64 = client.query_one(&statement, &params).await?.get(0);
-        if done == 1 && lease.is_none() && !ids.is_empty() {
+            client.query_one(&statement, &params).await?.get::<_, i64>(0) == 1
+        };
+        if done && unclaimed {
             // No room here: the deliveries are due for whichever node has.
-            announce(&client, &self.work_channel).await?;
+            announce(&self.client().await?, &self.work_channel).await?;
         }
-        Ok((done == 1).then(|| Created {
+        Ok(done.then(|| Created {
             deliveries: created.into_iter().map(|(d, _)| d).collect(),
             token: lease.map(|l| l.token),
         }))
