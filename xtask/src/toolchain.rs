@@ -20,6 +20,42 @@ pub(crate) fn toolchains_dir(name: &str) -> PathBuf {
     root.join(name)
 }
 
+/// A virtual environment in [`toolchains_dir`]`(name)` with the packages
+/// of `lock` (a pip requirements file with hashes, relative to the
+/// workspace) installed from PyPI; made again when the lock changed.
+/// Returns the environment's folder.
+pub(crate) fn pip_toolchain(
+    workspace: &Path,
+    name: &str,
+    lock: &str,
+    what: &str,
+) -> io::Result<PathBuf> {
+    let venv = toolchains_dir(name);
+    let lock_text = std::fs::read(workspace.join(lock))?;
+    let installed = venv.join("hookgate-requirements.lock");
+    if venv.join("bin/python").is_file()
+        && std::fs::read(&installed).ok().as_deref() == Some(lock_text.as_slice())
+    {
+        return Ok(venv);
+    }
+    eprintln!("installing the {what} into {}", venv.display());
+    let system = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
+    run(
+        Command::new(&system)
+            .args(["-m", "venv", "--clear"])
+            .arg(&venv),
+        "creating the virtual environment (needs Python 3.11 or newer with venv; on Debian `apt-get install python3-venv`)",
+    )?;
+    run(
+        Command::new(venv.join("bin/python"))
+            .args(["-m", "pip", "install", "--quiet", "--require-hashes", "-r"])
+            .arg(workspace.join(lock)),
+        &format!("installing the {what} from PyPI"),
+    )?;
+    std::fs::write(&installed, &lock_text)?;
+    Ok(venv)
+}
+
 /// Runs a toolchain command, failing with what it was for.
 pub(crate) fn run(command: &mut Command, what: &str) -> io::Result<()> {
     let status = command.status().map_err(|e| {

@@ -21,6 +21,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 
 use super::Error;
+use super::postgres_ingest::next_batch;
 
 /// The most completions one commit writes.
 const MAX_BATCH: usize = 256;
@@ -120,18 +121,7 @@ impl Completions {
 
 async fn run(pool: Pool, mut waiting: mpsc::UnboundedReceiver<(Completing, Answer)>) {
     let permits = Arc::new(Semaphore::new(IN_FLIGHT));
-    while let Some(first) = waiting.recv().await {
-        // While every commit is busy, arrivals queue for the next batch.
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return;
-        };
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match waiting.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
+    while let Some((permit, batch)) = next_batch(&mut waiting, &permits, MAX_BATCH).await {
         let pool = pool.clone();
         tokio::spawn(async move {
             let (batch, answers): (Vec<Completing>, Vec<Answer>) = batch.into_iter().unzip();

@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::postgres_rows::{int, pg_error, token_in};
 use super::{Error, Ingested, Lease};
@@ -74,18 +74,7 @@ async fn run(
     mut waiting: mpsc::UnboundedReceiver<(Pending, Answer)>,
 ) {
     let permits = Arc::new(Semaphore::new(IN_FLIGHT));
-    while let Some(first) = waiting.recv().await {
-        // While every commit is busy, arrivals queue for the next batch.
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return;
-        };
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match waiting.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
+    while let Some((permit, batch)) = next_batch(&mut waiting, &permits, MAX_BATCH).await {
         let pool = pool.clone();
         let work_channel = work_channel.clone();
         tokio::spawn(async move {
@@ -107,6 +96,27 @@ async fn run(
             }
         });
     }
+}
+
+/// The next batch for a group committer: waits for one item and a commit
+/// slot (while every commit is busy, arrivals queue for the next batch),
+/// then takes what else is queued, up to `max`. `None` once the queue
+/// closed.
+pub(super) async fn next_batch<T>(
+    waiting: &mut mpsc::UnboundedReceiver<T>,
+    permits: &Arc<Semaphore>,
+    max: usize,
+) -> Option<(OwnedSemaphorePermit, Vec<T>)> {
+    let first = waiting.recv().await?;
+    let permit = permits.clone().acquire_owned().await.ok()?;
+    let mut batch = vec![first];
+    while batch.len() < max {
+        match waiting.try_recv() {
+            Ok(next) => batch.push(next),
+            Err(_) => break,
+        }
+    }
+    Some((permit, batch))
 }
 
 /// Writes a batch, trying again after a deadlock.

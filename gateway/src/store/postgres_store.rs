@@ -251,7 +251,11 @@ impl Store for PostgresStore {
             let at = int(now);
             let mut params = completing.params().to_vec();
             params.extend(skips.params(&at));
-            client.query_one(&statement, &params).await?.get::<_, i64>(0) == 1
+            client
+                .query_one(&statement, &params)
+                .await?
+                .get::<_, i64>(0)
+                == 1
         };
         if done && unclaimed {
             // No room here: the deliveries are due for whichever node has.
