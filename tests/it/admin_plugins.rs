@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Value, json};
 
-use crate::harness::{ADMIN_TOKEN, TestGateway, TestReceiver, admin_config, eventually, wasm};
+use crate::harness::{
+    ADMIN_TOKEN, TestGateway, TestReceiver, admin_config, eventually, python_wasm, wasm,
+};
 
 fn config(receiver: &TestReceiver) -> String {
     let endpoint = format!(
@@ -104,6 +106,44 @@ async fn a_component_over_the_size_or_compile_time_limit_is_refused_with_400() {
     );
     let message = body["message"].as_str().expect("message");
     assert!(message.contains("plugin_host.compile_timeout"), "{message}");
+    let (status, _) = gateway
+        .post("calls", r#"{"type":"call.completed"}"#, &[])
+        .await;
+    assert_eq!(status, 202);
+}
+
+#[tokio::test]
+async fn a_compile_over_the_memory_bound_is_refused_with_400_and_a_small_one_still_deploys() {
+    let receiver = TestReceiver::start().await;
+    // 64 MiB, the least allowed: a Rust plugin compiles within it, an
+    // 18 MB Python component (CPython and its modules) does not.
+    let bounded = format!(
+        "{}\n[plugin_host]\ncompile_memory_bytes = 67108864\n",
+        config(&receiver)
+    );
+    let gateway = TestGateway::start(&bounded).await;
+    let (status, body) = gateway
+        .deploy("python", &python_wasm("livekit_summary"), &[])
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_plugin")),
+        "{body}"
+    );
+    let message = body["message"].as_str().expect("message");
+    assert!(
+        message.contains("plugin_host.compile_memory_bytes"),
+        "{message}"
+    );
+    let (status, _) = gateway.admin("GET", "/v1/plugins/python", None).await;
+    assert_eq!(status, 404, "nothing was deployed");
+
+    // The gateway is unharmed, and a component that fits compiles and
+    // deploys.
+    let (status, body) = gateway
+        .deploy("summary", &wasm("livekit-summary"), &[])
+        .await;
+    assert_eq!((status, body["version"].as_u64()), (200, Some(1)), "{body}");
     let (status, _) = gateway
         .post("calls", r#"{"type":"call.completed"}"#, &[])
         .await;

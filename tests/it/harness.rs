@@ -135,6 +135,9 @@ impl TestGateway {
         let mut config = hookgate::config::Config::from_toml("test.toml", toml, dir.path())
             .expect("the test config is valid");
         config.server.data_dir = dir.path().to_owned();
+        // Deployed components compile in a child process, as under
+        // `hookgate serve`: the gateway's own binary, built for the tests.
+        config.plugin_host.compiler = Some(env!("CARGO_BIN_EXE_hookgate-it").into());
         // The suite runs on every engine (the default's unless told); CI
         // runs it on all three. On postgres each gateway has a schema of
         // its own, named for its data directory.

@@ -19,7 +19,7 @@ use clap::{Parser, Subcommand};
 pub use logs::{DeadLetterCommand, DeliveriesCommand};
 pub use plugin::LocalCommand;
 pub use remote::{DeployArgs, EndpointsCommand, MessagesCommand, Remote, ReplayArgs};
-pub use serve::ServeArgs;
+pub use serve::{CompileArgs, ServeArgs};
 
 /// A WebAssembly-extensible webhook gateway.
 #[derive(Debug, Parser)]
@@ -53,6 +53,9 @@ pub enum Command {
     DeadLetter(DeadLetterCommand),
     /// Send a delivery again, or recover an endpoint's failed deliveries.
     Replay(ReplayArgs),
+    /// Compile a component from stdin for a serving gateway (internal).
+    #[command(name = "compile-plugin", hide = true)]
+    CompilePlugin(CompileArgs),
 }
 
 /// `hookgate plugin ...`.
@@ -79,6 +82,7 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
         Command::Deliveries(command) => remote::run(logs::deliveries(command)),
         Command::DeadLetter(command) => remote::run(logs::dead_letter(command)),
         Command::Replay(args) => remote::run(remote::replay(args)),
+        Command::CompilePlugin(args) => serve::compile(args),
     }
 }
 

@@ -30,10 +30,15 @@ pub(super) fn run(args: ServeArgs) -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::defaults()?,
     };
+    // Deployed components compile in a child process of this executable,
+    // bounded in memory and killed at their deadline.
+    config.plugin_host.compiler = Some(
+        std::env::current_exe().context("cannot find this executable to compile plugins with")?,
+    );
     super::init_tracing(config.server.log_format == LogFormat::Json, "info");
     // What the gateway writes (the store, the plugin cache) holds secrets:
     // created 0600/0700, whatever the shell's umask.
@@ -99,4 +104,32 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     let _ = ctrl_c.await;
     tracing::info!("shutting down");
     shutdown.cancel();
+}
+
+/// `hookgate compile-plugin` (hidden): what a serving gateway runs to
+/// compile a deployed component in a child process (`plugin/compiler.rs`).
+#[derive(Debug, clap::Args)]
+pub struct CompileArgs {
+    /// The engine's default per-plugin memory.
+    #[arg(long)]
+    memory_bytes: usize,
+    /// The most memory a deployment may ask for.
+    #[arg(long)]
+    max_memory_bytes: usize,
+    /// The pool's slots.
+    #[arg(long)]
+    slots: u32,
+    /// The bound on the compile's memory.
+    #[arg(long)]
+    compile_memory_bytes: u64,
+}
+
+/// Compiles the component on stdin to the artifact on stdout.
+pub(super) fn compile(args: CompileArgs) -> ExitCode {
+    let shape = crate::plugin::compiler::Shape {
+        memory_bytes: args.memory_bytes,
+        max_memory_bytes: args.max_memory_bytes,
+        slots: args.slots,
+    };
+    crate::plugin::compiler::run_child(shape, args.compile_memory_bytes)
 }

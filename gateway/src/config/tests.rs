@@ -85,6 +85,11 @@ fn invalid_values_name_the_key() {
         text,
         "config key `plugin_host.pool_size`: must be at least 1"
     );
+    let text = message("[plugin_host]\ncompile_memory_bytes = 1000\n");
+    assert!(
+        text.starts_with("config key `plugin_host.compile_memory_bytes`: must be at least"),
+        "{text}"
+    );
 }
 
 #[test]

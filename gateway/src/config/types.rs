@@ -228,6 +228,14 @@ pub struct PluginHostConfig {
     /// How long compiling a deployed component may take.
     #[serde(with = "humantime_serde")]
     pub compile_timeout: Duration,
+    /// The most memory compiling a deployed component may use, in bytes.
+    pub compile_memory_bytes: u64,
+    /// The executable that compiles deployed components in a child process
+    /// (`hookgate compile-plugin`): set by `hookgate serve` to itself, never
+    /// read from the file. Unset, compiles run in this process, unbounded
+    /// in memory.
+    #[serde(skip)]
+    pub compiler: Option<std::path::PathBuf>,
     /// Per-invocation limits.
     pub limits: Limits,
     /// How far a deployment may raise its own limits.

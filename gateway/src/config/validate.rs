@@ -13,6 +13,9 @@ use super::{
 use crate::signing::SigningSecret;
 use crate::targets::TargetPolicy;
 
+/// The least memory a compile may be given.
+const MIN_COMPILE_MEMORY: u64 = 64 << 20;
+
 /// The most attempts to one endpoint in flight at once.
 const MAX_IN_FLIGHT: usize = 10_000;
 /// Events in one batched request at most.
@@ -53,6 +56,12 @@ fn under(prefix: &str, error: Invalid) -> Error {
 pub(super) fn check(config: &Config) -> Result<(), Error> {
     if config.plugin_host.pool_size == 0 {
         return Err(invalid("plugin_host.pool_size", "must be at least 1"));
+    }
+    if config.plugin_host.compile_memory_bytes < MIN_COMPILE_MEMORY {
+        return Err(invalid(
+            "plugin_host.compile_memory_bytes",
+            "must be at least 67108864 (64 MiB): the compiler's own engine and the component need that much before compiling starts",
+        ));
     }
     if config.server.lease_margin.is_zero() {
         return Err(invalid("server.lease_margin", "must be longer than zero"));

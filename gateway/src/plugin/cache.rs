@@ -6,8 +6,13 @@
 //! followed by the artifact, and is checked before it is loaded, so a torn or
 //! tampered file is recompiled rather than trusted.
 //!
-//! **Invariant:** only this module deserializes compiled code, and only after
-//! its digest matched.
+//! A compile may run in a child process (`compiler.rs`); its artifact is
+//! adopted here, deserialized by this engine (which refuses one built for
+//! another configuration) and written to the cache like any other.
+//!
+//! **Invariant:** only this module deserializes compiled code: a cache file
+//! only after its digest matched, a child's artifact only as it came from
+//! the child.
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
@@ -34,16 +39,50 @@ pub(crate) fn load_or_compile(
     hash: &str,
     dir: Option<&Path>,
 ) -> Result<Component, Error> {
-    let Some(dir) = dir else {
-        return compile(engine, bytes);
-    };
-    let path = dir.join(format!("{hash}-{}.cwasm", engine_key(engine)));
-    if let Some(component) = load(engine, &path) {
+    if let Some(component) = cached(engine, hash, dir) {
         return Ok(component);
     }
     let component = compile(engine, bytes)?;
-    store(&component, dir, &path)?;
+    if let Some(dir) = dir {
+        let artifact = component.serialize().map_err(|e| {
+            Error::Compile(format!("cannot serialise the compiled component: {e:#}"))
+        })?;
+        store(&artifact, dir, &entry(engine, hash, dir))?;
+    }
     Ok(component)
+}
+
+/// The artifact a previous compile left in `dir` for `hash`, if any.
+pub(crate) fn cached(engine: &Engine, hash: &str, dir: Option<&Path>) -> Option<Component> {
+    load(engine, &entry(engine, hash, dir?))
+}
+
+/// Takes the artifact a compiler child made of the component `hash`, and
+/// keeps it in `dir`.
+pub(crate) fn adopt(
+    engine: &Engine,
+    artifact: &[u8],
+    hash: &str,
+    dir: Option<&Path>,
+) -> Result<Component, Error> {
+    // SAFETY: `deserialize` trusts its input to be a wasmtime artifact.
+    // This one is what `Component::serialize` wrote in a child process
+    // running this same executable (`compiler.rs`), read whole from its
+    // stdout after it exited with success; `deserialize` checks the
+    // engine's compatibility hash in it against this engine's and refuses
+    // a mismatch.
+    #[allow(unsafe_code)]
+    let component = unsafe { Component::deserialize(engine, artifact) }
+        .map_err(|e| Error::Compile(format!("the compiler's artifact does not load: {e:#}")))?;
+    if let Some(dir) = dir {
+        store(artifact, dir, &entry(engine, hash, dir))?;
+    }
+    Ok(component)
+}
+
+/// Where the artifact of `hash` compiled by `engine` is kept in `dir`.
+fn entry(engine: &Engine, hash: &str, dir: &Path) -> PathBuf {
+    dir.join(format!("{hash}-{}.cwasm", engine_key(engine)))
 }
 
 fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, Error> {
@@ -71,19 +110,15 @@ fn load(engine: &Engine, path: &Path) -> Option<Component> {
 }
 
 /// Writes the artifact atomically: a temporary file, fsync'd, then renamed.
-fn store(component: &Component, dir: &Path, path: &Path) -> Result<(), Error> {
+fn store(artifact: &[u8], dir: &Path, path: &Path) -> Result<(), Error> {
     let io = |path: &Path| {
         let path: PathBuf = path.to_owned();
         move |source| Error::Cache { path, source }
     };
-    let artifact = component
-        .serialize()
-        .map_err(|e| Error::Compile(format!("cannot serialise the compiled component: {e:#}")))?;
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
-    tmp.write_all(&Sha256::digest(&artifact))
-        .map_err(io(path))?;
-    tmp.write_all(&artifact).map_err(io(path))?;
+    tmp.write_all(&Sha256::digest(artifact)).map_err(io(path))?;
+    tmp.write_all(artifact).map_err(io(path))?;
     tmp.as_file().sync_all().map_err(io(path))?;
     tmp.persist(path).map_err(|e| Error::Cache {
         path: path.to_owned(),

@@ -27,6 +27,11 @@ pub enum Error {
         "compiling the component took longer than {0:?} (plugin_host.compile_timeout); make it smaller or raise the limit"
     )]
     CompileTimeout(Duration),
+    /// Compiling the component needed more memory than the host allows.
+    #[error(
+        "compiling the component needed more than {0} bytes of memory (plugin_host.compile_memory_bytes); make it smaller or raise the limit"
+    )]
+    CompileMemory(u64),
     /// The component failed to compile.
     #[error("the component does not compile: {0}")]
     Compile(String),
@@ -148,6 +153,7 @@ impl Error {
             Self::NotAComponent(_) => "not_a_component",
             Self::ComponentTooLarge { .. } => "component_too_large",
             Self::CompileTimeout(_) => "compile_timeout",
+            Self::CompileMemory(_) => "compile_memory",
             Self::Compile(_) => "compile",
             Self::ForbiddenImports { .. } => "forbidden_imports",
             Self::WrongWorld(_) => "wrong_world",

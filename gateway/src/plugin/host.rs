@@ -12,6 +12,7 @@ use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker};
 
 use super::bindings::{current, v0_1};
+use super::compiler::{Compiler, Shape};
 use super::engine::{self, EpochTicker};
 use super::imports::{self, Interface};
 use super::state::HostState;
@@ -38,6 +39,9 @@ pub struct HostConfig {
     pub max_component_bytes: usize,
     /// How long a deploy may compile before it is refused.
     pub compile_timeout: Duration,
+    /// Where deployed components compile: a child process with a memory
+    /// bound, or (`None`) this process.
+    pub compiler: Option<Compiler>,
 }
 
 /// Threads for expensive plugins by default: half the cores, at least one,
@@ -57,6 +61,7 @@ impl Default for HostConfig {
             threads: default_threads(),
             max_component_bytes: 32 << 20,
             compile_timeout: Duration::from_secs(120),
+            compiler: None,
         }
     }
 }
@@ -285,18 +290,30 @@ impl PluginHost {
         self.inner.config.pool_size.max(1) as usize
     }
 
-    /// [`Self::load`] for async code: off the async workers, one compile
-    /// at a time, refused past `compile_timeout` (the abandoned compile
-    /// still holds the one compile slot until it ends, so abandoned
-    /// compiles cannot pile up).
+    /// [`Self::load`] for async code: one compile at a time, refused past
+    /// `compile_timeout`. With a [`Compiler`] the compile runs in a child
+    /// process, which is killed at the deadline and bounded in memory;
+    /// without one, on a blocking thread (an abandoned compile then still
+    /// holds the one compile slot until it ends, so abandoned compiles
+    /// never pile up).
     pub async fn load_async(&self, bytes: Arc<Vec<u8>>) -> Result<LoadedPlugin, Error> {
         self.check_size(&bytes)?;
         let timeout = self.inner.config.compile_timeout;
         let started = tokio::time::Instant::now();
-        let slot = tokio::time::timeout(timeout, self.inner.compiling.clone().acquire_owned())
-            .await
-            .map_err(|_| Error::CompileTimeout(timeout))?
-            .map_err(|_| Error::Engine("the compile slot is closed".into()))?;
+        if let Some(compiler) = &self.inner.config.compiler {
+            check_component(&bytes)?;
+            let hash = cache::content_hash(&bytes);
+            let dir = self.inner.config.cache_dir.as_deref();
+            if let Some(component) = cache::cached(&self.inner.engine, &hash, dir) {
+                return self.finish(component, hash, bytes.len());
+            }
+            let _slot = self.compile_slot(timeout).await?;
+            let left = timeout.saturating_sub(started.elapsed());
+            let artifact = compiler.compile(self.shape(), &bytes, left).await?;
+            let component = cache::adopt(&self.inner.engine, &artifact, &hash, dir)?;
+            return self.finish(component, hash, bytes.len());
+        }
+        let slot = self.compile_slot(timeout).await?;
         let host = self.clone();
         let task = tokio::task::spawn_blocking(move || {
             let _slot = slot;
@@ -307,6 +324,27 @@ impl PluginHost {
             Ok(Ok(loaded)) => loaded,
             Ok(Err(join)) => Err(Error::Compile(format!("the compile task failed: {join}"))),
             Err(_) => Err(Error::CompileTimeout(timeout)),
+        }
+    }
+
+    /// The one compile slot, waited for at most `timeout`.
+    async fn compile_slot(
+        &self,
+        timeout: Duration,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, Error> {
+        tokio::time::timeout(timeout, self.inner.compiling.clone().acquire_owned())
+            .await
+            .map_err(|_| Error::CompileTimeout(timeout))?
+            .map_err(|_| Error::Engine("the compile slot is closed".into()))
+    }
+
+    /// The engine's shape, for a compiler child to build the same one.
+    fn shape(&self) -> Shape {
+        let config = &self.inner.config;
+        Shape {
+            memory_bytes: config.limits.memory_bytes,
+            max_memory_bytes: config.max_limits.memory_bytes,
+            slots: config.pool_size.max(1),
         }
     }
 
@@ -325,19 +363,23 @@ impl PluginHost {
     /// component, on the calling thread.
     pub fn load(&self, bytes: &[u8]) -> Result<LoadedPlugin, Error> {
         self.check_size(bytes)?;
-        if !wasmparser::Parser::is_component(bytes) {
-            let why = if wasmparser::Parser::is_core_wasm(bytes) {
-                "this is a core WebAssembly module; build a component, for example with `--target wasm32-wasip2`"
-            } else {
-                "the bytes do not start with the WebAssembly magic number and component version"
-            };
-            return Err(Error::NotAComponent(why.into()));
-        }
+        check_component(bytes)?;
         let hash = cache::content_hash(bytes);
         let engine = &self.inner.engine;
         let component =
             cache::load_or_compile(engine, bytes, &hash, self.inner.config.cache_dir.as_deref())?;
-        let interface = imports::describe(&component, engine);
+        self.finish(component, hash, bytes.len())
+    }
+
+    /// Checks a compiled component's imports and exports and
+    /// pre-instantiates it.
+    fn finish(
+        &self,
+        component: wasmtime::component::Component,
+        hash: String,
+        size: usize,
+    ) -> Result<LoadedPlugin, Error> {
+        let interface = imports::describe(&component, &self.inner.engine);
         imports::check(&interface)?;
         let instance_pre = self
             .inner
@@ -347,7 +389,7 @@ impl PluginHost {
         let pre = Pre::new(instance_pre, &interface)?;
         Ok(LoadedPlugin {
             hash,
-            size: bytes.len(),
+            size,
             interface,
             pre,
             cpu_average: AtomicU64::new(0),
@@ -364,4 +406,17 @@ impl PluginHost {
         })?;
         self.load(&bytes)
     }
+}
+
+/// Refuses bytes that are not a WebAssembly component, saying what they are.
+fn check_component(bytes: &[u8]) -> Result<(), Error> {
+    if wasmparser::Parser::is_component(bytes) {
+        return Ok(());
+    }
+    let why = if wasmparser::Parser::is_core_wasm(bytes) {
+        "this is a core WebAssembly module; build a component, for example with `--target wasm32-wasip2`"
+    } else {
+        "the bytes do not start with the WebAssembly magic number and component version"
+    };
+    Err(Error::NotAComponent(why.into()))
 }

@@ -18,6 +18,7 @@ mod bindings;
 pub mod bounds;
 mod cache;
 mod chain;
+pub mod compiler;
 mod context;
 mod engine;
 mod error;

@@ -145,6 +145,12 @@ impl Gateway {
                 .unwrap_or_else(crate::plugin::default_threads),
             max_component_bytes: config.plugin_host.max_component_bytes,
             compile_timeout: config.plugin_host.compile_timeout,
+            compiler: config.plugin_host.compiler.clone().map(|program| {
+                crate::plugin::compiler::Compiler {
+                    program,
+                    memory_bytes: config.plugin_host.compile_memory_bytes,
+                }
+            }),
         })
         .map_err(Error::Plugins)?;
         let registry = Arc::new(
