@@ -203,7 +203,7 @@ impl Deliverer {
             () = open.full.notified() => {}
             () = tokio::time::sleep(max_wait) => {}
         }
-        let _slot = endpoint.state.slots.clone().acquire_owned().await;
+        let slot = endpoint.state.slots.clone().acquire_owned().await;
         let members = self.batches.close(key, open);
         let now = now.max(self.clock.now_millis());
         if let Gate::HoldUntil(at) = self.gate(endpoint, now).await? {
@@ -237,6 +237,8 @@ impl Deliverer {
         let (judged, recorded) = self
             .judge(endpoint, Recipient::Endpoint, response, now, latency)
             .await?;
+        // The request is over: the slot is the next batch's.
+        drop(slot);
         let size = u32::try_from(members.len()).unwrap_or(u32::MAX);
         for (position, member) in (0..).zip(members) {
             let mut record: Attempt = judged.record.clone();

@@ -621,7 +621,7 @@ impl Deliverer {
         // The slot first, then the rate limit and the breaker: an admitted
         // attempt goes out at once, so the limit holds when a slow endpoint
         // speeds up, and an admitted probe always ends in `judge` below.
-        let _slot = endpoint.state.slots.clone().acquire_owned().await;
+        let slot = endpoint.state.slots.clone().acquire_owned().await;
         // The attempt's time is taken once it may go: waiting for the slot
         // can take as long as the endpoint's slowest answers, and the
         // signature's timestamp, the recorded time, the breaker and the next
@@ -651,6 +651,10 @@ impl Deliverer {
         let (judged, recorded) = self
             .judge(&endpoint, recipient, response, now, latency)
             .await?;
+        // The request is over and the breaker has its answer: the slot is
+        // the next attempt's while this one's outcome is written (the claim
+        // keeps the delivery this node's until then).
+        drop(slot);
         let success = judged.success();
         let again = self
             .conclude(&endpoint, &delivery, token, recipient, judged)

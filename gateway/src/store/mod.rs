@@ -43,6 +43,7 @@ mod model;
 mod pace;
 mod postgres_catalog;
 mod postgres_complete;
+mod postgres_group;
 mod postgres_ingest;
 mod postgres_listen;
 mod postgres_rows;

@@ -7,9 +7,9 @@
 //! rows with `FOR UPDATE SKIP LOCKED`, so two nodes claiming at once take
 //! different deliveries and neither waits; no transaction stays open
 //! across an HTTP request (a claim commits before its attempt starts, and
-//! the attempt's outcome is a transaction of its own). Ingest and pipeline
-//! completions go through group commit (`postgres_ingest.rs`,
-//! `postgres_complete.rs`).
+//! the attempt's outcome is a statement of its own). Ingest, pipeline
+//! completions and attempts' outcomes go through group commit
+//! (`postgres_ingest.rs`, `postgres_group.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,7 +18,8 @@ use std::time::Duration;
 use deadpool_postgres::Pool;
 
 use super::keys::{self, encode};
-use super::postgres_complete::{self, Completing, Completions};
+use super::postgres_complete::{self, Completing};
+use super::postgres_group::{Group, Grouped};
 use super::postgres_ingest::{Ingests, Pending};
 use super::postgres_listen::{self, Listener};
 use super::postgres_rows::{
@@ -36,7 +37,8 @@ use super::{
 pub struct PostgresStore {
     pub(super) pool: Pool,
     ingests: Ingests,
-    completions: Completions,
+    completions: Group<Completing>,
+    outcomes: Group<Recording>,
     /// Message and delivery ids: ULIDs from this node's clock. Ids minted
     /// on several nodes interleave by time; listings order by id, so their
     /// cursors hold whichever node minted what.
@@ -60,7 +62,8 @@ impl PostgresStore {
                 pool.clone(),
                 postgres_listen::work_channel(options.schema_name()),
             ),
-            completions: Completions::start(pool.clone()),
+            completions: Group::start(pool.clone()),
+            outcomes: Group::start(pool.clone()),
             pool,
             ids: keys::Ids::default(),
             schema: options.schema_name().to_owned(),
@@ -241,7 +244,10 @@ impl Store for PostgresStore {
         // Skipped deliveries (an endpoint's chain dropped them) are rare:
         // the statement that also writes them goes alone.
         let done = if skipped.is_empty() {
-            self.completions.complete(completing).await?
+            self.completions
+                .write(completing)
+                .await?
+                .is_some_and(|row| row.get::<_, i64>(0) == 1)
         } else {
             let skips = rows::SkipColumns::of(&skipped)?;
             let client = self.client().await?;
@@ -249,7 +255,7 @@ impl Store for PostgresStore {
                 .prepare_cached(&postgres_complete::statement(SKIP_ROWS))
                 .await?;
             let at = int(now);
-            let mut params = completing.params().to_vec();
+            let mut params = completing.params();
             params.extend(skips.params(&at));
             client
                 .query_one(&statement, &params)
@@ -434,34 +440,19 @@ impl Store for PostgresStore {
     ) -> Result<Option<Delivery>, Error> {
         let state = keys::state_after(&next, attempt.at);
         let (state, at, reason) = state_columns(&state);
-        let status = attempt.status.map(i32::from);
-        let record = encode("attempt", &attempt)?;
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(&format!(
-                "UPDATE deliveries SET attempts = attempts || $3::bytea, last_status = $4, \
-                     state = $5, at = $6, reason = $7, \
-                     claim_node = NULL, claim_token = NULL, claim_until = NULL \
-                 WHERE id = $1 AND claim_token = $2 RETURNING {DELIVERY_COLUMNS}"
-            ))
-            .await?;
-        let updated = client
-            .query_opt(
-                &statement,
-                &[
-                    &delivery_id,
-                    &token_in(token),
-                    &record,
-                    &status,
-                    &state,
-                    &at,
-                    &reason,
-                ],
-            )
-            .await?;
-        if let Some(row) = updated {
+        let recording = Recording {
+            id: delivery_id.to_owned(),
+            token: token_in(token),
+            record: encode("attempt", &attempt)?,
+            status: attempt.status.map(i32::from),
+            state,
+            at,
+            reason: reason.map(str::to_owned),
+        };
+        if let Some(row) = self.outcomes.write(recording).await? {
             return Ok(Some(rows::delivery(&row)?));
         }
+        let client = self.client().await?;
         let exists = client
             .query_opt("SELECT 1 FROM deliveries WHERE id = $1", &[&delivery_id])
             .await?;
@@ -688,5 +679,45 @@ impl PostgresStore {
     async fn count(&self, sql: &str) -> Result<usize, Error> {
         let n: i64 = self.client().await?.query_one(sql, &[]).await?.try_get(0)?;
         Ok(usize::try_from(n).unwrap_or(0))
+    }
+}
+
+/// An attempt's outcome, waiting for a commit: appends the attempt, sets
+/// the delivery's next state and ends the claim, only under the claim's
+/// token; answers the delivery as it is then.
+struct Recording {
+    id: String,
+    token: i64,
+    record: Vec<u8>,
+    status: Option<i32>,
+    state: i16,
+    at: i64,
+    reason: Option<String>,
+}
+
+static RECORD: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "UPDATE deliveries SET attempts = attempts || $3::bytea, last_status = $4, \
+             state = $5, at = $6, reason = $7, \
+             claim_node = NULL, claim_token = NULL, claim_until = NULL \
+         WHERE id = $1 AND claim_token = $2 RETURNING {DELIVERY_COLUMNS}"
+    )
+});
+
+impl Grouped for Recording {
+    fn statement() -> &'static str {
+        &RECORD
+    }
+
+    fn params(&self) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+        vec![
+            &self.id,
+            &self.token,
+            &self.record,
+            &self.status,
+            &self.state,
+            &self.at,
+            &self.reason,
+        ]
     }
 }
