@@ -67,6 +67,28 @@ async fn a_bad_component_is_refused_with_the_hosts_reason_and_nothing_is_deploye
     assert_eq!(list["items"], json!([]));
 }
 
+/// Deploys `component` as `name` and checks it is refused with 400
+/// `invalid_plugin`, its message naming `setting`, and nothing deployed.
+async fn refused_naming(
+    gateway: &TestGateway,
+    name: &str,
+    component: &std::path::Path,
+    setting: &str,
+) {
+    let (status, body) = gateway.deploy(name, component, &[]).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_plugin")),
+        "{body}"
+    );
+    let message = body["message"].as_str().expect("message");
+    assert!(message.contains(setting), "{message}");
+    let (status, _) = gateway
+        .admin("GET", &format!("/v1/plugins/{name}"), None)
+        .await;
+    assert_eq!(status, 404, "nothing was deployed");
+}
+
 #[tokio::test]
 async fn a_component_over_the_size_or_compile_time_limit_is_refused_with_400() {
     let receiver = TestReceiver::start().await;
@@ -75,19 +97,13 @@ async fn a_component_over_the_size_or_compile_time_limit_is_refused_with_400() {
         config(&receiver)
     );
     let gateway = TestGateway::start(&small).await;
-    let (status, body) = gateway.deploy("noop", &wasm("noop"), &[]).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (400, Some("invalid_plugin")),
-        "{body}"
-    );
-    let message = body["message"].as_str().expect("message");
-    assert!(
-        message.contains("plugin_host.max_component_bytes"),
-        "{message}"
-    );
-    let (status, _) = gateway.admin("GET", "/v1/plugins/noop", None).await;
-    assert_eq!(status, 404, "nothing was deployed");
+    refused_naming(
+        &gateway,
+        "noop",
+        &wasm("noop"),
+        "plugin_host.max_component_bytes",
+    )
+    .await;
 
     // A compile that cannot finish in time (nothing is cached in a fresh
     // data directory) is refused, and the gateway goes on serving.
@@ -96,16 +112,13 @@ async fn a_component_over_the_size_or_compile_time_limit_is_refused_with_400() {
         config(&receiver)
     );
     let gateway = TestGateway::start(&hasty).await;
-    let (status, body) = gateway
-        .deploy("summary", &wasm("livekit-summary"), &[])
-        .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (400, Some("invalid_plugin")),
-        "{body}"
-    );
-    let message = body["message"].as_str().expect("message");
-    assert!(message.contains("plugin_host.compile_timeout"), "{message}");
+    refused_naming(
+        &gateway,
+        "summary",
+        &wasm("livekit-summary"),
+        "plugin_host.compile_timeout",
+    )
+    .await;
     let (status, _) = gateway
         .post("calls", r#"{"type":"call.completed"}"#, &[])
         .await;
@@ -122,21 +135,13 @@ async fn a_compile_over_the_memory_bound_is_refused_with_400_and_a_small_one_sti
         config(&receiver)
     );
     let gateway = TestGateway::start(&bounded).await;
-    let (status, body) = gateway
-        .deploy("python", &python_wasm("livekit_summary"), &[])
-        .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (400, Some("invalid_plugin")),
-        "{body}"
-    );
-    let message = body["message"].as_str().expect("message");
-    assert!(
-        message.contains("plugin_host.compile_memory_bytes"),
-        "{message}"
-    );
-    let (status, _) = gateway.admin("GET", "/v1/plugins/python", None).await;
-    assert_eq!(status, 404, "nothing was deployed");
+    refused_naming(
+        &gateway,
+        "python",
+        &python_wasm("livekit_summary"),
+        "plugin_host.compile_memory_bytes",
+    )
+    .await;
 
     // The gateway is unharmed, and a component that fits compiles and
     // deploys.
