@@ -301,17 +301,18 @@ impl PluginHost {
         let timeout = self.inner.config.compile_timeout;
         let started = tokio::time::Instant::now();
         if let Some(compiler) = &self.inner.config.compiler {
-            check_component(&bytes)?;
-            let hash = cache::content_hash(&bytes);
-            let dir = self.inner.config.cache_dir.as_deref();
-            if let Some(component) = cache::cached(&self.inner.engine, &hash, dir) {
-                return self.finish(component, hash, bytes.len());
+            // Hashing, reading the cache and pre-instantiating stay off
+            // the async workers too.
+            let host = self.clone();
+            let component = bytes.clone();
+            if let Some(loaded) = off_workers(move || host.load_cached(&component)).await? {
+                return Ok(loaded);
             }
             let _slot = self.compile_slot(timeout).await?;
             let left = timeout.saturating_sub(started.elapsed());
             let artifact = compiler.compile(self.shape(), &bytes, left).await?;
-            let component = cache::adopt(&self.inner.engine, &artifact, &hash, dir)?;
-            return self.finish(component, hash, bytes.len());
+            let host = self.clone();
+            return off_workers(move || host.adopt(&bytes, &artifact)).await;
         }
         let slot = self.compile_slot(timeout).await?;
         let host = self.clone();
@@ -371,6 +372,24 @@ impl PluginHost {
         self.finish(component, hash, bytes.len())
     }
 
+    /// The component as a previous compile left it in the cache, if there.
+    fn load_cached(&self, bytes: &[u8]) -> Result<Option<LoadedPlugin>, Error> {
+        check_component(bytes)?;
+        let hash = cache::content_hash(bytes);
+        let dir = self.inner.config.cache_dir.as_deref();
+        cache::cached(&self.inner.engine, &hash, dir)
+            .map(|component| self.finish(component, hash, bytes.len()))
+            .transpose()
+    }
+
+    /// Loads the artifact a compiler child made of `bytes`.
+    fn adopt(&self, bytes: &[u8], artifact: &[u8]) -> Result<LoadedPlugin, Error> {
+        let hash = cache::content_hash(bytes);
+        let dir = self.inner.config.cache_dir.as_deref();
+        let component = cache::adopt(&self.inner.engine, artifact, &hash, dir)?;
+        self.finish(component, hash, bytes.len())
+    }
+
     /// Checks a compiled component's imports and exports and
     /// pre-instantiates it.
     fn finish(
@@ -406,6 +425,15 @@ impl PluginHost {
         })?;
         self.load(&bytes)
     }
+}
+
+/// Runs `work` on a blocking thread.
+async fn off_workers<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|join| Error::Compile(format!("the compile task failed: {join}")))?
 }
 
 /// Refuses bytes that are not a WebAssembly component, saying what they are.
